@@ -1,0 +1,40 @@
+#!/bin/bash
+# Install what is missing, build, and show what a sandbox on the host view
+# sees: who it runs as, its /, its network interfaces and its processes,
+# next to the same on the host.  Runs as whoever invokes it, and as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+ensure_packages "${BUILD_PACKAGES[@]}" uidmap iproute2 procps
+build_tree build >/dev/null
+appbox=$PWD/build/appbox
+
+show() {  # show TITLE [PREFIX...]: the demo, run through PREFIX (sudo, setpriv)
+    local title=$1; shift
+    echo
+    echo "================ $title ================"
+    echo "--- on the host: $(id -un), $(ls / | wc -l) entries in /, $(ip -o link | wc -l) network interfaces, $(ps -e --no-headers | wc -l) processes"
+    local rc=0
+    "$@" "$appbox" sandbox -- /bin/sh -c '
+        echo "--- inside the sandbox"
+        echo "\$ id";      id
+        echo "\$ ls /";    ls /
+        echo "\$ ip link"; ip link
+        echo "\$ ps -ef";  ps -ef
+        echo "\$ ls -A ~"; ls -A ~; echo "(home: $HOME, empty)"' || rc=$?
+    echo "--- appbox exit status: $rc"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    show "as $(id -un) (unprivileged)"
+    if sudo -n true 2>/dev/null || [ -t 0 ]; then
+        show "as root (via sudo)" sudo
+    fi
+else
+    if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        # home must not be needed: run from /
+        (cd / && show "as $SUDO_USER (unprivileged)" setpriv --reuid "$SUDO_USER" --regid "$(id -g "$SUDO_USER")" --init-groups --inh-caps=-all)
+    fi
+    show "as root (container root is not host root)"
+fi

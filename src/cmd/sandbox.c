@@ -1,0 +1,72 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "options.h"
+#include "sandbox.h"
+#include "spec.h"
+
+static void sandbox_usage(FILE *f)
+{
+    fprintf(f, "Usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...]\n"
+               "\n"
+               "Run COMMAND in a throwaway container: own user, mount, PID, IPC, UTS,\n"
+               "cgroup and network namespaces, a minimal /dev, masked /proc, no\n"
+               "capabilities, no_new_privs and a seccomp filter.  Without --root the\n"
+               "container sees the host's /usr, /bin, /lib and /etc read-only and a fresh,\n"
+               "empty /tmp, /run, /var/tmp and home.\n"
+               "\nOptions:\n");
+    for (const struct spec_option *o = spec_options; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+    fprintf(f, "  %-24s %s\n", "--help", "show this help");
+}
+
+static int sandbox_unknown(void *ud, const char *name, const char *value, ab_error *err)
+{
+    if (strcmp(name, "help") == 0) {
+        *(int *)ud = 1;
+        return 0;
+    }
+    return -ENOENT;
+}
+
+int cmd_sandbox(int argc, char **argv)
+{
+    struct spec s;
+    spec_init(&s);
+    ab_error err = { 0 };
+    int help = 0;
+    int r = spec_parse_args(&s, argc, argv, sandbox_unknown, &help, &err);
+    if (help) {
+        sandbox_usage(stdout);
+        spec_free(&s);
+        return 0;
+    }
+    if (r < 0) {
+        spec_free(&s);
+        return cmd_report(&err);
+    }
+    if (s.argv.n == 0) {
+        spec_free(&s);
+        fprintf(stderr, "appbox: sandbox: no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])\n");
+        return 2;
+    }
+    if (s.writable && !s.root) {
+        spec_free(&s);
+        fprintf(stderr, "appbox: --writable: only applies with --root DIR (the host view is always read-only)\n");
+        return 2;
+    }
+    if (!s.seccomp)
+        fprintf(stderr, "appbox: warning: --seccomp off: the command may use every system call, "
+                        "including those that attack the kernel\n");
+    int code = 0;
+    r = sandbox_run(&s, &code, &err);
+    spec_free(&s);
+    if (r < 0)
+        return cmd_report(&err);
+    return code;
+}

@@ -1,0 +1,29 @@
+/* Who the command is inside the container: the caller's own name, uid and
+ * group by default, or root with --uid 0. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "spec.h"
+#include "util/error.h"
+
+struct identity {
+    uid_t caller_uid;
+    gid_t caller_gid;
+    char caller_name[64];
+    uid_t uid;              /* inside */
+    gid_t gid;
+    char name[64];
+    char group[64];
+    char home[256];
+    char shell[256];        /* the caller's login shell; checked inside later */
+};
+
+int identity_resolve(const struct spec *s, struct identity *id, ab_error *err);
+
+/* "name:x:uid:gid::home:shell\n" and "group:x:gid:\n" lines. */
+int identity_passwd_line(const struct identity *id, char *buf, size_t size);
+int identity_group_line(const struct identity *id, char *buf, size_t size);
+
+/* Whether TEXT (a passwd or group file) has an entry with NAME and ID. */
+int identity_file_has(const char *text, const char *name, unsigned id);

@@ -1,0 +1,389 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+
+static int set_string(char **slot, const char *value)
+{
+    char *c = strdup(value);
+    if (!c)
+        return -ENOMEM;
+    free(*slot);
+    *slot = c;
+    return 0;
+}
+
+/* An existing host path, made absolute; symlinks on the host side are the
+ * user's own and are resolved here once. */
+static int host_path(const char *flag, const char *value, char **out, ab_error *err)
+{
+    if (!*value)
+        return ab_usage(err, "%s: empty path (expected an existing host path)", flag);
+    char *r = realpath(value, NULL);
+    if (!r)
+        return ab_usage(err, "%s: '%s': %s (expected an existing host path)", flag, value, strerror(errno));
+    *out = r;
+    return 0;
+}
+
+static int container_path(const char *flag, const char *value, char **out, ab_error *err)
+{
+    if (value[0] != '/')
+        return ab_usage(err, "%s: '%s' is not an absolute path (a path inside the container must start with '/')",
+                        flag, value);
+    char *c = fs_clean_abs_path(value);
+    if (!c)
+        return ab_usage(err, "%s: '%s' contains '..' (a path inside the container must not)", flag, value);
+    *out = c;
+    return 0;
+}
+
+static int opt_root(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    _cleanup_free_ char *p = NULL;
+    int r = host_path(flag, value, &p, err);
+    if (r < 0)
+        return r;
+    struct stat st;
+    if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+        return ab_usage(err, "%s: '%s' is not a directory (expected a root file system directory)", flag, value);
+    free(s->root);
+    s->root = take_ptr(p);
+    return 0;
+}
+
+static int opt_writable(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    s->writable = true;
+    return 0;
+}
+
+static int opt_network(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (net_mode_from_name(value, &s->net) < 0)
+        return ab_usage(err, "%s: '%s' is not a network mode (allowed: none, host)", flag, value);
+    return 0;
+}
+
+int split_src_dst(const char *arg, char **src, char **dst)
+{
+    size_t len = strlen(arg);
+    _cleanup_free_ char *a = malloc(len + 1), *b = malloc(len + 1);
+    if (!a || !b)
+        return -ENOMEM;
+    char *cur = a;
+    bool seen = false;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (arg[i] == '\\' && arg[i + 1] == ':') {
+            cur[o++] = ':';
+            i++;
+        } else if (arg[i] == ':' && !seen) {
+            cur[o] = '\0';
+            cur = b;
+            o = 0;
+            seen = true;
+        } else {
+            cur[o++] = arg[i];
+        }
+    }
+    cur[o] = '\0';
+    *src = take_ptr(a);
+    *dst = seen ? take_ptr(b) : NULL;
+    return 0;
+}
+
+static int add_bind(struct spec *s, enum mount_kind kind, const char *flag, const char *value, ab_error *err)
+{
+    _cleanup_free_ char *src_raw = NULL, *dst_raw = NULL, *src = NULL, *dst = NULL;
+    if (split_src_dst(value, &src_raw, &dst_raw) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    if (dst_raw && !*dst_raw)
+        return ab_usage(err, "%s: '%s' has an empty destination (expected SRC[:DST])", flag, value);
+    int r = host_path(flag, src_raw, &src, err);
+    if (r < 0)
+        return r;
+    r = container_path(flag, dst_raw ? dst_raw : src, &dst, err);
+    if (r < 0)
+        return r;
+    if (strcmp(dst, "/") == 0)
+        return ab_usage(err, "%s: '%s': cannot bind over / (use --root)", flag, value);
+    if (spec_add_mount(s, kind, src, dst) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_bind(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return add_bind(s, MOUNT_BIND, flag, value, err);
+}
+
+static int opt_ro_bind(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return add_bind(s, MOUNT_RO_BIND, flag, value, err);
+}
+
+static int opt_tmpfs(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    _cleanup_free_ char *dst = NULL;
+    int r = container_path(flag, value, &dst, err);
+    if (r < 0)
+        return r;
+    if (strcmp(dst, "/") == 0)
+        return ab_usage(err, "%s: '/': cannot mount a tmpfs over / (use --root)", flag);
+    if (spec_add_mount(s, MOUNT_TMPFS, NULL, dst) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_device(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (value[0] != '/')
+        return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0)",
+                        flag, value);
+    _cleanup_free_ char *p = NULL;
+    int r = host_path(flag, value, &p, err);
+    if (r < 0)
+        return r;
+    struct stat st;
+    if (stat(p, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+        return ab_usage(err, "%s: '%s' is not a device node (expected a character or block device)", flag, value);
+    _cleanup_free_ char *dst = fs_clean_abs_path(value);
+    if (!dst)
+        return ab_usage(err, "%s: '%s' contains '..' (a device path must not)", flag, value);
+    if (spec_add_mount(s, MOUNT_DEVICE, p, dst) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static bool env_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || isdigit((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+            return false;
+    return true;
+}
+
+static int opt_env(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    const char *eq = strchr(value, '=');
+    if (!eq || !env_name_ok(value, (size_t)(eq - value)))
+        return ab_usage(err, "%s: '%s' is not NAME=VALUE (NAME: letters, digits, '_')", flag, value);
+    /* A later --env for the same name replaces the earlier one. */
+    size_t nlen = (size_t)(eq - value) + 1;
+    for (size_t i = 0; i < s->env.n; i++)
+        if (strncmp(s->env.v[i], value, nlen) == 0) {
+            char *c = strdup(value);
+            if (!c)
+                return ab_fail(err, ENOMEM, "%s", flag);
+            free(s->env.v[i]);
+            s->env.v[i] = c;
+            return 0;
+        }
+    if (strv_push(&s->env, value) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_chdir(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    _cleanup_free_ char *p = NULL;
+    int r = container_path(flag, value, &p, err);
+    if (r < 0)
+        return r;
+    free(s->chdir);
+    s->chdir = take_ptr(p);
+    return 0;
+}
+
+static int opt_hostname(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    size_t len = strlen(value);
+    bool ok = len > 0 && len <= 64 && value[0] != '-' && value[0] != '.';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)value[i]) || value[i] == '-' || value[i] == '.';
+    if (!ok)
+        return ab_usage(err, "%s: '%s' is not a valid host name (1-64 letters, digits, '-', '.')", flag, value);
+    return set_string(&s->hostname, value) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_uid(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (!*value || *end || errno || v > 65535 || value[0] == '-' || value[0] == '+')
+        return ab_usage(err, "%s: '%s' is not a user id (allowed: 0 for root, or a number up to 65535)",
+                        flag, value);
+    s->uid_set = true;
+    s->uid = (uid_t)v;
+    return 0;
+}
+
+int cap_parse_name(const char *name)
+{
+    if (strcasecmp(name, "all") == 0)
+        return CAP_ALL;
+    char buf[64];
+    if (strncasecmp(name, "cap_", 4) != 0)
+        snprintf(buf, sizeof(buf), "cap_%s", name);
+    else
+        snprintf(buf, sizeof(buf), "%s", name);
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    cap_value_t c;
+    if (cap_from_name(buf, &c) < 0 || c < 0 || c > CAP_LAST_CAP)
+        return -1;
+    /* cap_from_name() also accepts plain numbers; we want names only. */
+    if (isdigit((unsigned char)buf[4]))
+        return -1;
+    return (int)c;
+}
+
+static int opt_cap(struct spec *s, const char *flag, const char *value, bool add, ab_error *err)
+{
+    int c = cap_parse_name(value);
+    if (c < 0)
+        return ab_usage(err, "%s: '%s' is not a capability (e.g. NET_ADMIN, CAP_SYS_PTRACE or ALL; see capabilities(7))",
+                        flag, value);
+    uint64_t bits = c == CAP_ALL ? (CAP_LAST_CAP >= 63 ? ~0ULL : ((1ULL << (CAP_LAST_CAP + 1)) - 1)) : 1ULL << c;
+    if (add) {
+        s->cap_add |= bits;
+        s->cap_drop &= ~bits;
+    } else {
+        if (c == CAP_ALL) {
+            s->cap_drop_all = true;
+            s->cap_add = 0;
+        }
+        s->cap_drop |= bits;
+        s->cap_add &= ~bits;
+    }
+    return 0;
+}
+
+static int opt_cap_add(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return opt_cap(s, flag, value, true, err);
+}
+
+static int opt_cap_drop(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return opt_cap(s, flag, value, false, err);
+}
+
+static int opt_seccomp(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "on") == 0)
+        s->seccomp = true;
+    else if (strcmp(value, "off") == 0)
+        s->seccomp = false;
+    else
+        return ab_usage(err, "%s: '%s' is not a seccomp setting (allowed: on, off)", flag, value);
+    return 0;
+}
+
+const struct spec_option spec_options[] = {
+    { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root },
+    { "writable", NULL, "make the --root directory writable", opt_writable },
+    { "network", "MODE", "none (default: only lo) or host", opt_network },
+    { "bind", "SRC[:DST]", "bind host path SRC read-write at DST (default SRC)", opt_bind },
+    { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind },
+    { "tmpfs", "DST", "mount a fresh tmpfs at DST", opt_tmpfs },
+    { "device", "PATH", "make host device node PATH available", opt_device },
+    { "env", "NAME=VALUE", "set an environment variable", opt_env },
+    { "chdir", "DIR", "working directory inside (default: home)", opt_chdir },
+    { "hostname", "NAME", "host name inside (default: appbox)", opt_hostname },
+    { "uid", "UID", "user id inside (0: root inside the container)", opt_uid },
+    { "cap-add", "CAP", "keep capability CAP (inside the container's user namespace)", opt_cap_add },
+    { "cap-drop", "CAP", "drop capability CAP", opt_cap_drop },
+    { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct spec_option *spec_option_find(const char *name)
+{
+    for (const struct spec_option *o = spec_options; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+int spec_option_apply(struct spec *s, const struct spec_option *opt,
+                      const char *flag, const char *value, ab_error *err)
+{
+    if (opt->metavar && !value)
+        return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
+    if (!opt->metavar && value)
+        return ab_usage(err, "%s: takes no value (got '%s')", flag, value);
+    return opt->apply(s, flag, value, err);
+}
+
+int spec_parse_args(struct spec *s, int argc, char **argv,
+                    spec_unknown_fn unknown, void *ud, ab_error *err)
+{
+    int i = 0;
+    while (i < argc) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        if (a[1] != '-')
+            return ab_usage(err, "%s: unknown option (options are long, e.g. --bind; see --help)", a);
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (nlen == 0 || nlen >= sizeof(name))
+            return ab_usage(err, "%s: unknown option (see --help)", a);
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        char flag[72];
+        snprintf(flag, sizeof(flag), "--%s", name);
+
+        const struct spec_option *o = spec_option_find(name);
+        if (!o) {
+            const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+            int r = unknown ? unknown(ud, name, val, err) : -ENOENT;
+            if (r == -ENOENT)
+                return ab_usage(err, "%s: unknown option (see --help)", flag);
+            if (r < 0)
+                return r;
+            i += (r == 1 && !eq) ? 2 : 1;
+            continue;
+        }
+        const char *value = NULL;
+        if (o->metavar) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return ab_usage(err, "%s: missing value (expected %s)", flag, o->metavar);
+        } else if (eq) {
+            return ab_usage(err, "%s: takes no value (got '%s')", flag, eq + 1);
+        }
+        int r = spec_option_apply(s, o, flag, value, err);
+        if (r < 0)
+            return r;
+        i++;
+    }
+    for (; i < argc; i++)
+        if (strv_push(&s->argv, argv[i]) < 0)
+            return ab_fail(err, ENOMEM, "cannot store the command");
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* The container options: one table that knows what every option means.
+ * `sandbox` flags, `create` flags, `run ++` overrides and (later)
+ * appbox.conf keys all go through spec_option_apply(), so an option is
+ * parsed and validated in exactly one place. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "spec.h"
+#include "util/error.h"
+
+struct spec_option {
+    const char *name;      /* long flag without "--" */
+    const char *metavar;   /* NULL for a flag without value */
+    const char *help;      /* one line for --help */
+    int (*apply)(struct spec *s, const char *flag, const char *value, ab_error *err);
+};
+
+extern const struct spec_option spec_options[];
+
+const struct spec_option *spec_option_find(const char *name);
+
+/* Apply one option.  FLAG is how the user spelled it (for messages, e.g.
+ * "--bind" or "appbox.conf:12: Bind"); VALUE is NULL for a plain flag. */
+int spec_option_apply(struct spec *s, const struct spec_option *opt,
+                      const char *flag, const char *value, ab_error *err);
+
+/* Parse "[--opt [value]|--opt=value]... [--] COMMAND [ARG...]" from argv
+ * (argv[0] is the first option, not the verb).  Stops at the first
+ * non-option; the rest becomes s->argv.  UNKNOWN, when non-NULL, is called
+ * for flags not in the table (verb-specific ones such as --help); it
+ * returns 1 when it consumed a value, 0 when not, or a negative error. */
+typedef int (*spec_unknown_fn)(void *ud, const char *name, const char *value, ab_error *err);
+int spec_parse_args(struct spec *s, int argc, char **argv,
+                    spec_unknown_fn unknown, void *ud, ab_error *err);
+
+/* Capability names: "NET_ADMIN", "cap_net_admin", "all".  Returns the
+ * number, CAP_ALL for "all", or -1. */
+#define CAP_ALL 64
+int cap_parse_name(const char *name);
+
+/* Split "SRC[:DST]".  A ':' may be escaped as "\:" in SRC or DST. */
+int split_src_dst(const char *arg, char **src, char **dst);

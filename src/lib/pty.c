@@ -1,0 +1,199 @@
+#include "pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+int fd_send(int sock, int fd, const void *data, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&u, 0, sizeof(u));
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+int fd_recv(int sock, int *fd, void *data, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { .iov_base = data, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                          .msg_controllen = sizeof(u.buf) };
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (fd) {
+        *fd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                memcpy(fd, CMSG_DATA(c), sizeof(int));
+    }
+    return (int)n;
+}
+
+int pty_open_controlling(const struct winsize *ws, ab_error *err)
+{
+    _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return ab_fail(err, errno, "cannot open /dev/ptmx in the container");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        return ab_fail(err, errno, "cannot unlock the container's pty");
+    /* TIOCGPTPEER opens the peer through the master: no path lookup. */
+    _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+        return ab_fail(err, errno, "cannot open the container's pty");
+    if (ws && ws->ws_row)
+        ioctl(slave, TIOCSWINSZ, ws);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        return ab_fail(err, errno, "cannot make the pty the controlling terminal");
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            return ab_fail(err, errno, "cannot attach the pty to fd %d", i);
+    return take_fd(&master);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                poll(&p, 1, -1);
+                continue;
+            }
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Copy what is readable now; returns bytes copied, 0 at EOF/EIO, -1 on EAGAIN. */
+static ssize_t pump(int from, int to)
+{
+    char buf[16384];
+    ssize_t n = read(from, buf, sizeof(buf));
+    if (n < 0)
+        return (errno == EAGAIN || errno == EINTR) ? -1 : 0;
+    if (n > 0 && write_all(to, buf, (size_t)n) < 0)
+        return 0;
+    return n;
+}
+
+int pty_relay(int master, pid_t pid, int *wstatus, ab_error *err)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    static const int sigs[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return ab_fail(err, errno, "cannot create a signalfd");
+    }
+
+    struct termios saved, raw;
+    bool have_tty = tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (have_tty) {
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    int mflags = fcntl(master, F_GETFL);
+    fcntl(master, F_SETFL, mflags | O_NONBLOCK);
+
+    bool in_open = true, out_open = true, exited = false;
+    while (!exited || out_open) {
+        struct pollfd p[3] = {
+            { .fd = sfd, .events = POLLIN },
+            { .fd = out_open ? master : -1, .events = POLLIN },
+            { .fd = in_open && !exited ? STDIN_FILENO : -1, .events = POLLIN },
+        };
+        if (exited) {
+            /* The command is gone: take what is left in the pty, then stop. */
+            while (pump(master, STDOUT_FILENO) > 0)
+                ;
+            break;
+        }
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (pump(master, STDOUT_FILENO) == 0)
+                out_open = false;
+        }
+        if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (pump(STDIN_FILENO, master) == 0)
+                in_open = false;
+        }
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGCHLD) {
+                    pid_t w = waitpid(pid, wstatus, WNOHANG);
+                    if (w == pid)
+                        exited = true;
+                } else if (sig == SIGWINCH) {
+                    struct winsize ws;
+                    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                        ioctl(master, TIOCSWINSZ, &ws);
+                } else {
+                    kill(pid, sig);
+                }
+            }
+        }
+        if (!out_open && !exited) {
+            /* The pty is closed; wait for the command without spinning. */
+            while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+                ;
+            exited = true;
+            out_open = false;
+        }
+    }
+    if (have_tty)
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}

@@ -1,0 +1,182 @@
+#include "util/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+int fs_open_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+static char *dir_of(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return NULL;
+    char *slash = strrchr(d, '/');
+    if (!slash)
+        strcpy(d, ".");
+    else if (slash == d)
+        d[1] = '\0';
+    else
+        *slash = '\0';
+    return d;
+}
+
+int fs_ensure_in_root(int rootfd, const char *path, bool as_file, ab_error *err)
+{
+    _cleanup_free_ char *clean = fs_clean_abs_path(path);
+    if (!clean)
+        return ab_fail(err, errno, "cannot use %s as a path in the container", path);
+
+    int fd = fs_open_in_root(rootfd, clean, O_PATH);
+    if (fd >= 0)
+        return fd;
+    if (fd != -ENOENT)
+        return ab_fail(err, -fd, "cannot open %s in the container root", clean);
+
+    /* Walk down: the first missing component and everything after it is
+     * created with *at() calls on its parent, which never follow a symlink
+     * in the final component (an existing symlink gives EEXIST and is then
+     * resolved inside the root by the next open). */
+    for (char *p = clean + 1;; p++) {
+        bool last = (*p == '\0');
+        if (*p != '/' && !last)
+            continue;
+        char saved = *p;
+        *p = '\0';
+        _cleanup_close_ int cur = fs_open_in_root(rootfd, clean, O_PATH);
+        if (cur == -ENOENT) {
+            _cleanup_free_ char *parent = dir_of(clean);
+            const char *base = strrchr(clean, '/') + 1;
+            _cleanup_close_ int pfd = parent ? fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY) : -ENOMEM;
+            if (pfd < 0)
+                return ab_fail(err, -pfd, "cannot open %s in the container root", parent ? parent : clean);
+            int r;
+            if (last && as_file) {
+                r = openat(pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (r >= 0)
+                    close(r);
+            } else {
+                r = mkdirat(pfd, base, 0755);
+            }
+            if (r < 0 && errno != EEXIST)
+                return ab_fail(err, errno, "cannot create %s in the container root", clean);
+        } else if (cur < 0) {
+            return ab_fail(err, -cur, "cannot open %s in the container root", clean);
+        }
+        *p = saved;
+        if (last)
+            break;
+    }
+    fd = fs_open_in_root(rootfd, clean, O_PATH);
+    if (fd < 0)
+        return ab_fail(err, -fd, "cannot open %s in the container root", clean);
+    return fd;
+}
+
+char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max)
+{
+    _cleanup_close_ int fd = in_root ? fs_open_in_root(dirfd, path, O_RDONLY | O_NOCTTY)
+                                     : openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (in_root)
+            errno = -fd;
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    _cleanup_free_ char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= max) {
+                errno = EFBIG;
+                return NULL;
+            }
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                return NULL;
+            buf = nb;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return take_ptr(buf);
+}
+
+int fs_write_file(const char *path, const char *data)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = strlen(data);
+    ssize_t n = write(fd, data, len);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EIO;
+}
+
+char *fs_clean_abs_path(const char *path)
+{
+    if (!path || path[0] != '/') {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *out = malloc(strlen(path) + 2);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strchrnul(p, '/');
+        size_t len = (size_t)(end - p);
+        if (len == 1 && p[0] == '.') {
+            p = end;
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            free(out);
+            errno = EINVAL;
+            return NULL;
+        }
+        out[o++] = '/';
+        memcpy(out + o, p, len);
+        o += len;
+        p = end;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = '\0';
+    return out;
+}

@@ -1,0 +1,32 @@
+/* File-system helpers.  Everything that touches a path inside a container
+ * root goes through fs_*_in_root(): the root is hostile, so its symlinks are
+ * resolved as if the root were "/" (openat2 RESOLVE_IN_ROOT) and never lead
+ * out of it. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Open PATH (absolute or relative, resolved inside ROOTFD) with O_PATH or
+ * the given flags; returns an fd or -errno. */
+int fs_open_in_root(int rootfd, const char *path, int flags);
+
+/* Make sure PATH exists inside ROOTFD: missing directories are created
+ * (mode 0755); the last component is created as a directory, or as an empty
+ * file when AS_FILE.  Returns an O_PATH fd of the result or -errno, with
+ * *err filled. */
+int fs_ensure_in_root(int rootfd, const char *path, bool as_file, ab_error *err);
+
+/* Read a whole small file relative to DIRFD (resolved in root when
+ * IN_ROOT); returns a malloc'd NUL-terminated buffer or NULL with errno. */
+char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max);
+
+/* Write a whole string to PATH (used for /proc files); returns 0 or -errno. */
+int fs_write_file(const char *path, const char *data);
+
+/* Lexically clean an absolute path: collapse "//", drop "." components,
+ * strip a trailing "/".  ".." components are refused (returns NULL, errno
+ * EINVAL) because a destination with ".." means the caller is confused. */
+char *fs_clean_abs_path(const char *path);

@@ -1,0 +1,41 @@
+/* appbox: verb dispatch.  Everything else lives in cmd/ (one file a verb)
+ * over lib/ (libappbox, which never prints or exits). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "exe_guard.h"
+
+struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    int guard_exe;  /* runs container code: protect the binary first */
+};
+
+static const struct verb verbs[] = {
+    { "sandbox", cmd_sandbox, 1 },
+    { "help", cmd_help, 0 },
+    { "version", cmd_version, 0 },
+    { NULL, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
+    }
+    const char *v = argv[1];
+    if (strcmp(v, "--version") == 0)
+        return cmd_version(0, NULL);
+    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0)
+        return cmd_help(0, NULL);
+    for (const struct verb *e = verbs; e->name; e++)
+        if (strcmp(e->name, v) == 0) {
+            if (e->guard_exe)
+                exe_guard(argv);
+            return e->fn(argc - 2, argv + 2);
+        }
+    fprintf(stderr, "appbox: '%s' is not a verb (see appbox help)\n", v);
+    return 2;
+}
