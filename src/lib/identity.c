@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/fsutil.h"
 
 int identity_resolve(const struct spec *s, struct identity *id, ab_error *err)
 {
@@ -80,4 +85,78 @@ int identity_file_has(const char *text, const char *name, unsigned idnum)
         line = *eol ? eol + 1 : NULL;
     }
     return 0;
+}
+
+static bool field(const char *line, const char *eol, int n, const char **start, size_t *len)
+{
+    const char *p = line;
+    for (int i = 0; i < n; i++) {
+        p = memchr(p, ':', (size_t)(eol - p));
+        if (!p)
+            return false;
+        p++;
+    }
+    const char *end = memchr(p, ':', (size_t)(eol - p));
+    *start = p;
+    *len = (size_t)((end ? end : eol) - p);
+    return true;
+}
+
+int identity_from_passwd(struct identity *id, const char *text, const char *group_text, const char *user,
+                         ab_error *err)
+{
+    char *end;
+    unsigned long num = strtoul(user, &end, 10);
+    bool numeric = *user && !*end;
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchrnul(line, '\n');
+        const char *f[7];
+        size_t l[7];
+        bool ok = true;
+        for (int i = 0; i < 7 && ok; i++)
+            ok = field(line, eol, i, &f[i], &l[i]);
+        if (ok) {
+            unsigned long uid = strtoul(f[2], NULL, 10);
+            bool match = numeric ? uid == num : (l[0] == strlen(user) && strncmp(f[0], user, l[0]) == 0);
+            if (match) {
+                id->uid = (uid_t)uid;
+                id->gid = (gid_t)strtoul(f[3], NULL, 10);
+                snprintf(id->name, sizeof(id->name), "%.*s", (int)l[0], f[0]);
+                snprintf(id->home, sizeof(id->home), "%.*s", (int)l[5], f[5]);
+                snprintf(id->shell, sizeof(id->shell), "%.*s", (int)l[6], l[6] ? f[6] : "/bin/sh");
+                snprintf(id->group, sizeof(id->group), "%s", id->name);
+                for (const char *g = group_text; g && *g;) {
+                    const char *geol = strchrnul(g, '\n');
+                    const char *gf[3];
+                    size_t gl[3];
+                    if (field(g, geol, 0, &gf[0], &gl[0]) && field(g, geol, 2, &gf[2], &gl[2]) &&
+                        strtoul(gf[2], NULL, 10) == id->gid) {
+                        snprintf(id->group, sizeof(id->group), "%.*s", (int)gl[0], gf[0]);
+                        break;
+                    }
+                    g = *geol ? geol + 1 : NULL;
+                }
+                return 0;
+            }
+        }
+        line = *eol ? eol + 1 : NULL;
+    }
+    if (numeric && num <= 65535) {
+        /* an id without an entry is still a valid user */
+        id->uid = (uid_t)num;
+        id->gid = (gid_t)num;
+        snprintf(id->name, sizeof(id->name), "%lu", num);
+        snprintf(id->group, sizeof(id->group), "%lu", num);
+        snprintf(id->home, sizeof(id->home), "/");
+        snprintf(id->shell, sizeof(id->shell), "/bin/sh");
+        return 0;
+    }
+    return ab_usage(err, "--user: '%s' is not a user in the container (not in its /etc/passwd)", user);
+}
+
+int resolve_user_in_root(const char *user, struct identity *id, ab_error *err)
+{
+    _cleanup_free_ char *pw = fs_read_file_at(AT_FDCWD, "/etc/passwd", false, 1 << 22);
+    _cleanup_free_ char *gr = fs_read_file_at(AT_FDCWD, "/etc/group", false, 1 << 22);
+    return identity_from_passwd(id, pw ? pw : "", gr, user, err);
 }

@@ -25,5 +25,14 @@ int identity_resolve(const struct spec *s, struct identity *id, ab_error *err);
 int identity_passwd_line(const struct identity *id, char *buf, size_t size);
 int identity_group_line(const struct identity *id, char *buf, size_t size);
 
+/* Look USER (a name or a number) up in TEXT (a passwd file) and make it
+ * the identity; group name from GROUP_TEXT when given. */
+int identity_from_passwd(struct identity *id, const char *text, const char *group_text, const char *user,
+                         ab_error *err);
+
+/* The same, reading /etc/passwd and /etc/group of the current root
+ * without NSS (which could load the container's libraries). */
+int resolve_user_in_root(const char *user, struct identity *id, ab_error *err);
+
 /* Whether TEXT (a passwd or group file) has an entry with NAME and ID. */
 int identity_file_has(const char *text, const char *name, unsigned id);

@@ -68,3 +68,32 @@ int init_loop(pid_t main_pid)
         }
     }
 }
+
+int init_service_loop(void)
+{
+    sigset_t set;
+    init_forwarded_signals(&set);
+    sigaddset(&set, SIGCHLD);
+    bool stopping = false;
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig < 0) {
+            if (errno == EINTR)
+                continue;
+            return 125;
+        }
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+            stopping = true;
+            kill(-1, SIGTERM); /* everyone in our PID namespace but us */
+        }
+        for (;;) {
+            pid_t p = waitpid(-1, NULL, WNOHANG);
+            if (p > 0)
+                continue;
+            if (p < 0 && errno == ECHILD && stopping)
+                return 0;
+            break;
+        }
+    }
+}

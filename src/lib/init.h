@@ -16,3 +16,8 @@ void init_child_reset(const sigset_t *old);
 /* Run until MAIN exits; returns the exit code to use (status, or 128+N
  * when the command was killed by signal N). */
 int init_loop(pid_t main_pid);
+
+/* Service mode: no command of its own; reap whatever runs.  On SIGTERM
+ * (from the supervisor's stop) send TERM to every process in the
+ * container and exit once none is left. */
+int init_service_loop(void);

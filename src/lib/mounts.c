@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,7 +493,12 @@ int mounts_setup(const struct mounts_ctx *ctx, ab_error *err)
         t.view[i] = -1;
     for (size_t i = 0; i < ARRAY_SIZE(t.devnode); i++)
         t.devnode[i] = -1;
+    /* Host paths are opened with the caller's own credentials, so that a
+     * root caller can use directories only root may enter. */
     r = open_host_trees(ctx, &t, err);
+    if (r >= 0 && ctx->become_ns_root &&
+        (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0))
+        r = ab_fail(err, errno, "cannot become root in the container's user namespace");
     if (r >= 0)
         r = mount(NULL, STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m") < 0
                 ? ab_fail(err, errno, "cannot mount the staging tmpfs on " STAGING) : 0;

@@ -20,6 +20,7 @@ struct mounts_ctx {
     const struct spec *spec;
     const struct identity *id;
     bool own_netns;       /* a fresh sysfs can only be mounted for our own netns */
+    bool become_ns_root;  /* switch to uid 0 of the namespace after opening host paths */
 };
 
 /* Build the whole tree and pivot_root into it.  On return "/" is the

@@ -296,22 +296,34 @@ static int opt_seccomp(struct spec *s, const char *flag, const char *value, ab_e
 }
 
 const struct spec_option spec_options[] = {
-    { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root },
-    { "writable", NULL, "make the --root directory writable", opt_writable },
-    { "network", "MODE", "none (default: only lo) or host", opt_network },
-    { "bind", "SRC[:DST]", "bind host path SRC read-write at DST (default SRC)", opt_bind },
-    { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind },
-    { "tmpfs", "DST", "mount a fresh tmpfs at DST", opt_tmpfs },
-    { "device", "PATH", "make host device node PATH available", opt_device },
-    { "env", "NAME=VALUE", "set an environment variable", opt_env },
-    { "chdir", "DIR", "working directory inside (default: home)", opt_chdir },
-    { "hostname", "NAME", "host name inside (default: appbox)", opt_hostname },
-    { "uid", "UID", "user id inside (0: root inside the container)", opt_uid },
-    { "cap-add", "CAP", "keep capability CAP (inside the container's user namespace)", opt_cap_add },
-    { "cap-drop", "CAP", "drop capability CAP", opt_cap_drop },
-    { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp },
-    { NULL, NULL, NULL, NULL },
+    { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
+      "Container", "Root", false },
+    { "writable", NULL, "make the --root directory writable", opt_writable, "Container", "Writable", false },
+    { "network", "MODE", "none (default: only lo) or host", opt_network, "Network", "Mode", false },
+    { "bind", "SRC[:DST]", "bind host path SRC read-write at DST (default SRC)", opt_bind,
+      "Files", "Bind", true },
+    { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind, "Files", "BindReadOnly", true },
+    { "tmpfs", "DST", "mount a fresh tmpfs at DST", opt_tmpfs, "Files", "TemporaryFileSystem", true },
+    { "device", "PATH", "make host device node PATH available", opt_device, "Files", "Device", true },
+    { "env", "NAME=VALUE", "set an environment variable", opt_env, "Container", "Environment", true },
+    { "chdir", "DIR", "working directory inside (default: home)", opt_chdir, "Container", "WorkingDirectory",
+      false },
+    { "hostname", "NAME", "host name inside (default: appbox)", opt_hostname, "Container", "Hostname", false },
+    { "uid", "UID", "user id inside (0: root inside the container)", opt_uid, "Container", "User", false },
+    { "cap-add", "CAP", "keep capability CAP (inside the container's user namespace)", opt_cap_add,
+      "Security", "Capability", true },
+    { "cap-drop", "CAP", "drop capability CAP", opt_cap_drop, "Security", "DropCapability", true },
+    { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
+    { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
+
+const struct spec_option *spec_option_by_key(const char *section, const char *key)
+{
+    for (const struct spec_option *o = spec_options; o->name; o++)
+        if (strcmp(o->section, section) == 0 && strcmp(o->key, key) == 0)
+            return o;
+    return NULL;
+}
 
 const struct spec_option *spec_option_find(const char *name)
 {
@@ -333,6 +345,12 @@ int spec_option_apply(struct spec *s, const struct spec_option *opt,
 
 int spec_parse_args(struct spec *s, int argc, char **argv,
                     spec_unknown_fn unknown, void *ud, ab_error *err)
+{
+    return spec_parse_args_full(s, argc, argv, unknown, ud, NULL, NULL, false, err);
+}
+
+int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn unknown, void *ud,
+                         spec_record_fn record, void *rud, bool stop_at_command, ab_error *err)
 {
     int i = 0;
     while (i < argc) {
@@ -380,8 +398,12 @@ int spec_parse_args(struct spec *s, int argc, char **argv,
         int r = spec_option_apply(s, o, flag, value, err);
         if (r < 0)
             return r;
+        if (record && (r = record(rud, o, value)) < 0)
+            return ab_fail(err, -r, "cannot record %s", flag);
         i++;
     }
+    if (stop_at_command)
+        return i;
     for (; i < argc; i++)
         if (strv_push(&s->argv, argv[i]) < 0)
             return ab_fail(err, ENOMEM, "cannot store the command");

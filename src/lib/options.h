@@ -14,7 +14,14 @@ struct spec_option {
     const char *metavar;   /* NULL for a flag without value */
     const char *help;      /* one line for --help */
     int (*apply)(struct spec *s, const char *flag, const char *value, ab_error *err);
+    const char *section;   /* its appbox.conf section and key */
+    const char *key;
+    bool repeatable;       /* may be given more than once (Bind=, ...) */
 };
+
+/* Called for every option spec_parse_args() applied, so that a caller
+ * (create) can write the same options into appbox.conf. */
+typedef int (*spec_record_fn)(void *ud, const struct spec_option *opt, const char *value);
 
 extern const struct spec_option spec_options[];
 
@@ -33,6 +40,13 @@ int spec_option_apply(struct spec *s, const struct spec_option *opt,
 typedef int (*spec_unknown_fn)(void *ud, const char *name, const char *value, ab_error *err);
 int spec_parse_args(struct spec *s, int argc, char **argv,
                     spec_unknown_fn unknown, void *ud, ab_error *err);
+/* The same, also handing each applied option to RECORD; stops at the first
+ * non-option without storing the rest when STOP_AT_COMMAND (returns the
+ * index of the first unparsed argument). */
+int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn unknown, void *ud,
+                         spec_record_fn record, void *rud, bool stop_at_command, ab_error *err);
+
+const struct spec_option *spec_option_by_key(const char *section, const char *key);
 
 /* Capability names: "NET_ADMIN", "cap_net_admin", "all".  Returns the
  * number, CAP_ALL for "all", or -1. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
@@ -29,7 +30,7 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY };
+enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY, MSG_PID };
 
 struct sync_msg {
     int type;
@@ -44,6 +45,7 @@ struct child_args {
     const struct identity *id;
     int sock;
     bool want_pty;
+    bool service;          /* init waits for stop instead of running argv */
 };
 
 static void send_error(int sock, const ab_error *err)
@@ -74,6 +76,27 @@ static int loopback_up(ab_error *err)
     return 0;
 }
 
+/* Add NAME=VALUE entries of EXTRA to ENV, replacing same-named ones. */
+static int add_env(strv *env, const strv *extra)
+{
+    for (size_t i = 0; extra && i < extra->n; i++) {
+        size_t nlen = (size_t)(strchr(extra->v[i], '=') - extra->v[i]) + 1;
+        bool replaced = false;
+        for (size_t j = 0; j < env->n; j++)
+            if (strncmp(env->v[j], extra->v[i], nlen) == 0) {
+                char *c = strdup(extra->v[i]);
+                if (!c)
+                    return -ENOMEM;
+                free(env->v[j]);
+                env->v[j] = c;
+                replaced = true;
+            }
+        if (!replaced && strv_push(env, extra->v[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* The clean environment: nothing of the host's but the terminal type and
  * the locale, so no token or bus address leaks in. */
 static int build_env(const struct spec *s, const struct identity *id, const char *shell, strv *env)
@@ -93,22 +116,7 @@ static int build_env(const struct spec *s, const struct identity *id, const char
         if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
             strncmp(*e, "LC_", 3) == 0)
             strv_push(env, *e);
-    for (size_t i = 0; i < s->env.n; i++) {
-        size_t nlen = (size_t)(strchr(s->env.v[i], '=') - s->env.v[i]) + 1;
-        bool replaced = false;
-        for (size_t j = 0; j < env->n; j++)
-            if (strncmp(env->v[j], s->env.v[i], nlen) == 0) {
-                char *c = strdup(s->env.v[i]);
-                if (!c)
-                    return -ENOMEM;
-                free(env->v[j]);
-                env->v[j] = c;
-                replaced = true;
-            }
-        if (!replaced && strv_push(env, s->env.v[i]) < 0)
-            return -ENOMEM;
-    }
-    return 0;
+    return add_env(env, &s->env);
 }
 
 static int take_identity(const struct identity *id, ab_error *err)
@@ -126,13 +134,17 @@ static int take_identity(const struct identity *id, ab_error *err)
     return 0;
 }
 
-/* The command: PID 2.  Never returns. */
-static _Noreturn void run_command(const struct child_args *a, const sigset_t *oldmask, const char *shell)
+/* The command's last steps before exec, shared by `sandbox` (PID 2 of a
+ * new container) and `exec`/`run` (a process that joined a running one):
+ * identity, terminal, capabilities, working directory, environment,
+ * no_new_privs, fds, seccomp, exec.  Never returns. */
+_Noreturn void sandbox_exec_command(const struct exec_params *p)
 {
-    const struct spec *s = a->spec;
-    const struct identity *id = a->id;
+    const struct spec *s = p->spec;
+    const struct identity *id = p->id;
+    const struct child_args *a = &(struct child_args){ .sock = p->sock, .want_pty = p->want_pty };
+    const char *shell = p->shell;
     ab_error err = { 0 };
-    init_child_reset(oldmask);
 
     if (setsid() < 0)
         ab_fail(&err, errno, "cannot start a new session");
@@ -157,10 +169,11 @@ static _Noreturn void run_command(const struct child_args *a, const sigset_t *ol
     if (caps_apply(keep, id->uid == 0, &err) < 0)
         child_fail(a->sock, &err);
 
-    const char *dir = s->chdir ? s->chdir : id->home;
+    const char *chdir_to = p->chdir ? p->chdir : s->chdir;
+    const char *dir = chdir_to ? chdir_to : id->home;
     if (chdir(dir) < 0) {
-        if (s->chdir) {
-            ab_fail(&err, errno, "--chdir: cannot change to %s in the container", s->chdir);
+        if (chdir_to) {
+            ab_fail(&err, errno, "--chdir: cannot change to %s in the container", chdir_to);
             child_fail(a->sock, &err);
         }
         /* No home in a read-only root: start in / rather than fail. */
@@ -174,7 +187,7 @@ static _Noreturn void run_command(const struct child_args *a, const sigset_t *ol
     }
 
     strv env = { 0 };
-    if (build_env(s, id, shell, &env) < 0) {
+    if (build_env(s, id, shell, &env) < 0 || add_env(&env, p->extra_env) < 0) {
         ab_fail(&err, ENOMEM, "cannot build the environment");
         child_fail(a->sock, &err);
     }
@@ -194,9 +207,21 @@ static _Noreturn void run_command(const struct child_args *a, const sigset_t *ol
 
     extern char **environ;
     environ = env.v;
-    execvp(s->argv.v[0], s->argv.v);
+    char *const *argv = p->argv;
+    if (p->login_shell) {
+        /* A login shell: argv[0] is "-NAME", as login(1) does it. */
+        const char *base = strrchr(argv[0], '/');
+        char *dash;
+        if (asprintf(&dash, "-%s", base ? base + 1 : argv[0]) >= 0) {
+            ((char **)argv)[0] = dash;
+            execv(shell, argv);
+        }
+    } else {
+        execvp(argv[0], argv);
+    }
     int e = errno;
-    ab_error_set(&err, e == ENOENT ? AB_ERR_NOTFOUND : AB_ERR_EXEC, e, "cannot run %s", s->argv.v[0]);
+    ab_error_set(&err, e == ENOENT ? AB_ERR_NOTFOUND : AB_ERR_EXEC, e, "cannot run %s",
+                 p->login_shell ? shell : argv[0]);
     child_fail(a->sock, &err);
 }
 
@@ -206,6 +231,27 @@ static const char *pick_shell(const struct identity *id)
     if (stat(id->shell, &st) == 0 && S_ISREG(st.st_mode))
         return id->shell;
     return "/bin/sh";
+}
+
+/* Init keeps nothing it does not need: an identity that may signal the
+ * container's processes, no capability but CAP_KILL (as root inside, for
+ * processes of other users), not dumpable (its /proc/1/exe is the appbox
+ * binary on the host), and no fd but 0-2. */
+static void init_drop_privileges(const struct identity *id)
+{
+    ab_error err;
+    struct identity as = *id;
+    if (setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0) {
+        /* 0 is mapped: run init as root inside, so it may signal everyone */
+        as.uid = 0;
+        as.gid = 0;
+    }
+    if (take_identity(&as, &err) == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* reset by the id change */
+        caps_apply(as.uid == 0 ? 1ULL << CAP_KILL : 0, true, &err);
+    }
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
 /* PID 1 of the container.  Never returns. */
@@ -220,13 +266,6 @@ static _Noreturn void child_main(const struct child_args *a)
     if (fd_recv(a->sock, NULL, &go, sizeof(go)) != (int)sizeof(go) || go.type != MSG_GO)
         _exit(125); /* the parent failed (its message says why) or is gone */
 
-    /* Host root is not mapped in our namespace (container root is an
-     * unprivileged host id): become the namespace's root, or files we
-     * create would have no owner. */
-    if (a->id->caller_uid == 0 && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0)) {
-        ab_fail(&err, errno, "cannot become root in the container's user namespace");
-        child_fail(a->sock, &err);
-    }
     const char *h = s->hostname ? s->hostname : "appbox";
     if (sethostname(h, strlen(h)) < 0) {
         ab_fail(&err, errno, "cannot set the host name to %s", h);
@@ -235,31 +274,42 @@ static _Noreturn void child_main(const struct child_args *a)
     if (s->net == NET_NONE && loopback_up(&err) < 0)
         child_fail(a->sock, &err);
 
-    struct mounts_ctx mc = { .spec = s, .id = a->id, .own_netns = s->net != NET_HOST };
+    /* Host root is not mapped in our namespace (container root is an
+     * unprivileged host id): mounts_setup() becomes the namespace's root
+     * once it has opened what it needs of the host, or files we create
+     * would have no owner. */
+    struct mounts_ctx mc = { .spec = s, .id = a->id, .own_netns = s->net != NET_HOST,
+                             .become_ns_root = a->id->caller_uid == 0 };
     if (mounts_setup(&mc, &err) < 0)
         child_fail(a->sock, &err);
     const char *shell = pick_shell(a->id);
 
     sigset_t oldmask;
     init_block_signals(&oldmask);
+    if (a->service) {
+        struct sync_msg ready = { .type = MSG_READY };
+        fd_send(a->sock, -1, &ready, sizeof(ready));
+        close(a->sock);
+        init_drop_privileges(a->id);
+        _exit(init_service_loop());
+    }
     pid_t cmd = fork();
     if (cmd < 0) {
         ab_fail(&err, errno, "cannot start the command");
         child_fail(a->sock, &err);
     }
-    if (cmd == 0)
-        run_command(a, &oldmask, shell);
+    if (cmd == 0) {
+        init_child_reset(&oldmask);
+        struct exec_params p = { .spec = s, .id = a->id, .argv = s->argv.v, .sock = a->sock,
+                                 .want_pty = a->want_pty, .shell = shell };
+        sandbox_exec_command(&p);
+    }
 
     /* Init keeps nothing it does not need: the command's identity (so it
      * may signal it), no capabilities, not dumpable (its /proc/1/exe is the
      * appbox binary on the host), and no fd but 0-2. */
     close(a->sock);
-    if (take_identity(a->id, &err) == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* reset by the id change */
-        caps_apply(0, true, &err);
-    }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    init_drop_privileges(a->id);
     _exit(init_loop(cmd));
 }
 
@@ -295,24 +345,19 @@ static int wait_plain(pid_t pid, int *wstatus)
     return 0;
 }
 
-int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
+/* Clone the container's PID 1 and give it its id maps.  Returns its pid
+ * and the parent's end of the sync socket in *sock. */
+static pid_t spawn(const struct spec *s, const struct identity *id, bool service, bool want_pty, int *sock,
+                   ab_error *err)
 {
-    if (s->argv.n == 0)
-        return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
-    struct identity id;
-    int r = identity_resolve(s, &id, err);
+    struct idmap uids, gids;
+    int r = idmap_choose(&uids, &gids, id->caller_uid, id->caller_gid, id->caller_name, id->uid, id->gid, err);
     if (r < 0)
         return r;
-    struct idmap uids, gids;
-    if ((r = idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, id.uid, id.gid, err)) < 0)
-        return r;
-
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ab_fail(err, errno, "cannot create the sync socket");
-    _cleanup_close_ int sock = sv[0];
-    struct child_args a = { .spec = s, .id = &id, .sock = sv[1],
-                            .want_pty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) };
+    struct child_args a = { .spec = s, .id = id, .sock = sv[1], .want_pty = want_pty, .service = service };
 
     unsigned long long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                                CLONE_NEWCGROUP;
@@ -321,8 +366,10 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
     fflush(NULL);
     pid_t pid = clone_child(flags);
     if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
         close(sv[1]);
-        return ab_fail(err, errno, "cannot create the container's namespaces");
+        return ab_fail(err, e, "cannot create the container's namespaces");
     }
     if (pid == 0) {
         close(sv[0]);
@@ -333,17 +380,24 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
     r = idmap_write(pid, &uids, &gids, err);
     if (r == 0) {
         struct sync_msg go = { .type = MSG_GO };
-        if (fd_send(sock, -1, &go, sizeof(go)) < 0)
+        if (fd_send(sv[0], -1, &go, sizeof(go)) < 0)
             r = ab_fail(err, errno, "cannot start the container");
     }
     if (r < 0) {
+        close(sv[0]);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return r;
     }
+    *sock = sv[0];
+    return pid;
+}
 
-    /* Until the command execs, the child may report a failure or hand us
-     * its pty; end of file means exec succeeded. */
+/* Until the command execs, the child may report a failure or hand us its
+ * pty; end of file means exec succeeded (the socket is close-on-exec).
+ * Then relay the terminal or forward signals until PID exits. */
+static int wait_for_command(int sock, pid_t pid, int *exit_code, ab_error *err)
+{
     int master = -1;
     bool failed = false;
     for (;;) {
@@ -354,18 +408,18 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
             break;
         if (m.type == MSG_PTY && fd >= 0) {
             master = fd;
-        } else if (m.type == MSG_ERROR) {
+            continue;
+        }
+        if (m.type == MSG_ERROR) {
             ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
             err->errnum = m.errnum;
             failed = true;
-            if (fd >= 0)
-                close(fd);
-        } else if (fd >= 0) {
-            close(fd);
         }
+        if (fd >= 0)
+            close(fd);
     }
 
-    int wstatus = 0;
+    int wstatus = 0, r;
     if (master >= 0 && !failed) {
         r = pty_relay(master, pid, &wstatus, err);
         close(master);
@@ -382,4 +436,130 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
         return r;
     *exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     return 0;
+}
+
+static bool want_pty(void)
+{
+    return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+}
+
+int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
+{
+    if (s->argv.n == 0)
+        return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
+    struct identity id;
+    int r = identity_resolve(s, &id, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int sock = -1;
+    pid_t pid = spawn(s, &id, false, want_pty(), &sock, err);
+    if (pid < 0)
+        return pid;
+    return wait_for_command(sock, pid, exit_code, err);
+}
+
+int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err)
+{
+    struct identity id;
+    int r = identity_resolve(s, &id, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int sock = -1;
+    pid_t pid = spawn(s, &id, true, false, &sock, err);
+    if (pid < 0)
+        return pid;
+    struct sync_msg m;
+    int n = fd_recv(sock, NULL, &m, sizeof(m));
+    if (n == (int)sizeof(m) && m.type == MSG_READY) {
+        *init_pid = pid;
+        return 0;
+    }
+    if (n == (int)sizeof(m) && m.type == MSG_ERROR) {
+        ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
+        err->errnum = m.errnum;
+    } else {
+        ab_fail(err, 0, "the container's init exited during setup");
+    }
+    waitpid(pid, NULL, 0);
+    return -(err->errnum ? err->errnum : EINVAL);
+}
+
+int sandbox_join(pid_t init_pid, const struct spec *s, const struct join_params *jp, int *exit_code, ab_error *err)
+{
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
+    if (pidfd < 0)
+        return ab_fail(err, errno, "cannot open the container's init (pid %d)", init_pid);
+    if (jp->check_alive && jp->check_alive(jp->check_ud) <= 0)
+        return ab_fail(err, ESRCH, "the container stopped");
+
+    struct identity id;
+    int r = identity_resolve(s, &id, err);
+    if (r < 0)
+        return r;
+    if (jp->as_root) {
+        id.uid = 0;
+        id.gid = 0;
+        snprintf(id.name, sizeof(id.name), "root");
+        snprintf(id.group, sizeof(id.group), "root");
+        snprintf(id.home, sizeof(id.home), "/root");
+        snprintf(id.shell, sizeof(id.shell), "/bin/sh");
+    }
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return ab_fail(err, errno, "cannot create the sync socket");
+    _cleanup_close_ int sock = sv[0];
+    bool pty = want_pty();
+    fflush(NULL);
+    pid_t mid = fork();
+    if (mid < 0) {
+        close(sv[1]);
+        return ab_fail(err, errno, "cannot fork");
+    }
+    if (mid == 0) {
+        close(sv[0]);
+        ab_error e = { 0 };
+        int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+        if (s->net != NET_HOST)
+            flags |= CLONE_NEWNET;
+        if (setns(pidfd, flags) < 0) {
+            ab_fail(&e, errno, "cannot enter the container's namespaces");
+            child_fail(sv[1], &e);
+        }
+        if (jp->user && resolve_user_in_root(jp->user, &id, &e) < 0)
+            child_fail(sv[1], &e);
+        /* The command must be in the container's PID namespace: only a
+         * child enters it.  CLONE_PARENT makes it appbox's own child. */
+        pid_t cmd = clone_child(CLONE_PARENT);
+        if (cmd < 0) {
+            ab_fail(&e, errno, "cannot start the command in the container");
+            child_fail(sv[1], &e);
+        }
+        if (cmd == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            struct exec_params p = { .spec = s, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty,
+                                     .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
+                                     .login_shell = jp->login_shell };
+            sandbox_exec_command(&p);
+        }
+        struct sync_msg m = { .type = MSG_PID, .kind = cmd };
+        fd_send(sv[1], -1, &m, sizeof(m));
+        _exit(0);
+    }
+    close(sv[1]);
+    /* The middle process reports the command's pid, then exits. */
+    struct sync_msg m;
+    int n = fd_recv(sock, NULL, &m, sizeof(m));
+    int st;
+    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n == (int)sizeof(m) && m.type == MSG_ERROR) {
+        ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
+        err->errnum = m.errnum;
+        return -(m.errnum ? m.errnum : EINVAL);
+    }
+    if (n != (int)sizeof(m) || m.type != MSG_PID)
+        return ab_fail(err, 0, "cannot start the command in the container");
+    return wait_for_command(sock, (pid_t)m.kind, exit_code, err);
 }

@@ -1,15 +1,59 @@
-/* Run one command in a new container described by a spec.
+/* Run commands in containers described by a spec.
  *
  * The parent (appbox on the host) clones a child into new namespaces,
  * writes its id maps, and then only relays: signals, and the terminal when
  * there is one.  The child becomes the container's PID 1 (init.c): it builds
  * the file system (mounts.c), pivots into it, and forks the command, which
  * takes its identity, drops capabilities, sets no_new_privs, loads the
- * seccomp filter, closes every fd but 0-2 and execs. */
+ * seccomp filter, closes every fd but 0-2 and execs.
+ *
+ * A named container runs the same child in service mode: PID 1 runs no
+ * command and waits to be stopped; sessions join it (sandbox_join) and go
+ * through the very same last steps (sandbox_exec_command), so a joined
+ * process never holds more than the container's own. */
 #pragma once
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "identity.h"
 #include "spec.h"
 #include "util/error.h"
+#include "util/strv.h"
 
 /* On success *exit_code is the command's status (128+N for signal N). */
 int sandbox_run(const struct spec *s, int *exit_code, ab_error *err);
+
+/* Start a container whose PID 1 waits (service mode); returns once it is
+ * set up, with its host pid.  The caller is its parent and must wait for
+ * it; if the caller dies, the container dies. */
+int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err);
+
+struct join_params {
+    char *const *argv;
+    bool login_shell;          /* run the user's shell as a login shell */
+    bool as_root;              /* --root */
+    const char *user;          /* --user NAME|UID, looked up inside */
+    const strv *env;           /* extra NAME=VALUE */
+    const char *chdir;
+    int (*check_alive)(void *ud);   /* called once the init pid is pinned */
+    void *check_ud;
+};
+
+/* Run a command inside the running container whose PID 1 is INIT_PID. */
+int sandbox_join(pid_t init_pid, const struct spec *s, const struct join_params *jp, int *exit_code,
+                 ab_error *err);
+
+struct exec_params {
+    const struct spec *spec;
+    const struct identity *id;
+    char *const *argv;
+    int sock;                  /* errors and the pty go to the parent here */
+    bool want_pty;
+    const char *shell;
+    const strv *extra_env;
+    const char *chdir;
+    bool login_shell;
+};
+
+_Noreturn void sandbox_exec_command(const struct exec_params *p);

@@ -1,0 +1,56 @@
+/* appbox.conf: a container's description, INI in the spirit of
+ * systemd.nspawn(5).  The file is kept as an ordered list of entries so it
+ * can be edited key by key and written back; every entry is validated by
+ * the same option table that parses the command line (options.c). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "spec.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+struct conf_entry {
+    char *section;
+    char *key;
+    char *value;
+    int line;       /* 0 for entries not read from a file */
+};
+
+struct conf {
+    struct conf_entry *e;
+    size_t n;
+};
+
+/* The result of loading: the spec, plus the keys only a named container
+ * has. */
+struct container_conf {
+    struct spec spec;
+    char *base;     /* Base=: "host", "dir:PATH" */
+    char *run;      /* Run=: the command line, split by conf_split_command() */
+};
+
+void conf_free(struct conf *c);
+int conf_add(struct conf *c, const char *section, const char *key, const char *value, int line);
+/* Remove every entry for SECTION.KEY; returns how many were removed. */
+size_t conf_remove(struct conf *c, const char *section, const char *key);
+
+/* Read PATH into entries (syntax only). */
+int conf_read(const char *path, struct conf *c, ab_error *err);
+/* Validate entries and fill CC (whose spec is spec_init()ed here); PATH
+ * names the file in messages. */
+int conf_to_container(const struct conf *c, const char *path, struct container_conf *cc, ab_error *err);
+/* Both. */
+int conf_load(const char *path, struct conf *c, struct container_conf *cc, ab_error *err);
+/* Write entries atomically (temp file + rename), grouped by section in
+ * the canonical order, with a header comment. */
+int conf_write(const char *path, const struct conf *c, const char *header, ab_error *err);
+
+void container_conf_free(struct container_conf *cc);
+
+/* Split a Run= line into words: whitespace separates, '...' and "..."
+ * quote, backslash escapes.  Returns -EINVAL on an unterminated quote. */
+int conf_split_command(const char *line, strv *out);
+
+/* Is SECTION.KEY a known key?  (Options' keys plus Container.Base/Run.) */
+bool conf_key_known(const char *section, const char *key, bool *repeatable);

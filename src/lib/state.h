@@ -1,0 +1,36 @@
+/* Runtime state of a named container, and session counting with locks.
+ *
+ *  start.lock       exclusive while someone decides to start or stop
+ *  supervisor.lock  held exclusively by the supervisor for its whole life:
+ *                   "running" means this lock is taken (no pid checks)
+ *  sessions.lock    every run/shell/exec holds it shared while it lives;
+ *                   when the supervisor can take it exclusively, nobody
+ *                   is inside and a container started by `run` stops.
+ * The kernel drops a lock when its holder dies, even by SIGKILL, so the
+ * state is always the truth. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Open (creating) the lock file FILE of NAME's runtime dir. */
+int state_open_lock(const char *name, const char *file, ab_error *err);
+
+/* flock wrappers that retry on EINTR; 0 or -errno. */
+int state_lock(int fd, int op);
+
+/* Whether NAME's supervisor is alive (its lock is held). */
+bool state_running(const char *name);
+
+/* Number of sessions holding sessions.lock (from /proc/locks). */
+int state_sessions(const char *name);
+
+/* Read a number written by state_write_pid(); -1 if absent. */
+pid_t state_read_pid(const char *name, const char *file);
+int state_write_file(const char *name, const char *file, const char *text, ab_error *err);
+void state_remove(const char *name, const char *file);
+
+/* Append "TIME EVENT" to the container's log (data dir). */
+void state_log(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

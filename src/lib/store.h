@@ -1,0 +1,27 @@
+/* Where named containers live.
+ *   data:    $XDG_DATA_HOME/appbox/NAME/   (root: /var/lib/appbox/NAME/)
+ *            appbox.conf, rootfs/ (or home/ for the host view), log
+ *   runtime: $XDG_RUNTIME_DIR/appbox/NAME/ (root: /run/appbox/NAME/)
+ *            start.lock, sessions.lock, supervisor.lock, init.pid,
+ *            supervisor.pid, spec.conf, stop.timeout */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/error.h"
+
+/* Letters, digits, '-', '_', '.'; not starting with '.'; 1-64 chars. */
+bool store_name_valid(const char *name);
+int store_check_name(const char *name, ab_error *err);
+
+/* malloc'd paths; NULL with *err filled when no home can be found. */
+char *store_data_root(ab_error *err);
+char *store_runtime_root(ab_error *err);
+char *store_path(const char *name, const char *file, ab_error *err);      /* data */
+char *store_run_path(const char *name, const char *file, ab_error *err);  /* runtime */
+
+/* Create the data/runtime directories for NAME (mode 0700 parents). */
+int store_mkdirs(const char *path, ab_error *err);
+
+/* Whether container NAME exists (has an appbox.conf). */
+bool store_exists(const char *name);

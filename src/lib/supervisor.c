@@ -1,0 +1,236 @@
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "state.h"
+#include "store.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+
+#define DEFAULT_STOP_TIMEOUT 10
+
+struct watcher {
+    const char *name;
+    int sessions_fd;
+    int start_fd;
+    int event_fd;
+};
+
+/* Wait until no session holds sessions.lock, then confirm it under
+ * start.lock (so no session can be joining meanwhile), and tell the main
+ * loop to stop.  start.lock stays held until the supervisor exits. */
+static void *watch_sessions(void *arg)
+{
+    struct watcher *w = arg;
+    for (;;) {
+        if (state_lock(w->sessions_fd, LOCK_EX) < 0)
+            return NULL;
+        state_lock(w->sessions_fd, LOCK_UN);
+        if (state_lock(w->start_fd, LOCK_EX) < 0)
+            return NULL;
+        if (flock(w->sessions_fd, LOCK_EX | LOCK_NB) == 0) {
+            uint64_t one = 1;
+            if (write(w->event_fd, &one, sizeof(one)) < 0)
+                return NULL;
+            return NULL;
+        }
+        state_lock(w->start_fd, LOCK_UN);
+    }
+}
+
+static void cleanup_runtime(const char *name)
+{
+    static const char *const files[] = { "init.pid", "supervisor.pid", "spec.conf", "stop.timeout" };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        state_remove(name, files[i]);
+}
+
+static int stop_timeout(const char *name)
+{
+    pid_t t = state_read_pid(name, "stop.timeout");
+    return t > 0 ? (int)t : (t == -1 ? DEFAULT_STOP_TIMEOUT : 0);
+}
+
+static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int timeout, const char *why)
+{
+    kill(init, SIGTERM);
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    int r;
+    do
+        r = poll(&p, 1, timeout * 1000);
+    while (r < 0 && errno == EINTR);
+    bool killed = false;
+    if (r == 0) {
+        kill(init, SIGKILL); /* takes every process of the container */
+        killed = true;
+    }
+    while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
+        ;
+    cleanup_runtime(name);
+    state_log(name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
+    _exit(0);
+}
+
+static _Noreturn void supervisor_main(const char *name, const struct spec *spec, const char *spec_text,
+                                      bool auto_stop, int ready_fd)
+{
+    ab_error err = { 0 };
+    setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    _cleanup_free_ char *logp = store_run_path(name, "supervisor.log", &err);
+    int logfd = logp ? open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
+    }
+
+    int sup = state_open_lock(name, "supervisor.lock", &err);
+    if (sup >= 0 && flock(sup, LOCK_EX | LOCK_NB) < 0)
+        sup = ab_fail(&err, errno, "%s is already running", name);
+    pid_t init = -1;
+    if (sup >= 0 && sandbox_start_service(spec, &init, &err) == 0) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%d\n", init);
+        state_write_file(name, "init.pid", buf, &err);
+        snprintf(buf, sizeof(buf), "%d\n", getpid());
+        state_write_file(name, "supervisor.pid", buf, &err);
+        state_write_file(name, "spec.conf", spec_text, &err);
+        state_remove(name, "stop.timeout");
+        state_log(name, "started (supervisor %d, init %d)", getpid(), init);
+    }
+    if (init < 0) {
+        if (write(ready_fd, err.msg, strlen(err.msg) + 1) < 0)
+            _exit(125);
+        _exit(125);
+    }
+
+    int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int efd = eventfd(0, EFD_CLOEXEC);
+
+    if (auto_stop) {
+        static struct watcher w;
+        w.name = name;
+        w.sessions_fd = state_open_lock(name, "sessions.lock", &err);
+        w.start_fd = state_open_lock(name, "start.lock", &err);
+        w.event_fd = efd;
+        pthread_t t;
+        if (w.sessions_fd >= 0 && w.start_fd >= 0)
+            pthread_create(&t, NULL, watch_sessions, &w);
+    }
+    /* The starter may be gone (killed); the container runs on regardless. */
+    ssize_t ignored = write(ready_fd, "", 1);
+    (void)ignored;
+    close(ready_fd);
+
+    for (;;) {
+        struct pollfd p[3] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+                               { .fd = efd, .events = POLLIN } };
+        if (poll(p, 3, -1) < 0)
+            continue;
+        if (p[0].revents) {
+            while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
+                ;
+            cleanup_runtime(name);
+            state_log(name, "stopped (init exited)");
+            _exit(0);
+        }
+        if (p[1].revents)
+            teardown(name, init, pidfd, stop_timeout(name), "stop");
+        if (p[2].revents)
+            teardown(name, init, pidfd, DEFAULT_STOP_TIMEOUT, "last session left");
+    }
+}
+
+int supervisor_start(const char *name, const struct spec *spec, const char *spec_text, bool auto_stop,
+                     ab_error *err)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return ab_fail(err, errno, "cannot create a pipe");
+    fflush(NULL);
+    pid_t a = fork();
+    if (a < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return ab_fail(err, errno, "cannot start the supervisor");
+    }
+    if (a == 0) {
+        /* Double fork: the supervisor is nobody's child but init's. */
+        close(pipefd[0]);
+        pid_t s = fork();
+        if (s == 0)
+            supervisor_main(name, spec, spec_text, auto_stop, pipefd[1]);
+        _exit(s < 0 ? 1 : 0);
+    }
+    close(pipefd[1]);
+    while (waitpid(a, NULL, 0) < 0 && errno == EINTR)
+        ;
+    char msg[1024];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(pipefd[0], msg + got, sizeof(msg) - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(msg, '\0', got))
+            break;
+    }
+    close(pipefd[0]);
+    msg[got] = '\0';
+    if (got == 0)
+        return ab_fail(err, 0, "the supervisor of %s exited before the container started", name);
+    if (msg[0])
+        return ab_fail(err, 0, "cannot start %s: %s", name, msg);
+    return 0;
+}
+
+int supervisor_stop(const char *name, int timeout, ab_error *err)
+{
+    if (!state_running(name))
+        return 1;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d\n", timeout);
+    int r = state_write_file(name, "stop.timeout", buf, err);
+    if (r < 0)
+        return r;
+    pid_t sup = state_read_pid(name, "supervisor.pid");
+    if (sup <= 0)
+        return ab_fail(err, ESRCH, "cannot find the supervisor of %s", name);
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, sup, 0);
+    /* The pidfd pins the process; the lock proves it is still ours. */
+    if (pidfd < 0 || !state_running(name))
+        return state_running(name) ? ab_fail(err, errno, "cannot reach the supervisor of %s", name) : 1;
+    if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+        return ab_fail(err, errno, "cannot signal the supervisor of %s", name);
+    _cleanup_close_ int lock = state_open_lock(name, "supervisor.lock", err);
+    if (lock < 0)
+        return lock;
+    r = state_lock(lock, LOCK_EX); /* granted when the supervisor is gone */
+    if (r < 0)
+        return ab_fail(err, -r, "cannot wait for %s to stop", name);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* A running named container: its supervisor is a small appbox process on
+ * the host, the parent of the container's PID 1 (which dies with it), that
+ * holds supervisor.lock for as long as the container runs, and tears the
+ * container down on `stop` or, for containers started by a session, when
+ * the last session has left. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "spec.h"
+#include "util/error.h"
+
+/* Start NAME's container from SPEC.  SPEC_TEXT (the effective appbox.conf)
+ * is kept in the runtime dir for sessions that join later.  The caller
+ * holds start.lock.  AUTO_STOP: stop when the last session leaves. */
+int supervisor_start(const char *name, const struct spec *spec, const char *spec_text, bool auto_stop,
+                     ab_error *err);
+
+/* Stop NAME's container: TERM to everything inside, KILL after TIMEOUT
+ * seconds, then tear down.  The caller holds start.lock.  Returns 1 when it
+ * was not running. */
+int supervisor_stop(const char *name, int timeout, ab_error *err);
