@@ -14,6 +14,18 @@ struct verb {
 
 static const struct verb verbs[] = {
     { "sandbox", cmd_sandbox, 1 },
+    { "create", cmd_create, 1 },
+    { "run", cmd_run, 1 },
+    { "start", cmd_start, 1 },
+    { "stop", cmd_stop, 0 },
+    { "exec", cmd_exec, 1 },
+    { "shell", cmd_shell, 1 },
+    { "list", cmd_list, 0 },
+    { "show", cmd_show, 0 },
+    { "config", cmd_config, 0 },
+    { "edit", cmd_edit, 0 },
+    { "rm", cmd_rm, 1 },
+    { "launcher", cmd_launcher, 0 },
     { "help", cmd_help, 0 },
     { "version", cmd_version, 0 },
     { NULL, NULL, 0 },

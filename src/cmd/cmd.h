@@ -2,9 +2,30 @@
 #pragma once
 
 int cmd_sandbox(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_launcher(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
-/* Print "appbox: error: MSG" and return the exit code for ERR. */
+/* Print "appbox: MSG" and return the exit code for ERR. */
 struct ab_error;
 int cmd_report(const struct ab_error *err);
+/* Print a usage error "appbox: VERB: MSG" and return 2. */
+int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when ARG is --help or -h. */
+int cmd_is_help(const char *arg);
+/* The absolute path of this appbox binary, for launchers. */
+const char *cmd_self_path(void);
+/* Launcher helpers shared by create, rm and launcher. */
+int launcher_install(const char *name, const char *as, int quiet);
+int launcher_remove(const char *name, int quiet);

@@ -4,11 +4,6 @@
 #include "cmd/cmd.h"
 #include "util/error.h"
 
-int cmd_report(const ab_error *err)
-{
-    fprintf(stderr, "appbox: %s\n", err->msg);
-    return ab_error_exit_code(err);
-}
 
 int cmd_version(int argc, char **argv)
 {
@@ -25,6 +20,15 @@ int cmd_help(int argc, char **argv)
            "\n"
            "Verbs:\n"
            "  sandbox [OPTIONS] [--] COMMAND [ARG...]   run COMMAND in a throwaway container\n"
+           "  create NAME [--base B] [OPTIONS] [--run CMD]  make a named container (+ launcher)\n"
+           "  run NAME [++OPTIONS] [--] [ARGS...]       start if needed, run, stop after the last\n"
+           "  start NAME | stop NAME [--timeout S]      start or stop a named container\n"
+           "  exec [--root|--user U] NAME [--] CMD...   run CMD in a running container\n"
+           "  shell [--root] NAME                       a login shell in the container\n"
+           "  list [--json] | show NAME [--json]        what exists; what a container can reach\n"
+           "  config NAME [KEY[=VALUE]] | edit NAME     read or change appbox.conf\n"
+           "  rm [--force] NAME                         remove a container and its launcher\n"
+           "  launcher install NAME [--as CMD] | launcher remove NAME\n"
            "  help                                      show this help\n"
            "  version                                   show the version\n"
            "\n"

@@ -109,6 +109,14 @@ bool idmap_contains(const struct idmap *m, uint32_t inside)
     return false;
 }
 
+uint32_t idmap_outside(const struct idmap *m, uint32_t inside)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (inside >= m->r[i].inside && inside - m->r[i].inside < m->r[i].count)
+            return m->r[i].outside + (inside - m->r[i].inside);
+    return UINT32_MAX;
+}
+
 int idmap_format(const struct idmap *m, char *buf, size_t size)
 {
     size_t o = 0;

@@ -46,6 +46,8 @@ void idmap_build_single(struct idmap *m, uint32_t inside, uint32_t self);
 void idmap_build_shifted(struct idmap *m, uint32_t base, uint32_t count);
 
 bool idmap_contains(const struct idmap *m, uint32_t inside);
+/* The host id of INSIDE, or (uint32_t)-1 when unmapped. */
+uint32_t idmap_outside(const struct idmap *m, uint32_t inside);
 /* "inside outside count\n" lines, as /proc/PID/uid_map wants them. */
 int idmap_format(const struct idmap *m, char *buf, size_t size);
 

@@ -252,6 +252,7 @@ static void init_drop_privileges(const struct identity *id)
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    syscall(SYS_close_range, 3, ~0U, 0);
 }
 
 /* PID 1 of the container.  Never returns. */
@@ -315,7 +316,9 @@ static _Noreturn void child_main(const struct child_args *a)
 
 static pid_t clone_child(unsigned long long flags)
 {
-    struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
+    /* With CLONE_PARENT the child reports to our parent with our own exit
+     * signal; clone3 wants exit_signal 0 then. */
+    struct clone_args ca = { .flags = flags, .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD };
     long r = syscall(SYS_clone3, &ca, sizeof(ca));
     if (r < 0 && errno == ENOSYS) {
         r = syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, 0);

@@ -90,6 +90,12 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
 {
     ab_error err = { 0 };
     setsid();
+    /* Nothing of the starter's may stay open here: an inherited lock fd
+     * would keep its session counted (or start.lock held) after the
+     * starter died. */
+    if (dup2(ready_fd, 3) == 3)
+        ready_fd = 3;
+    syscall(SYS_close_range, 4, ~0U, 0);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     _cleanup_free_ char *logp = store_run_path(name, "supervisor.log", &err);
     int logfd = logp ? open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;

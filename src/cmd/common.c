@@ -1,0 +1,44 @@
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "util/error.h"
+
+int cmd_report(const ab_error *err)
+{
+    fprintf(stderr, "appbox: %s\n", err->msg);
+    return ab_error_exit_code(err);
+}
+
+int cmd_usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "appbox: %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+int cmd_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+const char *cmd_self_path(void)
+{
+    static char path[PATH_MAX];
+    const char *env = getenv("APPBOX_EXE"); /* set before a sealed re-exec */
+    if (env && env[0] == '/')
+        return env;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return "appbox";
+    path[n] = '\0';
+    return path;
+}

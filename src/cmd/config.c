@@ -1,0 +1,153 @@
+/* config and edit: read or change appbox.conf; an invalid result is
+ * refused with the error and the old file kept. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "config.h"
+#include "container.h"
+#include "store.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+
+static int split_key(const char *key, char *section, size_t ss, char *name, size_t ns)
+{
+    const char *dot = strchr(key, '.');
+    if (!dot || dot == key || !dot[1] || (size_t)(dot - key) >= ss || strlen(dot + 1) >= ns)
+        return -1;
+    snprintf(section, ss, "%.*s", (int)(dot - key), key);
+    snprintf(name, ns, "%s", dot + 1);
+    return 0;
+}
+
+int cmd_config(int argc, char **argv)
+{
+    if (argc < 1 || cmd_is_help(argv[0]) || argc > 2) {
+        if (argc >= 1 && cmd_is_help(argv[0])) {
+            printf("Usage: appbox config NAME [SECTION.KEY[=VALUE]]\n\nPrint appbox.conf, print a key, or set it "
+                   "(KEY= clears it).\nExample: appbox config web Network.Mode=host\n");
+            return 0;
+        }
+        return cmd_usage_error("config", "usage: appbox config NAME [SECTION.KEY[=VALUE]]");
+    }
+    const char *name = argv[0];
+    struct container c;
+    ab_error err = { 0 };
+    if (container_open(name, &c, &err) < 0) {
+        /* a broken file can still be shown, to be fixed with edit */
+        if (argc == 1 && store_name_valid(name) && store_exists(name)) {
+            _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, c.conf_path, false, 1 << 20);
+            if (t)
+                fputs(t, stdout);
+        }
+        int code = cmd_report(&err);
+        container_close(&c);
+        return code;
+    }
+    if (argc == 1) {
+        _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, c.conf_path, false, 1 << 20);
+        fputs(t ? t : "", stdout);
+        container_close(&c);
+        return 0;
+    }
+    const char *eq = strchr(argv[1], '=');
+    _cleanup_free_ char *key = strndup(argv[1], eq ? (size_t)(eq - argv[1]) : strlen(argv[1]));
+    char section[32], k[64];
+    bool repeatable;
+    if (!key || split_key(key, section, sizeof(section), k, sizeof(k)) < 0 || !conf_key_known(section, k, &repeatable)) {
+        container_close(&c);
+        return cmd_usage_error("config", "'%s' is not a key (SECTION.KEY, e.g. Network.Mode; see appbox.conf(5))",
+                               key ? key : argv[1]);
+    }
+    if (!eq) {
+        for (size_t i = 0; i < c.conf.n; i++)
+            if (strcmp(c.conf.e[i].section, section) == 0 && strcmp(c.conf.e[i].key, k) == 0)
+                printf("%s\n", c.conf.e[i].value);
+        container_close(&c);
+        return 0;
+    }
+    conf_remove(&c.conf, section, k);
+    if (eq[1])
+        conf_add(&c.conf, section, k, eq + 1, 0);
+    struct container_conf check;
+    int r = conf_to_container(&c.conf, c.conf_path, &check, &err);
+    container_conf_free(&check);
+    if (r == 0) {
+        char header[256];
+        snprintf(header, sizeof(header), "# appbox.conf of the container %s; see appbox.conf(5).\n\n", name);
+        r = conf_write(c.conf_path, &c.conf, header, &err);
+    }
+    container_close(&c);
+    if (r < 0) {
+        err.kind = AB_ERR_USAGE;
+        fprintf(stderr, "appbox: config: %s (appbox.conf unchanged)\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_edit(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        if (argc == 1 && cmd_is_help(argv[0])) {
+            printf("Usage: appbox edit NAME\n\nEdit appbox.conf with $EDITOR (or vi) on a copy; the copy "
+                   "replaces it only if it is valid.\n");
+            return 0;
+        }
+        return cmd_usage_error("edit", "usage: appbox edit NAME");
+    }
+    const char *name = argv[0];
+    ab_error err = { 0 };
+    if (store_check_name(name, &err) < 0)
+        return cmd_report(&err);
+    if (!store_exists(name))
+        return cmd_usage_error("edit", "no container named '%s' (see appbox list)", name);
+    _cleanup_free_ char *path = store_path(name, "appbox.conf", &err);
+    _cleanup_free_ char *copy = NULL;
+    if (!path || asprintf(&copy, "%s.edit", path) < 0)
+        return 125;
+    _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 20);
+    FILE *f = fopen(copy, "we");
+    if (!text || !f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "appbox: edit: cannot make a copy of %s: %s\n", path, strerror(errno));
+        unlink(copy);
+        return 125;
+    }
+    const char *editor = getenv("VISUAL") && *getenv("VISUAL") ? getenv("VISUAL") : getenv("EDITOR");
+    if (!editor || !*editor)
+        editor = "vi";
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("sh", "sh", "-c", "exec $0 \"$1\"", editor, copy, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "appbox: edit: the editor (%s) failed; %s unchanged\n", editor, path);
+        unlink(copy);
+        return 125;
+    }
+    struct conf conf = { 0 };
+    struct container_conf cc;
+    int r = conf_load(copy, &conf, &cc, &err);
+    container_conf_free(&cc);
+    conf_free(&conf);
+    if (r < 0) {
+        fprintf(stderr, "appbox: edit: %s\nappbox: edit: %s unchanged\n", err.msg, path);
+        unlink(copy);
+        return 125;
+    }
+    if (rename(copy, path) < 0) {
+        fprintf(stderr, "appbox: edit: cannot replace %s: %s\n", path, strerror(errno));
+        unlink(copy);
+        return 125;
+    }
+    return 0;
+}

@@ -1,0 +1,197 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "config.h"
+#include "container.h"
+#include "identity.h"
+#include "idmap.h"
+#include "options.h"
+#include "store.h"
+#include "util/cleanup.h"
+
+struct create_args {
+    struct conf *conf;
+    const char *base;
+    const char *run;
+    const char *as;
+    int no_launcher;
+    int help;
+};
+
+static void create_usage(FILE *f)
+{
+    fprintf(f, "Usage: appbox create NAME [--base host|dir:PATH] [OPTIONS] [--run CMD] [--no-launcher] [--as CMD]\n"
+               "\nMake a named container: its appbox.conf, its root file system (a copy of PATH,\n"
+               "or the host view with a home of its own) and a launcher ~/.local/bin/NAME.\n"
+               "\nOptions (as for appbox sandbox, each becomes a key of appbox.conf):\n");
+    for (const struct spec_option *o = spec_options; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(f, "  %-24s %s  [%s] %s=\n", left, o->help, o->section, o->key);
+    }
+    fprintf(f, "  %-24s %s\n", "--base host|dir:PATH", "root file system: the host view (default) or a copy of PATH");
+    fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
+    fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");
+    fprintf(f, "  %-24s %s\n", "--as CMD", "name the launcher CMD instead of NAME");
+}
+
+static int create_unknown(void *ud, const char *name, const char *value, ab_error *err)
+{
+    struct create_args *a = ud;
+    if (strcmp(name, "help") == 0) {
+        a->help = 1;
+        return 0;
+    }
+    if (strcmp(name, "no-launcher") == 0) {
+        a->no_launcher = 1;
+        return 0;
+    }
+    const char **slot = strcmp(name, "base") == 0 ? &a->base
+                        : strcmp(name, "run") == 0 ? &a->run
+                        : strcmp(name, "as") == 0  ? &a->as
+                                                   : NULL;
+    if (!slot)
+        return -ENOENT;
+    if (!value)
+        return ab_usage(err, "--%s: missing value", name);
+    *slot = value;
+    return 1;
+}
+
+static int record(void *ud, const struct spec_option *o, const char *value)
+{
+    return conf_add(ud, o->section, o->key, value ? value : "yes", 0);
+}
+
+static int make_rootfs(const char *name, const char *dir, const char *base, const struct spec *s, ab_error *err)
+{
+    struct identity id;
+    identity_resolve(s, &id, err);
+    char uid[16], gid[16];
+    snprintf(uid, sizeof(uid), "%u", id.uid);
+    snprintf(gid, sizeof(gid), "%u", id.gid);
+    if (strcmp(base, "host") == 0) {
+        char *const argv[] = { "sh", "-c", "mkdir -m 0700 /mnt/home && chown \"$1:$2\" /mnt/home", "sh", uid, gid,
+                               NULL };
+        return container_run_as_root(dir, NULL, argv, err);
+    }
+    /* A copy owned by the container's root, with a home for the user. */
+    char *const argv[] = { "sh", "-c",
+                           "mkdir /mnt/rootfs && cp -a --no-preserve=ownership /src/. /mnt/rootfs/ && "
+                           "mkdir -p \"/mnt/rootfs$3\" && chown \"$1:$2\" \"/mnt/rootfs$3\"",
+                           "sh", uid, gid, id.home, NULL };
+    return container_run_as_root(dir, base + 4, argv, err);
+}
+
+int cmd_create(int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        if (argc >= 1 && cmd_is_help(argv[0])) {
+            create_usage(stdout);
+            return 0;
+        }
+        return cmd_usage_error("create", "missing NAME (usage: appbox create NAME [OPTIONS])");
+    }
+    const char *name = argv[0];
+    ab_error err = { 0 };
+    if (store_check_name(name, &err) < 0)
+        return cmd_report(&err);
+
+    struct conf conf = { 0 };
+    struct create_args a = { .conf = &conf };
+    struct spec s;
+    spec_init(&s);
+    int r = spec_parse_args_full(&s, argc - 1, argv + 1, create_unknown, &a, record, &conf, true, &err);
+    if (a.help) {
+        create_usage(stdout);
+        return 0;
+    }
+    if (r < 0)
+        return cmd_report(&err);
+    if (r < argc - 1)
+        return cmd_usage_error("create", "unexpected argument '%s' (the command goes in --run)", argv[1 + r]);
+
+    _cleanup_free_ char *base = NULL;
+    if (!a.base || strcmp(a.base, "host") == 0) {
+        base = strdup("host");
+    } else if (strncmp(a.base, "dir:", 4) == 0 && a.base[4]) {
+        char *p = realpath(a.base + 4, NULL);
+        struct stat st;
+        if (!p || stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            free(p);
+            return cmd_usage_error("create", "--base: '%s': not an existing directory (allowed: host, dir:PATH)",
+                                   a.base);
+        }
+        if (asprintf(&base, "dir:%s", p) < 0)
+            base = NULL;
+        free(p);
+    } else {
+        return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH; "
+                                         "debian:SUITE and images come later)", a.base);
+    }
+    if (a.run) {
+        strv words = { 0 };
+        int sr = conf_split_command(a.run, &words);
+        size_t n = words.n;
+        strv_clear(&words);
+        if (sr < 0 || n == 0)
+            return cmd_usage_error("create", "--run: '%s' is not a command line (%s)", a.run,
+                                   sr < 0 ? "unterminated quote" : "empty");
+    }
+    if (a.as && !store_name_valid(a.as))
+        return cmd_usage_error("create", "--as: '%s' is not a valid command name", a.as);
+
+    /* Base and Run first, for a file that reads top-down. */
+    struct conf full = { 0 };
+    conf_add(&full, "Container", "Base", base, 0);
+    if (a.run)
+        conf_add(&full, "Container", "Run", a.run, 0);
+    for (size_t i = 0; i < conf.n; i++)
+        conf_add(&full, conf.e[i].section, conf.e[i].key, conf.e[i].value, 0);
+    conf_free(&conf);
+
+    _cleanup_free_ char *root = store_data_root(&err);
+    _cleanup_free_ char *dir = store_path(name, NULL, &err);
+    _cleanup_free_ char *conf_path = store_path(name, "appbox.conf", &err);
+    if (!root || !dir || !conf_path || store_mkdirs(root, &err) < 0)
+        return cmd_report(&err);
+    if (mkdir(dir, 0700) < 0) {
+        if (errno == EEXIST)
+            return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);
+        ab_fail(&err, errno, "cannot create %s", dir);
+        return cmd_report(&err);
+    }
+    if (getuid() == 0) {
+        /* Container root is an unprivileged host id: it must own the
+         * container's directory to build and later remove its files. */
+        struct identity id;
+        struct idmap uids, gids;
+        identity_resolve(&s, &id, &err);
+        if (idmap_choose(&uids, &gids, 0, 0, "root", 0, 0, &err) == 0 &&
+            chown(dir, idmap_outside(&uids, 0), idmap_outside(&gids, 0)) < 0)
+            ab_fail(&err, errno, "cannot hand %s to the container's root", dir);
+    }
+    char header[256];
+    snprintf(header, sizeof(header),
+             "# appbox.conf of the container %s, made by appbox create; see appbox.conf(5).\n"
+             "# Check a change with: appbox show %s\n\n", name, name);
+    r = make_rootfs(name, dir, base, &s, &err);
+    if (r == 0)
+        r = conf_write(conf_path, &full, header, &err);
+    if (r == 0 && !a.no_launcher && launcher_install(name, a.as, 0) != 0)
+        r = ab_fail(&err, 0, "cannot install the launcher of %s", name);
+    conf_free(&full);
+    spec_free(&s);
+    if (r < 0) {
+        ab_error e2 = { 0 };
+        container_remove_files(name, &e2);
+        return cmd_report(&err);
+    }
+    printf("created %s (%s)\n", name, base);
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* exec: a command in a running container, with no more than it has. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "container.h"
+#include "options.h"
+
+static int arg_value(int argc, char **argv, int *i, const char *opt, const char **out)
+{
+    size_t len = strlen(opt);
+    if (strncmp(argv[*i], opt, len) == 0 && argv[*i][len] == '=') {
+        *out = argv[*i] + len + 1;
+        return 1;
+    }
+    if (strcmp(argv[*i], opt) != 0)
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+    bool as_root = false;
+    const char *user = NULL, *chdir_to = NULL, *v;
+    strv env = { 0 };
+    int i = 0, k;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (cmd_is_help(argv[i])) {
+            printf("Usage: appbox exec [--root | --user USER] [--env K=V] [--chdir DIR] NAME [--] CMD...\n"
+                   "\nRun CMD in the running container NAME, with its namespaces, root, capability\n"
+                   "limits and seccomp filter.\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--root") == 0) {
+            as_root = true;
+        } else if ((k = arg_value(argc, argv, &i, "--user", &v)) != 0) {
+            if (k < 0 || !*v)
+                return cmd_usage_error("exec", "--user: missing value (a user name or id in the container)");
+            user = v;
+        } else if ((k = arg_value(argc, argv, &i, "--env", &v)) != 0) {
+            const char *eq = k > 0 ? strchr(v, '=') : NULL;
+            if (!eq || eq == v)
+                return cmd_usage_error("exec", "--env: '%s' is not NAME=VALUE", k > 0 ? v : "");
+            strv_push(&env, v);
+        } else if ((k = arg_value(argc, argv, &i, "--chdir", &v)) != 0) {
+            if (k < 0 || v[0] != '/')
+                return cmd_usage_error("exec", "--chdir: '%s' is not an absolute path", k > 0 ? v : "");
+            chdir_to = v;
+        } else {
+            return cmd_usage_error("exec", "%s: unknown option (allowed: --root, --user, --env, --chdir)", argv[i]);
+        }
+    }
+    if (as_root && user)
+        return cmd_usage_error("exec", "--root and --user: give one of them");
+    if (i >= argc)
+        return cmd_usage_error("exec", "missing NAME (usage: appbox exec [OPTIONS] NAME [--] CMD...)");
+    const char *name = argv[i++];
+    if (i < argc && strcmp(argv[i], "--") == 0)
+        i++;
+    if (i >= argc)
+        return cmd_usage_error("exec", "missing the command to run in %s", name);
+
+    struct container c;
+    ab_error err = { 0 };
+    if (container_open(name, &c, &err) < 0)
+        return cmd_report(&err);
+    struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &env, .chdir = chdir_to };
+    int code = 0;
+    int r = container_session(&c, NULL, false, &jp, &code, &err);
+    container_close(&c);
+    strv_clear(&env);
+    return r < 0 ? cmd_report(&err) : code;
+}

@@ -1,0 +1,146 @@
+/* Launchers: ~/.local/bin/COMMAND, a two-line script that runs
+ * `appbox run NAME`.  It holds no configuration: nothing the container can
+ * write is ever executed by it or by appbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "store.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+
+#define MARKER "# appbox launcher"
+
+static char *launcher_dir(void)
+{
+    const char *home = getenv("HOME");
+    char *d;
+    if (!home || home[0] != '/' || asprintf(&d, "%s/.local/bin", home) < 0)
+        return NULL;
+    return d;
+}
+
+static int is_ours(const char *path)
+{
+    _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, path, false, 65536);
+    return t && strstr(t, MARKER) != NULL;
+}
+
+static void shell_quote(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++)
+        *s == '\'' ? fputs("'\\''", f) : fputc(*s, f);
+    fputc('\'', f);
+}
+
+int launcher_install(const char *name, const char *as, int quiet)
+{
+    ab_error err = { 0 };
+    _cleanup_free_ char *dir = launcher_dir();
+    if (!dir) {
+        fprintf(stderr, "appbox: cannot install a launcher: HOME is not set\n");
+        return 125;
+    }
+    if (store_mkdirs(dir, &err) < 0)
+        return cmd_report(&err);
+    _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(name, "launcher", &err);
+    if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0 || asprintf(&tmp, "%s.appbox-tmp", path) < 0 || !record)
+        return 125;
+    if (access(path, F_OK) == 0 && !is_ours(path)) {
+        fprintf(stderr, "appbox: launcher: %s exists and is not an appbox launcher; choose another name with --as\n",
+                path);
+        return 125;
+    }
+    FILE *f = fopen(tmp, "we");
+    if (!f) {
+        fprintf(stderr, "appbox: launcher: cannot write %s: %s\n", tmp, strerror(errno));
+        return 125;
+    }
+    fprintf(f, "#!/bin/sh\n" MARKER " for the container %s (remove with: appbox launcher remove %s)\nexec ", name,
+            name);
+    shell_quote(f, cmd_self_path());
+    fputs(" run ", f);
+    shell_quote(f, name);
+    fputs(" -- \"$@\"\n", f);
+    if (fclose(f) != 0 || chmod(tmp, 0755) < 0 || rename(tmp, path) < 0) {
+        fprintf(stderr, "appbox: launcher: cannot install %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return 125;
+    }
+    FILE *r = fopen(record, "we");
+    if (r) {
+        fprintf(r, "%s\n", path);
+        fclose(r);
+    }
+    if (!quiet) {
+        printf("launcher: %s\n", path);
+        const char *p = getenv("PATH");
+        bool on_path = false;
+        for (const char *s = p; s && *s;) {
+            const char *e = strchrnul(s, ':');
+            on_path |= (size_t)(e - s) == strlen(dir) && strncmp(s, dir, (size_t)(e - s)) == 0;
+            s = *e ? e + 1 : e;
+        }
+        if (!on_path)
+            fprintf(stderr, "appbox: warning: %s is not on your PATH; add it to run %s by name\n", dir,
+                    as ? as : name);
+    }
+    return 0;
+}
+
+int launcher_remove(const char *name, int quiet)
+{
+    ab_error err = { 0 };
+    _cleanup_free_ char *record = store_path(name, "launcher", &err);
+    _cleanup_free_ char *path = record ? fs_read_file_at(AT_FDCWD, record, false, 8192) : NULL;
+    if (!path) {
+        if (!quiet)
+            fprintf(stderr, "appbox: launcher: %s has no launcher\n", name);
+        return quiet ? 0 : 125;
+    }
+    path[strcspn(path, "\n")] = '\0';
+    if (is_ours(path) && unlink(path) < 0 && errno != ENOENT) {
+        fprintf(stderr, "appbox: launcher: cannot remove %s: %s\n", path, strerror(errno));
+        return 125;
+    }
+    unlink(record);
+    if (!quiet)
+        printf("removed launcher %s\n", path);
+    return 0;
+}
+
+int cmd_launcher(int argc, char **argv)
+{
+    if (argc < 1 || cmd_is_help(argv[0])) {
+        printf("Usage: appbox launcher install NAME [--as COMMAND] | appbox launcher remove NAME\n");
+        return argc < 1 ? 2 : 0;
+    }
+    if (argc < 2)
+        return cmd_usage_error("launcher", "missing NAME");
+    const char *name = argv[1];
+    ab_error err = { 0 };
+    if (store_check_name(name, &err) < 0)
+        return cmd_report(&err);
+    if (!store_exists(name))
+        return cmd_usage_error("launcher", "no container named '%s' (see appbox list)", name);
+    if (strcmp(argv[0], "install") == 0) {
+        const char *as = NULL;
+        if (argc == 4 && strcmp(argv[2], "--as") == 0)
+            as = argv[3];
+        else if (argc != 2)
+            return cmd_usage_error("launcher", "usage: appbox launcher install NAME [--as COMMAND]");
+        if (as && !store_name_valid(as))
+            return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
+        return launcher_install(name, as, 0);
+    }
+    if (strcmp(argv[0], "remove") == 0 && argc == 2)
+        return launcher_remove(name, 0);
+    return cmd_usage_error("launcher", "'%s': unknown (allowed: install, remove)", argv[0]);
+}

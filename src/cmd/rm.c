@@ -1,0 +1,52 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "container.h"
+#include "state.h"
+#include "store.h"
+
+int cmd_rm(int argc, char **argv)
+{
+    bool force = false;
+    const char *name = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (cmd_is_help(argv[i])) {
+            printf("Usage: appbox rm [--force] NAME\n\nRemove NAME: its files, state and launcher.\n"
+                   "A running container is refused unless --force (which stops it first).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+            force = true;
+        else if (argv[i][0] == '-')
+            return cmd_usage_error("rm", "%s: unknown option (allowed: --force)", argv[i]);
+        else if (!name)
+            name = argv[i];
+        else
+            return cmd_usage_error("rm", "unexpected argument '%s'", argv[i]);
+    }
+    if (!name)
+        return cmd_usage_error("rm", "missing NAME (usage: appbox rm [--force] NAME)");
+    ab_error err = { 0 };
+    if (store_check_name(name, &err) < 0)
+        return cmd_report(&err);
+    if (!store_exists(name))
+        return cmd_usage_error("rm", "no container named '%s' (see appbox list)", name);
+    if (state_running(name)) {
+        if (!force) {
+            fprintf(stderr, "appbox: rm: %s is running (stop it first, or use --force)\n", name);
+            return 125;
+        }
+        struct container c;
+        if (container_open(name, &c, &err) < 0 || container_stop(&c, 10, &err) < 0) {
+            container_close(&c);
+            return cmd_report(&err);
+        }
+        container_close(&c);
+    }
+    launcher_remove(name, 1);
+    if (container_remove_files(name, &err) < 0)
+        return cmd_report(&err);
+    printf("removed %s\n", name);
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* run and shell: sessions that start the container when needed. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "container.h"
+#include "options.h"
+
+static void show_step(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "appbox: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void run_usage(FILE *f)
+{
+    fprintf(f, "Usage: appbox run NAME [++OPTIONS] [--] [ARGS...]\n"
+               "\nStart NAME if it is not running, run its Run= command with ARGS appended (or\n"
+               "ARGS alone), and stop NAME when the last session leaves.\n"
+               "\n++options (before the arguments; they are appbox's, not the app's):\n"
+               "  ++show            print what appbox does, step by step\n"
+               "  ++start           only start the container (it then runs until stopped)\n"
+               "  ++stop            only stop the container\n"
+               "  ++cmd CMD...      run CMD... instead of Run=\n"
+               "  ++network MODE    network for this start: none or host\n"
+               "  ++aptupdate       update the container's packages (not yet supported)\n"
+               "  ++aptupdateall    update every container (not yet supported)\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    if (argc < 1 || cmd_is_help(argv[0])) {
+        if (argc >= 1) {
+            run_usage(stdout);
+            return 0;
+        }
+        return cmd_usage_error("run", "missing NAME (usage: appbox run NAME [++OPTIONS] [--] [ARGS...])");
+    }
+    const char *name = argv[0];
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "--") == 0)
+        i++;
+    bool only_start = false, only_stop = false, use_cmd = false;
+    struct conf overrides = { 0 };
+    for (; i < argc && strncmp(argv[i], "++", 2) == 0; i++) {
+        const char *o = argv[i] + 2;
+        if (strcmp(o, "show") == 0) {
+            container_show = show_step;
+        } else if (strcmp(o, "start") == 0) {
+            only_start = true;
+        } else if (strcmp(o, "stop") == 0) {
+            only_stop = true;
+        } else if (strcmp(o, "cmd") == 0) {
+            use_cmd = true;
+            i++;
+            break;
+        } else if (strcmp(o, "network") == 0) {
+            enum net_mode m;
+            if (i + 1 >= argc)
+                return cmd_usage_error("run", "++network: missing value (allowed: none, host)");
+            if (net_mode_from_name(argv[++i], &m) < 0)
+                return cmd_usage_error("run", "++network: '%s' is not a network mode (allowed: none, host)",
+                                       argv[i]);
+            conf_remove(&overrides, "Network", "Mode");
+            conf_add(&overrides, "Network", "Mode", argv[i], 0);
+        } else if (strcmp(o, "aptupdate") == 0 || strcmp(o, "aptupdateall") == 0) {
+            fprintf(stderr, "appbox: run: %s is not yet supported: package updates come with the "
+                            "Debian/Ubuntu bases (appbox update)\n", argv[i]);
+            return 125;
+        } else {
+            return cmd_usage_error("run", "%s: unknown ++option (allowed: ++show, ++start, ++stop, ++cmd, "
+                                          "++network, ++aptupdate, ++aptupdateall)", argv[i]);
+        }
+    }
+    if (!use_cmd && i < argc && strcmp(argv[i], "--") == 0)
+        i++;
+
+    struct container c;
+    ab_error err = { 0 };
+    int r = container_open(name, &c, &err);
+    if (r < 0)
+        return cmd_report(&err);
+    int code = 0;
+    if (only_stop) {
+        r = container_stop(&c, 10, &err);
+    } else if (only_start) {
+        r = container_start(&c, &overrides, false, &err);
+    } else {
+        strv cmd = { 0 };
+        if (!use_cmd && c.cc.run)
+            conf_split_command(c.cc.run, &cmd);
+        for (; i < argc; i++)
+            strv_push(&cmd, argv[i]);
+        if (cmd.n == 0) {
+            container_close(&c);
+            return cmd_usage_error("run", "%s has no Run= command: give one (appbox run %s ++cmd CMD...)", name,
+                                   name);
+        }
+        struct join_params jp = { .argv = cmd.v };
+        r = container_session(&c, &overrides, true, &jp, &code, &err);
+        strv_clear(&cmd);
+    }
+    container_close(&c);
+    conf_free(&overrides);
+    if (r < 0)
+        return cmd_report(&err);
+    return code;
+}
+
+int cmd_shell(int argc, char **argv)
+{
+    bool as_root = false;
+    const char *name = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (cmd_is_help(argv[i])) {
+            printf("Usage: appbox shell [--root] NAME\n\nAn interactive login shell in NAME (started if needed;\n"
+                   "it counts as a session like run).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--root") == 0)
+            as_root = true;
+        else if (argv[i][0] == '-')
+            return cmd_usage_error("shell", "%s: unknown option (allowed: --root)", argv[i]);
+        else if (!name)
+            name = argv[i];
+        else
+            return cmd_usage_error("shell", "unexpected argument '%s'", argv[i]);
+    }
+    if (!name)
+        return cmd_usage_error("shell", "missing NAME (usage: appbox shell [--root] NAME)");
+    struct container c;
+    ab_error err = { 0 };
+    if (container_open(name, &c, &err) < 0)
+        return cmd_report(&err);
+    char *argv0[] = { "sh", NULL };
+    struct join_params jp = { .argv = argv0, .login_shell = true, .as_root = as_root };
+    int code = 0;
+    int r = container_session(&c, NULL, true, &jp, &code, &err);
+    container_close(&c);
+    return r < 0 ? cmd_report(&err) : code;
+}

@@ -1,0 +1,275 @@
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "identity.h"
+#include "options.h"
+#include "state.h"
+#include "store.h"
+#include "supervisor.h"
+#include "util/cleanup.h"
+
+void (*container_show)(const char *fmt, ...);
+
+#define SHOW(...)                            \
+    do {                                     \
+        if (container_show)                  \
+            container_show(__VA_ARGS__);     \
+    } while (0)
+
+int container_open(const char *name, struct container *c, ab_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    int r = store_check_name(name, err);
+    if (r < 0)
+        return r;
+    c->name = strdup(name);
+    c->dir = store_path(name, NULL, err);
+    c->conf_path = store_path(name, "appbox.conf", err);
+    if (!c->name || !c->dir || !c->conf_path)
+        return -ENOMEM;
+    if (access(c->conf_path, F_OK) < 0)
+        return ab_error_set(err, AB_ERR_USAGE, 0, "no container named '%s' (see appbox list)", name);
+    return conf_load(c->conf_path, &c->conf, &c->cc, err);
+}
+
+void container_close(struct container *c)
+{
+    conf_free(&c->conf);
+    container_conf_free(&c->cc);
+    free(c->name);
+    free(c->dir);
+    free(c->conf_path);
+    memset(c, 0, sizeof(*c));
+}
+
+char *conf_to_text(const struct conf *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    const char *cur = NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!cur || strcmp(cur, c->e[i].section) != 0) {
+            fprintf(f, "[%s]\n", c->e[i].section);
+            cur = c->e[i].section;
+        }
+        fprintf(f, "%s=%s\n", c->e[i].key, c->e[i].value);
+    }
+    fclose(f);
+    return buf;
+}
+
+int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err)
+{
+    struct container_conf cc;
+    int r = conf_to_container(entries, c->conf_path, &cc, err);
+    if (r < 0) {
+        container_conf_free(&cc);
+        return r;
+    }
+    *out = cc.spec;
+    memset(&cc.spec, 0, sizeof(cc.spec));
+    container_conf_free(&cc);
+    if (strcmp(c->cc.base, "host") == 0) {
+        /* The host view with a home of the container's own that persists. */
+        struct identity id;
+        identity_resolve(out, &id, err);
+        _cleanup_free_ char *home = store_path(c->name, "home", err);
+        if (!home || access(home, F_OK) < 0)
+            return 0;
+        _cleanup_free_ char *dst = strdup(id.home);
+        if (!dst || spec_add_mount(out, MOUNT_BIND, home, dst) < 0)
+            return ab_fail(err, ENOMEM, "out of memory");
+        /* the user's binds come after, so they may still go inside home */
+        struct mount_entry last = out->mounts[out->n_mounts - 1];
+        memmove(out->mounts + 1, out->mounts, (out->n_mounts - 1) * sizeof(*out->mounts));
+        out->mounts[0] = last;
+    } else if (!out->root) {
+        out->root = store_path(c->name, "rootfs", err);
+        out->writable = true;
+        if (!out->root)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int merged_entries(const struct container *c, const struct conf *overrides, struct conf *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < c->conf.n; i++) {
+        const struct conf_entry *e = &c->conf.e[i];
+        bool overridden = false;
+        for (size_t j = 0; overrides && j < overrides->n; j++)
+            overridden |= strcmp(e->section, overrides->e[j].section) == 0 &&
+                          strcmp(e->key, overrides->e[j].key) == 0;
+        if (!overridden && conf_add(out, e->section, e->key, e->value, e->line) < 0)
+            return -ENOMEM;
+    }
+    for (size_t j = 0; overrides && j < overrides->n; j++)
+        if (conf_add(out, overrides->e[j].section, overrides->e[j].key, overrides->e[j].value, 0) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Called with start.lock held. */
+static int start_locked(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
+{
+    if (state_running(c->name)) {
+        SHOW("%s is running (supervisor %d, init %d)", c->name, state_read_pid(c->name, "supervisor.pid"),
+             state_read_pid(c->name, "init.pid"));
+        return 1;
+    }
+    struct conf all;
+    int r = merged_entries(c, overrides, &all);
+    struct spec s;
+    spec_init(&s);
+    if (r == 0)
+        r = container_spec(c, &all, &s, err);
+    _cleanup_free_ char *text = r == 0 ? conf_to_text(&all) : NULL;
+    conf_free(&all);
+    if (r == 0 && !text)
+        r = ab_fail(err, ENOMEM, "out of memory");
+    if (r == 0) {
+        SHOW("starting %s: root %s, network %s%s", c->name, s.root ? s.root : "host view", net_mode_name(s.net),
+             auto_stop ? ", stops when the last session leaves" : "");
+        r = supervisor_start(c->name, &s, text, auto_stop, err);
+        if (r == 0)
+            SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(c->name, "supervisor.pid"),
+                 state_read_pid(c->name, "init.pid"));
+    }
+    spec_free(&s);
+    return r;
+}
+
+int container_start(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
+{
+    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    if (start < 0)
+        return start;
+    SHOW("taking %s's start lock", c->name);
+    state_lock(start, LOCK_EX);
+    return start_locked(c, overrides, auto_stop, err);
+}
+
+int container_stop(struct container *c, int timeout, ab_error *err)
+{
+    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    if (start < 0)
+        return start;
+    SHOW("taking %s's start lock", c->name);
+    state_lock(start, LOCK_EX);
+    SHOW("stopping %s: TERM to every process, KILL after %d s", c->name, timeout);
+    int r = supervisor_stop(c->name, timeout, err);
+    if (r == 0)
+        SHOW("stopped %s", c->name);
+    return r;
+}
+
+struct alive_ctx {
+    const char *name;
+};
+
+static int still_running(void *ud)
+{
+    return state_running(((struct alive_ctx *)ud)->name) ? 1 : 0;
+}
+
+int container_session(struct container *c, const struct conf *overrides, bool autostart,
+                      const struct join_params *jp, int *exit_code, ab_error *err)
+{
+    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    if (start < 0)
+        return start;
+    _cleanup_close_ int sessions = state_open_lock(c->name, "sessions.lock", err);
+    if (sessions < 0)
+        return sessions;
+    state_lock(start, LOCK_EX);
+    int r = 0;
+    if (autostart) {
+        r = start_locked(c, overrides, true, err);
+        if (r < 0)
+            return r;
+    } else if (!state_running(c->name)) {
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is not running (start it with: appbox start %s)", c->name,
+                            c->name);
+    }
+    /* Our shared hold counts us in until we exit, however we exit. */
+    state_lock(sessions, LOCK_SH);
+    SHOW("joined %s as a session (%d now)", c->name, state_sessions(c->name));
+    pid_t init = state_read_pid(c->name, "init.pid");
+
+    /* The container runs with what its supervisor was started with. */
+    _cleanup_free_ char *runtime_conf = store_run_path(c->name, "spec.conf", err);
+    struct conf entries = { 0 };
+    struct spec s;
+    spec_init(&s);
+    r = runtime_conf ? conf_read(runtime_conf, &entries, err) : -ENOMEM;
+    if (r == 0)
+        r = container_spec(c, &entries, &s, err);
+    conf_free(&entries);
+    flock(start, LOCK_UN);
+    if (r == 0) {
+        struct alive_ctx actx = { c->name };
+        struct join_params p = *jp;
+        p.check_alive = still_running;
+        p.check_ud = &actx;
+        SHOW("running %s in %s (init %d)", p.argv && p.argv[0] ? p.argv[0] : "a shell", c->name, init);
+        r = sandbox_join(init, &s, &p, exit_code, err);
+    }
+    spec_free(&s);
+    return r;
+}
+
+int container_run_as_root(const char *dir, const char *src_ro, char *const argv[], ab_error *err)
+{
+    struct spec s;
+    spec_init(&s);
+    s.uid_set = true;
+    s.uid = 0;
+    int r = spec_add_mount(&s, MOUNT_BIND, dir, "/mnt");
+    if (r == 0 && src_ro)
+        r = spec_add_mount(&s, MOUNT_RO_BIND, src_ro, "/src");
+    for (size_t i = 0; r == 0 && argv[i]; i++)
+        r = strv_push(&s.argv, argv[i]);
+    int code = 0;
+    if (r == 0)
+        r = sandbox_run(&s, &code, err);
+    spec_free(&s);
+    if (r == 0 && code != 0)
+        r = ab_fail(err, 0, "%s failed (exit status %d)", argv[0], code);
+    return r;
+}
+
+int container_remove_files(const char *name, ab_error *err)
+{
+    _cleanup_free_ char *dir = store_path(name, NULL, err);
+    if (!dir)
+        return -ENOMEM;
+    if (access(dir, F_OK) == 0) {
+        /* Files owned by the container's ids: removed from inside its map. */
+        char *const argv[] = { "find", "/mnt", "-mindepth", "1", "-delete", NULL };
+        int r = container_run_as_root(dir, NULL, argv, err);
+        if (r < 0)
+            return r;
+        if (rmdir(dir) < 0)
+            return ab_fail(err, errno, "cannot remove %s", dir);
+    }
+    static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
+                                         "supervisor.pid", "spec.conf", "stop.timeout", "supervisor.log" };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        state_remove(name, files[i]);
+    _cleanup_free_ char *run = store_run_path(name, NULL, err);
+    if (run)
+        rmdir(run);
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* Named containers: the operations behind create, run, start, stop, exec,
+ * shell, rm.  A container is its data dir (appbox.conf, rootfs/ or home/)
+ * plus, while it runs, a supervisor and a runtime dir (state.h). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "sandbox.h"
+#include "spec.h"
+#include "util/error.h"
+
+struct container {
+    char *name;
+    char *dir;              /* data dir */
+    char *conf_path;
+    struct conf conf;       /* appbox.conf as written */
+    struct container_conf cc;
+};
+
+/* Open an existing container (name checked, appbox.conf validated). */
+int container_open(const char *name, struct container *c, ab_error *err);
+void container_close(struct container *c);
+
+/* The spec a container runs with: its appbox.conf entries (plus any
+ * overrides such as ++network) and what its base implies (its rootfs as a
+ * writable root, or for the host view a persistent home). */
+int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err);
+
+/* Serialize entries to appbox.conf text (for the runtime copy). */
+char *conf_to_text(const struct conf *c);
+
+/* Start the container if it is not running.  OVERRIDES are extra entries
+ * (++network).  AUTO_STOP: stop when the last session leaves.
+ * Returns 1 if it was already running. */
+int container_start(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err);
+/* Returns 1 if it was not running. */
+int container_stop(struct container *c, int timeout, ab_error *err);
+
+/* A session: start if needed (AUTOSTART) and hold sessions.lock while
+ * running the command in the container. */
+int container_session(struct container *c, const struct conf *overrides, bool autostart,
+                      const struct join_params *jp, int *exit_code, ab_error *err);
+
+/* Run ARGV as root of a throwaway container with the caller's id map and
+ * DIR bound at /mnt: for work on files owned by the container's ids
+ * (copying a rootfs, removing one). */
+int container_run_as_root(const char *dir, const char *src_ro, char *const argv[], ab_error *err);
+
+/* Remove NAME's files (data dir, runtime dir); it must not be running. */
+int container_remove_files(const char *name, ab_error *err);
+
+/* Progress messages for ++show; NULL: quiet. */
+extern void (*container_show)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
