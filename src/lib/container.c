@@ -175,15 +175,6 @@ int container_stop(struct container *c, int timeout, ab_error *err)
     return r;
 }
 
-struct alive_ctx {
-    const char *name;
-};
-
-static int still_running(void *ud)
-{
-    return state_running(((struct alive_ctx *)ud)->name) ? 1 : 0;
-}
-
 int container_session(struct container *c, const struct conf *overrides, bool autostart,
                       const struct join_params *jp, int *exit_code, ab_error *err)
 {
@@ -206,7 +197,10 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     /* Our shared hold counts us in until we exit, however we exit. */
     state_lock(sessions, LOCK_SH);
     SHOW("joined %s as a session (%d now)", c->name, state_sessions(c->name));
-    pid_t init = state_read_pid(c->name, "init.pid");
+    struct ns_fds ns;
+    r = supervisor_connect(c->name, &ns, err);
+    if (r < 0)
+        return r;
 
     /* The container runs with what its supervisor was started with. */
     _cleanup_free_ char *runtime_conf = store_run_path(c->name, "spec.conf", err);
@@ -219,13 +213,10 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     conf_free(&entries);
     flock(start, LOCK_UN);
     if (r == 0) {
-        struct alive_ctx actx = { c->name };
-        struct join_params p = *jp;
-        p.check_alive = still_running;
-        p.check_ud = &actx;
-        SHOW("running %s in %s (init %d)", p.argv && p.argv[0] ? p.argv[0] : "a shell", c->name, init);
-        r = sandbox_join(init, &s, &p, exit_code, err);
+        SHOW("running %s in %s (init %d)", jp->login_shell ? "a login shell" : jp->argv[0], c->name, ns.init_pid);
+        r = sandbox_join(&ns, &s, jp, exit_code, err);
     }
+    ns_fds_close(&ns);
     spec_free(&s);
     return r;
 }

@@ -10,10 +10,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
-
-/* Send/receive one fd over a unix socket, with a small payload. */
-int fd_send(int sock, int fd, const void *data, size_t len);
-int fd_recv(int sock, int *fd, void *data, size_t len);
+#include "util/fdpass.h"
 
 /* Child side: open a new pty in the (already pivoted) /dev/pts, make its
  * peer our controlling terminal and fds 0-2.  Returns the master fd. */

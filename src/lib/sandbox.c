@@ -40,6 +40,19 @@ struct sync_msg {
     char text[sizeof(((ab_error *)0)->msg)];
 };
 
+static const char *const ns_names[NS_COUNT] = { "user", "mnt", "pid", "ipc", "uts", "cgroup", "net" };
+static const int ns_types[NS_COUNT] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
+                                        CLONE_NEWCGROUP, CLONE_NEWNET };
+
+void ns_fds_close(struct ns_fds *ns)
+{
+    for (int i = 0; i < NS_COUNT; i++)
+        if (ns->fd[i] >= 0) {
+            close(ns->fd[i]);
+            ns->fd[i] = -1;
+        }
+}
+
 struct child_args {
     const struct spec *spec;
     const struct identity *id;
@@ -289,7 +302,17 @@ static _Noreturn void child_main(const struct child_args *a)
     init_block_signals(&oldmask);
     if (a->service) {
         struct sync_msg ready = { .type = MSG_READY };
-        fd_send(a->sock, -1, &ready, sizeof(ready));
+        int fds[NS_COUNT];
+        for (int i = 0; i < NS_COUNT; i++) {
+            char p[32];
+            snprintf(p, sizeof(p), "/proc/self/ns/%s", ns_names[i]);
+            fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+            if (fds[i] < 0) {
+                ab_fail(&err, errno, "cannot open %s", p);
+                child_fail(a->sock, &err);
+            }
+        }
+        fds_send(a->sock, fds, NS_COUNT, &ready, sizeof(ready));
         close(a->sock);
         init_drop_privileges(a->id);
         _exit(init_service_loop());
@@ -461,8 +484,10 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
     return wait_for_command(sock, pid, exit_code, err);
 }
 
-int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err)
+int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err)
 {
+    for (int i = 0; i < NS_COUNT; i++)
+        ns->fd[i] = -1;
     struct identity id;
     int r = identity_resolve(s, &id, err);
     if (r < 0)
@@ -472,12 +497,15 @@ int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err)
     if (pid < 0)
         return pid;
     struct sync_msg m;
-    int n = fd_recv(sock, NULL, &m, sizeof(m));
-    if (n == (int)sizeof(m) && m.type == MSG_READY) {
-        *init_pid = pid;
+    size_t n = 0;
+    int got = fds_recv(sock, ns->fd, NS_COUNT, &n, &m, sizeof(m));
+    if (got == (int)sizeof(m) && m.type == MSG_READY && n == NS_COUNT) {
+        ns->init_pid = pid;
         return 0;
     }
-    if (n == (int)sizeof(m) && m.type == MSG_ERROR) {
+    for (size_t i = 0; i < n; i++)
+        close(ns->fd[i]);
+    if (got == (int)sizeof(m) && m.type == MSG_ERROR) {
         ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
         err->errnum = m.errnum;
     } else {
@@ -487,14 +515,9 @@ int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err)
     return -(err->errnum ? err->errnum : EINVAL);
 }
 
-int sandbox_join(pid_t init_pid, const struct spec *s, const struct join_params *jp, int *exit_code, ab_error *err)
+int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct join_params *jp, int *exit_code,
+                 ab_error *err)
 {
-    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init_pid, 0);
-    if (pidfd < 0)
-        return ab_fail(err, errno, "cannot open the container's init (pid %d)", init_pid);
-    if (jp->check_alive && jp->check_alive(jp->check_ud) <= 0)
-        return ab_fail(err, ESRCH, "the container stopped");
-
     struct identity id;
     int r = identity_resolve(s, &id, err);
     if (r < 0)
@@ -522,11 +545,17 @@ int sandbox_join(pid_t init_pid, const struct spec *s, const struct join_params 
     if (mid == 0) {
         close(sv[0]);
         ab_error e = { 0 };
-        int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-        if (s->net != NET_HOST)
-            flags |= CLONE_NEWNET;
-        if (setns(pidfd, flags) < 0) {
-            ab_fail(&e, errno, "cannot enter the container's namespaces");
+        /* The user namespace first: it gives the rights to join the rest. */
+        for (int i = 0; i < NS_COUNT; i++) {
+            if (i == NS_NET && s->net == NET_HOST)
+                continue;
+            if (setns(ns->fd[i], ns_types[i]) < 0) {
+                ab_fail(&e, errno, "cannot enter the container's %s namespace", ns_names[i]);
+                child_fail(sv[1], &e);
+            }
+        }
+        if (chdir("/") < 0) {
+            ab_fail(&e, errno, "cannot enter the container's root");
             child_fail(sv[1], &e);
         }
         if (jp->user && resolve_user_in_root(jp->user, &id, &e) < 0)

@@ -24,10 +24,19 @@
 /* On success *exit_code is the command's status (128+N for signal N). */
 int sandbox_run(const struct spec *s, int *exit_code, ab_error *err);
 
+/* A running container's namespaces, as fds PID 1 handed out of itself (it
+ * is not dumpable, so not even its owner may open /proc/PID/ns later). */
+enum { NS_USER, NS_MNT, NS_PID, NS_IPC, NS_UTS, NS_CGROUP, NS_NET, NS_COUNT };
+struct ns_fds {
+    int fd[NS_COUNT];
+    pid_t init_pid;
+};
+void ns_fds_close(struct ns_fds *ns);
+
 /* Start a container whose PID 1 waits (service mode); returns once it is
- * set up, with its host pid.  The caller is its parent and must wait for
- * it; if the caller dies, the container dies. */
-int sandbox_start_service(const struct spec *s, pid_t *init_pid, ab_error *err);
+ * set up, with its host pid and namespaces.  The caller is its parent and
+ * must wait for it; if the caller dies, the container dies. */
+int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err);
 
 struct join_params {
     char *const *argv;
@@ -36,12 +45,10 @@ struct join_params {
     const char *user;          /* --user NAME|UID, looked up inside */
     const strv *env;           /* extra NAME=VALUE */
     const char *chdir;
-    int (*check_alive)(void *ud);   /* called once the init pid is pinned */
-    void *check_ud;
 };
 
-/* Run a command inside the running container whose PID 1 is INIT_PID. */
-int sandbox_join(pid_t init_pid, const struct spec *s, const struct join_params *jp, int *exit_code,
+/* Run a command inside the running container with namespaces NS. */
+int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct join_params *jp, int *exit_code,
                  ab_error *err);
 
 struct exec_params {

@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "state.h"
 #include "store.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 #include "util/fsutil.h"
 
 #define DEFAULT_STOP_TIMEOUT 10
@@ -52,9 +55,53 @@ static void *watch_sessions(void *arg)
     }
 }
 
+static int control_listen(const char *name, ab_error *err)
+{
+    _cleanup_free_ char *path = store_run_path(name, "control.sock", err);
+    if (!path)
+        return -ENOMEM;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return ab_fail(err, ENAMETOOLONG, "cannot create %s", path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ab_fail(err, errno, "cannot create a socket");
+    unlink(path); /* a stale one from a supervisor that was killed */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+        int e = errno;
+        close(fd);
+        return ab_fail(err, e, "cannot listen on %s", path);
+    }
+    return fd;
+}
+
+int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err)
+{
+    for (int i = 0; i < NS_COUNT; i++)
+        ns->fd[i] = -1;
+    _cleanup_free_ char *path = store_run_path(name, "control.sock", err);
+    if (!path)
+        return -ENOMEM;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return ab_fail(err, errno, "cannot reach the supervisor of %s at %s", name, path);
+    size_t n = 0;
+    int r = fds_recv(fd, ns->fd, NS_COUNT, &n, &ns->init_pid, sizeof(ns->init_pid));
+    if (r != (int)sizeof(ns->init_pid) || n != NS_COUNT) {
+        for (size_t i = 0; i < n; i++)
+            close(ns->fd[i]);
+        return ab_fail(err, r < 0 ? -r : EPROTO, "cannot get the namespaces of %s from its supervisor", name);
+    }
+    return 0;
+}
+
 static void cleanup_runtime(const char *name)
 {
-    static const char *const files[] = { "init.pid", "supervisor.pid", "spec.conf", "stop.timeout" };
+    static const char *const files[] = { "init.pid", "supervisor.pid", "spec.conf", "stop.timeout",
+                                         "control.sock" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(name, files[i]);
 }
@@ -109,7 +156,10 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     if (sup >= 0 && flock(sup, LOCK_EX | LOCK_NB) < 0)
         sup = ab_fail(&err, errno, "%s is already running", name);
     pid_t init = -1;
-    if (sup >= 0 && sandbox_start_service(spec, &init, &err) == 0) {
+    struct ns_fds ns;
+    int ctl = sup >= 0 ? control_listen(name, &err) : -1;
+    if (ctl >= 0 && sandbox_start_service(spec, &ns, &err) == 0) {
+        init = ns.init_pid;
         char buf[32];
         snprintf(buf, sizeof(buf), "%d\n", init);
         state_write_file(name, "init.pid", buf, &err);
@@ -151,10 +201,19 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     close(ready_fd);
 
     for (;;) {
-        struct pollfd p[3] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
-                               { .fd = efd, .events = POLLIN } };
-        if (poll(p, 3, -1) < 0)
+        struct pollfd p[4] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+                               { .fd = efd, .events = POLLIN }, { .fd = ctl, .events = POLLIN } };
+        if (poll(p, 4, -1) < 0)
             continue;
+        if (p[3].revents & POLLIN) {
+            /* A session asks for the namespaces; only the user can reach
+             * the socket (0700 runtime dir), and it gets nothing more. */
+            int conn = accept4(ctl, NULL, NULL, SOCK_CLOEXEC);
+            if (conn >= 0) {
+                fds_send(conn, ns.fd, NS_COUNT, &ns.init_pid, sizeof(ns.init_pid));
+                close(conn);
+            }
+        }
         if (p[0].revents) {
             while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
                 ;

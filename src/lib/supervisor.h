@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "sandbox.h"
 #include "spec.h"
 #include "util/error.h"
 
@@ -20,3 +21,7 @@ int supervisor_start(const char *name, const struct spec *spec, const char *spec
  * seconds, then tear down.  The caller holds start.lock.  Returns 1 when it
  * was not running. */
 int supervisor_stop(const char *name, int timeout, ab_error *err);
+
+/* Ask NAME's supervisor for the container's namespaces (a session joins
+ * with them).  The caller holds start.lock and knows it is running. */
+int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err);
