@@ -30,7 +30,7 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY, MSG_PID };
+enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY };
 
 struct sync_msg {
     int type;
@@ -515,6 +515,32 @@ int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err
     return -(err->errnum ? err->errnum : EINVAL);
 }
 
+/* The joined command's parent: forward signals from appbox, reap, and
+ * return the command's status as an exit code. */
+static int join_wait(pid_t cmd, pid_t parent)
+{
+    sigset_t set;
+    init_forwarded_signals(&set);
+    sigaddset(&set, SIGCHLD);
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig < 0)
+            continue;
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t p = waitpid(cmd, &st, WNOHANG);
+            if (p == cmd)
+                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            continue;
+        }
+        if (getppid() != parent)
+            kill(cmd, SIGKILL); /* appbox is gone: so is its command */
+        else
+            kill(cmd, sig);
+    }
+}
+
 int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct join_params *jp, int *exit_code,
                  ab_error *err)
 {
@@ -537,6 +563,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     _cleanup_close_ int sock = sv[0];
     bool pty = want_pty();
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t mid = fork();
     if (mid < 0) {
         close(sv[1]);
@@ -545,6 +572,11 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     if (mid == 0) {
         close(sv[0]);
         ab_error e = { 0 };
+        /* Told when appbox dies (checked below, as it may already have). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (getppid() != parent)
+            _exit(125);
         /* The user namespace first: it gives the rights to join the rest. */
         for (int i = 0; i < NS_COUNT; i++) {
             if (i == NS_NET && s->net == NET_HOST)
@@ -561,37 +593,28 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         if (jp->user && resolve_user_in_root(jp->user, &id, &e) < 0)
             child_fail(sv[1], &e);
         /* The command must be in the container's PID namespace: only a
-         * child enters it.  CLONE_PARENT makes it appbox's own child. */
-        pid_t cmd = clone_child(CLONE_PARENT);
+         * child enters it.  This process stays its parent and reaper, so
+         * that no zombie of the container's is ever left to a reaper
+         * outside it: it forwards signals, and if appbox dies, it kills
+         * the command, reaps it and goes. */
+        sigset_t oldmask;
+        init_block_signals(&oldmask);
+        pid_t cmd = fork();
         if (cmd < 0) {
             ab_fail(&e, errno, "cannot start the command in the container");
             child_fail(sv[1], &e);
         }
         if (cmd == 0) {
+            init_child_reset(&oldmask);
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             struct exec_params p = { .spec = s, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty,
                                      .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
                                      .login_shell = jp->login_shell };
             sandbox_exec_command(&p);
         }
-        struct sync_msg m = { .type = MSG_PID, .kind = cmd };
-        fd_send(sv[1], -1, &m, sizeof(m));
-        _exit(0);
+        close(sv[1]);
+        _exit(join_wait(cmd, parent));
     }
     close(sv[1]);
-    /* The middle process reports the command's pid, then exits. */
-    struct sync_msg m;
-    int n = fd_recv(sock, NULL, &m, sizeof(m));
-    int st;
-    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (n == (int)sizeof(m) && m.type == MSG_ERROR) {
-        ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
-        err->errnum = m.errnum;
-        return -(m.errnum ? m.errnum : EINVAL);
-    }
-    if (n != (int)sizeof(m) || m.type != MSG_PID)
-        return ab_fail(err, 0, "cannot start the command in the container");
-    return wait_for_command(sock, (pid_t)m.kind, exit_code, err);
+    return wait_for_command(sock, mid, exit_code, err);
 }
