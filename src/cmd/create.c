@@ -9,7 +9,6 @@
 #include "config.h"
 #include "container.h"
 #include "identity.h"
-#include "idmap.h"
 #include "options.h"
 #include "store.h"
 #include "util/cleanup.h"
@@ -165,16 +164,6 @@ int cmd_create(int argc, char **argv)
             return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);
         ab_fail(&err, errno, "cannot create %s", dir);
         return cmd_report(&err);
-    }
-    if (getuid() == 0) {
-        /* Container root is an unprivileged host id: it must own the
-         * container's directory to build and later remove its files. */
-        struct identity id;
-        struct idmap uids, gids;
-        identity_resolve(&s, &id, &err);
-        if (idmap_choose(&uids, &gids, 0, 0, "root", 0, 0, &err) == 0 &&
-            chown(dir, idmap_outside(&uids, 0), idmap_outside(&gids, 0)) < 0)
-            ab_fail(&err, errno, "cannot hand %s to the container's root", dir);
     }
     char header[256];
     snprintf(header, sizeof(header),

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,19 +242,31 @@ int container_run_as_root(const char *dir, const char *src_ro, char *const argv[
     return r;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 int container_remove_files(const char *name, ab_error *err)
 {
     _cleanup_free_ char *dir = store_path(name, NULL, err);
     if (!dir)
         return -ENOMEM;
     if (access(dir, F_OK) == 0) {
-        /* Files owned by the container's ids: removed from inside its map. */
-        char *const argv[] = { "find", "/mnt", "-mindepth", "1", "-delete", NULL };
-        int r = container_run_as_root(dir, NULL, argv, err);
+        int r;
+        if (getuid() == 0) {
+            /* root may remove anything; nftw with FTW_PHYS never follows
+             * the container's symlinks */
+            r = nftw(dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? ab_fail(err, errno, "cannot remove %s", dir) : 0;
+        } else {
+            /* Files owned by the container's ids: removed from inside its map. */
+            char *const argv[] = { "find", "/mnt", "-mindepth", "1", "-delete", NULL };
+            r = container_run_as_root(dir, NULL, argv, err);
+            if (r == 0 && rmdir(dir) < 0)
+                r = ab_fail(err, errno, "cannot remove %s", dir);
+        }
         if (r < 0)
             return r;
-        if (rmdir(dir) < 0)
-            return ab_fail(err, errno, "cannot remove %s", dir);
     }
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
                                          "supervisor.pid", "spec.conf", "stop.timeout", "supervisor.log" };

@@ -140,7 +140,9 @@ static int open_host_trees(const struct mounts_ctx *ctx, struct host_trees *t, a
     const struct spec *s = ctx->spec;
     int r;
     if (s->root) {
-        if ((t->root = clone_tree(s->root, true, err)) < 0)
+        if (ctx->premade_root >= 0)
+            t->root = ctx->premade_root;
+        else if ((t->root = clone_tree(s->root, true, err)) < 0)
             return t->root;
     } else {
         for (size_t i = 0; host_view_dirs[i]; i++) {
@@ -165,6 +167,10 @@ static int open_host_trees(const struct mounts_ctx *ctx, struct host_trees *t, a
         const struct mount_entry *m = &s->mounts[i];
         if (m->kind == MOUNT_TMPFS)
             continue;
+        if (ctx->premade && ctx->premade[i] >= 0) {
+            t->user[i] = ctx->premade[i];
+            continue;
+        }
         if ((r = clone_tree(m->src, m->kind != MOUNT_DEVICE, err)) < 0) {
             return ab_fail(err, err->errnum, "cannot bind %s to %s: cannot open the source", m->src, m->dst);
         }

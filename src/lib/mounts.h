@@ -21,6 +21,11 @@ struct mounts_ctx {
     const struct identity *id;
     bool own_netns;       /* a fresh sysfs can only be mounted for our own netns */
     bool become_ns_root;  /* switch to uid 0 of the namespace after opening host paths */
+    /* Trees the parent already cloned (idmapped for a root caller), or -1:
+     * premade_root for --root, premade[i] for spec->mounts[i].  Taken over
+     * (closed) by mounts_setup. */
+    int premade_root;
+    int *premade;
 };
 
 /* Build the whole tree and pivot_root into it.  On return "/" is the

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,7 +31,7 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY };
+enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY, MSG_TREE };
 
 struct sync_msg {
     int type;
@@ -276,9 +277,27 @@ static _Noreturn void child_main(const struct child_args *a)
 
     /* If appbox dies, so does the container (all of it: we are its init). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    struct sync_msg go;
-    if (fd_recv(a->sock, NULL, &go, sizeof(go)) != (int)sizeof(go) || go.type != MSG_GO)
-        _exit(125); /* the parent failed (its message says why) or is gone */
+    /* Trees the parent prepared (idmapped binds), then "go". */
+    int premade_root = -1;
+    int *premade = calloc(s->n_mounts + 1, sizeof(int));
+    if (!premade)
+        _exit(125);
+    for (size_t i = 0; i < s->n_mounts; i++)
+        premade[i] = -1;
+    for (;;) {
+        struct sync_msg m;
+        int fd = -1;
+        if (fd_recv(a->sock, &fd, &m, sizeof(m)) != (int)sizeof(m))
+            _exit(125); /* the parent failed (its message says why) or is gone */
+        if (m.type == MSG_GO)
+            break;
+        if (m.type == MSG_TREE && fd >= 0 && m.kind == -1)
+            premade_root = fd;
+        else if (m.type == MSG_TREE && fd >= 0 && m.kind >= 0 && (size_t)m.kind < s->n_mounts)
+            premade[m.kind] = fd;
+        else if (fd >= 0)
+            close(fd);
+    }
 
     const char *h = s->hostname ? s->hostname : "appbox";
     if (sethostname(h, strlen(h)) < 0) {
@@ -293,7 +312,8 @@ static _Noreturn void child_main(const struct child_args *a)
      * once it has opened what it needs of the host, or files we create
      * would have no owner. */
     struct mounts_ctx mc = { .spec = s, .id = a->id, .own_netns = s->net != NET_HOST,
-                             .become_ns_root = a->id->caller_uid == 0 };
+                             .become_ns_root = a->id->caller_uid == 0, .premade_root = premade_root,
+                             .premade = premade };
     if (mounts_setup(&mc, &err) < 0)
         child_fail(a->sock, &err);
     const char *shell = pick_shell(a->id);
@@ -371,6 +391,34 @@ static int wait_plain(pid_t pid, int *wstatus)
     return 0;
 }
 
+/* A root caller's container ids are an unprivileged range, so the files of
+ * host root would be nobody's inside, and its read-write binds useless.
+ * For --root and the user's binds, the parent (still host root) makes
+ * idmapped copies of the trees, mapped through the container's own user
+ * namespace: on-disk 0 is container root.  Where a file system cannot be
+ * idmapped, the child binds it plainly (files then show as nobody). */
+static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+    _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
+    if (userns < 0)
+        return;
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+    for (long i = -1; i < (long)s->n_mounts; i++) {
+        const char *src = i < 0 ? s->root : s->mounts[i].src;
+        if (!src || (i >= 0 && s->mounts[i].kind != MOUNT_BIND && s->mounts[i].kind != MOUNT_RO_BIND))
+            continue;
+        _cleanup_close_ int t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (t < 0)
+            continue;
+        if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+            continue;
+        struct sync_msg m = { .type = MSG_TREE, .kind = (int)i };
+        fd_send(sock, t, &m, sizeof(m));
+    }
+}
+
 /* Clone the container's PID 1 and give it its id maps.  Returns its pid
  * and the parent's end of the sync socket in *sock. */
 static pid_t spawn(const struct spec *s, const struct identity *id, bool service, bool want_pty, int *sock,
@@ -404,6 +452,8 @@ static pid_t spawn(const struct spec *s, const struct identity *id, bool service
     close(sv[1]);
 
     r = idmap_write(pid, &uids, &gids, err);
+    if (r == 0 && id->caller_uid == 0)
+        send_idmapped_trees(sv[0], pid, s);
     if (r == 0) {
         struct sync_msg go = { .type = MSG_GO };
         if (fd_send(sv[0], -1, &go, sizeof(go)) < 0)
