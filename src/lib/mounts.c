@@ -171,9 +171,8 @@ static int open_host_trees(const struct mounts_ctx *ctx, struct host_trees *t, a
             t->user[i] = ctx->premade[i];
             continue;
         }
-        if ((r = clone_tree(m->src, m->kind != MOUNT_DEVICE, err)) < 0) {
-            return ab_fail(err, err->errnum, "cannot bind %s to %s: cannot open the source", m->src, m->dst);
-        }
+        if ((r = clone_tree(m->src, m->kind != MOUNT_DEVICE, err)) < 0)
+            return ab_error_prefix(err, "cannot bind %s to %s", m->src, m->dst);
         t->user[i] = r;
     }
     if (!ctx->own_netns && (t->sys = clone_tree("/sys", true, err)) < 0)
@@ -283,7 +282,7 @@ static int mask_path(int dirfd, const char *path, int nullfd, const char *what, 
             return r;
         r = attach(nfd, fd, path, err);
     }
-    return r < 0 ? ab_fail(err, err->errnum, "cannot mask %s/%s", what, path) : 0;
+    return r < 0 ? ab_error_prefix(err, "cannot mask %s/%s", what, path) : 0;
 }
 
 static int readonly_path(int dirfd, const char *path, const char *what, ab_error *err)
@@ -401,7 +400,7 @@ static int mount_user_entries(const struct mounts_ctx *ctx, int rootfd, struct h
         int r;
         if (m->kind == MOUNT_TMPFS) {
             if ((r = mount_new_fs_at(rootfd, m->dst, "tmpfs", "mode=0755", RW_ATTRS, err)) < 0)
-                return ab_fail(err, err->errnum, "--tmpfs %s: %s", m->dst, err->msg);
+                return ab_error_prefix(err, "--tmpfs %s", m->dst);
             continue;
         }
         struct stat st;
@@ -409,7 +408,7 @@ static int mount_user_entries(const struct mounts_ctx *ctx, int rootfd, struct h
             return ab_fail(err, errno, "cannot inspect %s", m->src);
         _cleanup_close_ int dst = fs_ensure_in_root(rootfd, m->dst, !S_ISDIR(st.st_mode), err);
         if (dst < 0)
-            return ab_fail(err, err->errnum, "cannot bind %s to %s: %s", m->src, m->dst, err->msg);
+            return ab_error_prefix(err, "cannot bind %s to %s", m->src, m->dst);
         struct stat dt;
         if (fstat(dst, &dt) == 0 && S_ISDIR(dt.st_mode) != S_ISDIR(st.st_mode))
             return ab_fail(err, 0, "cannot bind %s to %s: one is a directory and the other is not",
@@ -419,7 +418,7 @@ static int mount_user_entries(const struct mounts_ctx *ctx, int rootfd, struct h
                                                              : RW_ATTRS;
         if ((r = set_attrs(t->user[i], m->dst, attrs, m->kind != MOUNT_DEVICE, err)) < 0 ||
             (r = attach(t->user[i], dst, m->dst, err)) < 0)
-            return ab_fail(err, err->errnum, "cannot bind %s to %s: %s", m->src, m->dst, err->msg);
+            return ab_error_prefix(err, "cannot bind %s to %s", m->src, m->dst);
     }
     return 0;
 }

@@ -60,6 +60,7 @@ struct child_args {
     int sock;
     bool want_pty;
     bool service;          /* init waits for stop instead of running argv */
+    sigset_t mask;         /* the signal mask before appbox blocked its own */
 };
 
 static void send_error(int sock, const ab_error *err)
@@ -277,6 +278,7 @@ static _Noreturn void child_main(const struct child_args *a)
 
     /* If appbox dies, so does the container (all of it: we are its init). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    sigprocmask(SIG_SETMASK, &a->mask, NULL);
     /* Trees the parent prepared (idmapped binds), then "go". */
     int premade_root = -1;
     int *premade = calloc(s->n_mounts + 1, sizeof(int));
@@ -377,7 +379,17 @@ static void forward_signal(int sig)
         kill(forward_to, sig);
 }
 
-static int wait_plain(pid_t pid, int *wstatus)
+/* The signals appbox forwards are blocked from before the container
+ * exists until a handler is in place, so none is lost (or kills appbox)
+ * in between. */
+static void block_forwarded(sigset_t *old)
+{
+    sigset_t set;
+    init_forwarded_signals(&set);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
 {
     static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
     struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
@@ -385,6 +397,7 @@ static int wait_plain(pid_t pid, int *wstatus)
     forward_to = pid;
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
         sigaction(sigs[i], &sa, NULL);
+    sigprocmask(SIG_SETMASK, orig_mask, NULL);
     while (waitpid(pid, wstatus, 0) < 0)
         if (errno != EINTR)
             return -errno;
@@ -421,8 +434,8 @@ static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
 
 /* Clone the container's PID 1 and give it its id maps.  Returns its pid
  * and the parent's end of the sync socket in *sock. */
-static pid_t spawn(const struct spec *s, const struct identity *id, bool service, bool want_pty, int *sock,
-                   ab_error *err)
+static pid_t spawn(const struct spec *s, const struct identity *id, bool service, bool want_pty,
+                   const sigset_t *orig_mask, int *sock, ab_error *err)
 {
     struct idmap uids, gids;
     int r = idmap_choose(&uids, &gids, id->caller_uid, id->caller_gid, id->caller_name, id->uid, id->gid, err);
@@ -431,7 +444,8 @@ static pid_t spawn(const struct spec *s, const struct identity *id, bool service
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ab_fail(err, errno, "cannot create the sync socket");
-    struct child_args a = { .spec = s, .id = id, .sock = sv[1], .want_pty = want_pty, .service = service };
+    struct child_args a = { .spec = s, .id = id, .sock = sv[1], .want_pty = want_pty, .service = service,
+                            .mask = *orig_mask };
 
     unsigned long long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                                CLONE_NEWCGROUP;
@@ -472,7 +486,7 @@ static pid_t spawn(const struct spec *s, const struct identity *id, bool service
 /* Until the command execs, the child may report a failure or hand us its
  * pty; end of file means exec succeeded (the socket is close-on-exec).
  * Then relay the terminal or forward signals until PID exits. */
-static int wait_for_command(int sock, pid_t pid, int *exit_code, ab_error *err)
+static int wait_for_command(int sock, pid_t pid, const sigset_t *orig_mask, int *exit_code, ab_error *err)
 {
     int master = -1;
     bool failed = false;
@@ -499,10 +513,11 @@ static int wait_for_command(int sock, pid_t pid, int *exit_code, ab_error *err)
     if (master >= 0 && !failed) {
         r = pty_relay(master, pid, &wstatus, err);
         close(master);
+        sigprocmask(SIG_SETMASK, orig_mask, NULL);
     } else {
         if (master >= 0)
             close(master);
-        r = wait_plain(pid, &wstatus);
+        r = wait_plain(pid, &wstatus, orig_mask);
         if (r < 0)
             return ab_fail(err, -r, "cannot wait for the container");
     }
@@ -528,10 +543,14 @@ int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
     if (r < 0)
         return r;
     _cleanup_close_ int sock = -1;
-    pid_t pid = spawn(s, &id, false, want_pty(), &sock, err);
-    if (pid < 0)
+    sigset_t orig;
+    block_forwarded(&orig);
+    pid_t pid = spawn(s, &id, false, want_pty(), &orig, &sock, err);
+    if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &orig, NULL);
         return pid;
-    return wait_for_command(sock, pid, exit_code, err);
+    }
+    return wait_for_command(sock, pid, &orig, exit_code, err);
 }
 
 int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err)
@@ -543,7 +562,9 @@ int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err
     if (r < 0)
         return r;
     _cleanup_close_ int sock = -1;
-    pid_t pid = spawn(s, &id, true, false, &sock, err);
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    pid_t pid = spawn(s, &id, true, false, &cur, &sock, err);
     if (pid < 0)
         return pid;
     struct sync_msg m;
@@ -614,9 +635,12 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     bool pty = want_pty();
     fflush(NULL);
     pid_t parent = getpid();
+    sigset_t orig;
+    block_forwarded(&orig);
     pid_t mid = fork();
     if (mid < 0) {
         close(sv[1]);
+        sigprocmask(SIG_SETMASK, &orig, NULL);
         return ab_fail(err, errno, "cannot fork");
     }
     if (mid == 0) {
@@ -647,8 +671,8 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
          * that no zombie of the container's is ever left to a reaper
          * outside it: it forwards signals, and if appbox dies, it kills
          * the command, reaps it and goes. */
-        sigset_t oldmask;
-        init_block_signals(&oldmask);
+        sigset_t oldmask = orig;
+        init_block_signals(NULL);
         pid_t cmd = fork();
         if (cmd < 0) {
             ab_fail(&e, errno, "cannot start the command in the container");
@@ -666,5 +690,5 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         _exit(join_wait(cmd, parent));
     }
     close(sv[1]);
-    return wait_for_command(sock, mid, exit_code, err);
+    return wait_for_command(sock, mid, &orig, exit_code, err);
 }

@@ -35,3 +35,17 @@ int ab_error_exit_code(const ab_error *err)
     default: return 125;
     }
 }
+
+int ab_error_prefix(ab_error *err, const char *fmt, ...)
+{
+    char prefix[512], old[sizeof(err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    snprintf(old, sizeof(old), "%s", err->msg);
+    char joined[sizeof(prefix) + sizeof(old) + 4];
+    snprintf(joined, sizeof(joined), "%s: %s", prefix, old);
+    snprintf(err->msg, sizeof(err->msg), "%.*s", (int)sizeof(err->msg) - 1, joined);
+    return err->errnum ? -err->errnum : -EINVAL;
+}

@@ -30,5 +30,9 @@ int ab_error_setv(ab_error *err, enum ab_error_kind kind, int errnum,
 #define ab_usage(err, ...) ab_error_set((err), AB_ERR_USAGE, 0, __VA_ARGS__)
 #define ab_fail(err, errnum, ...) ab_error_set((err), AB_ERR_RUNTIME, (errnum), __VA_ARGS__)
 
+/* Put "PREFIX: " before the message already in *err (keeps its kind and
+ * errno); returns -errnum like ab_error_set. */
+int ab_error_prefix(ab_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Exit code the CLI uses for this error. */
 int ab_error_exit_code(const ab_error *err);
