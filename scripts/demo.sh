@@ -7,21 +7,21 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 ensure_packages "${BUILD_PACKAGES[@]}" uidmap iproute2 procps
-build_tree build >/dev/null
+build_tree build
 appbox=$PWD/build/appbox
 
 show() {  # show TITLE [PREFIX...]: the demo, run through PREFIX (sudo, setpriv)
     local title=$1; shift
     echo
     echo "================ $title ================"
-    echo "--- on the host: $(id -un), $(ls / | wc -l) entries in /, $(ip -o link | wc -l) network interfaces, $(ps -e --no-headers | wc -l) processes"
+    echo "--- on the host: $(ls / | wc -l) entries in /, $(ip -o link | wc -l) network interfaces, $(ps -e --no-headers | wc -l) processes"
     local rc=0
     "$@" "$appbox" sandbox -- /bin/sh -c '
         echo "--- inside the sandbox"
         echo "\$ id";      id
-        echo "\$ ls /";    ls /
+        echo "\$ ls /";    ls -C /
         echo "\$ ip link"; ip link
-        echo "\$ ps -ef";  ps -ef
+        echo "\$ ps";      ps -eo pid,ppid,user,comm
         echo "\$ ls -A ~"; ls -A ~; echo "(home: $HOME, empty)"' || rc=$?
     echo "--- appbox exit status: $rc"
 }

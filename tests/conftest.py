@@ -4,11 +4,17 @@
 Names other suites rely on (keep them stable):
 
   fixtures  appbox_bin, escape_bin, run_as, busybox_root, test_users,
-            sandbox, host_snapshot
+            sandbox, world_tmp, host_snapshot
   helpers   run(cmd, as_user="root", input=None, timeout=60, **kw)
             popen(cmd, as_user="root", **kw)
             user_info(as_user) -> User(name, uid, gid, group, home)
-            require_root(reason)
+            require_root(reason), ok(completed, code=0) -> stdout
+            make_busybox_root(dest, owner=None)
+            run_isolated(cmd, as_user, keep=()) -> (rc, out, err, leftovers)
+            find_procs(marker, argv0), descendants(pid), mountinfo()
+
+Import them with `from conftest import run, user_info, ...` (tests/ has
+no other conftest.py, so the name is unambiguous).
 
 as_user is "root", "user" (the unprivileged `abtest`, which has an
 /etc/subuid + /etc/subgid range) or "nosub" (`abtest-nosub`, without one).
@@ -115,9 +121,19 @@ def _pid_alive(pid):
 
 
 class _StateLock:
+    """flock on LOCK_FILE; the last session removes it, so re-check after
+    locking that the path still names the file we locked."""
+
     def __enter__(self):
-        self.fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        while True:
+            self.fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(LOCK_FILE).st_ino == os.fstat(self.fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
         STATE_DIR.mkdir(mode=0o700, exist_ok=True)
         (STATE_DIR / "sessions").mkdir(mode=0o700, exist_ok=True)
         return self
@@ -218,6 +234,9 @@ def _teardown_users():
                     _drop_subid_lines(f, name, u.pw_uid)
             for rec in STATE_DIR.glob(f"*-{name}"):
                 rec.unlink(missing_ok=True)
+        # the last session leaves nothing behind
+        shutil.rmtree(STATE_DIR, ignore_errors=True)
+        LOCK_FILE.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -276,6 +295,11 @@ def user_env(as_user, extra=None):
     if extra:
         env.update(extra)
     return env
+
+
+def as_user_argv(cmd, as_user):
+    """CMD prefixed so that it runs as AS_USER (setpriv, which execs)."""
+    return _wrap(cmd, as_user)
 
 
 def _wrap(cmd, as_user):
@@ -432,6 +456,58 @@ def processes_matching(marker):
     return pids
 
 
+def find_procs(marker, argv0=None):
+    """Host pids whose command line contains MARKER and, when given, whose
+    argv[0] ends with ARGV0 (to tell the sandboxed command from appbox,
+    whose own argv contains the marker too)."""
+    out = []
+    for pid in processes_matching(marker):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                a0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if argv0 is None or a0 == argv0 or a0.endswith("/" + argv0):
+            out.append(pid)
+    return out
+
+
+def descendants(pid):
+    """Host pids below PID (via /proc/PID/task/*/children), recursively."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def pid_alive(pid):
+    """PID exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def ok(r, code=0):
+    """Assert that CompletedProcess R exited with CODE; return its stdout."""
+    assert r.returncode == code, (f"exit status {r.returncode}, expected {code}\n"
+                                  f"args: {r.args}\nstdout: {r.stdout}\nstderr: {r.stderr}")
+    return r.stdout
+
+
 def wait_until(pred, timeout=5.0, interval=0.05):
     end = time.monotonic() + timeout
     while True:
@@ -439,6 +515,78 @@ def wait_until(pred, timeout=5.0, interval=0.05):
         if v or time.monotonic() > end:
             return v
         time.sleep(interval)
+
+
+ISOLATION_REPORT = "@@APPBOX-TEST-REPORT@@"
+
+# Runs as root in a new mount namespace: fresh tmpfs on /tmp, /var/tmp,
+# /dev/shm and /run (with the user's runtime directory), the directories in
+# KEEP bound back in place, then the command (already wrapped to run as the
+# test user), then a report on stderr of mounts and files it left behind.
+_ISOLATION_WRAPPER = r'''
+set -u
+uid=$1 rt=$2 n=$3; shift 3
+keep=("${@:1:n}"); shift "$n"
+fds=()
+for k in "${keep[@]}"; do exec {fd}<"$k" || exit 99; fds+=("$fd"); done
+for d in /tmp /var/tmp /dev/shm; do
+    mount -t tmpfs -o mode=1777 appbox-test "$d" || exit 99
+done
+mount -t tmpfs -o mode=755 appbox-test /run || exit 99
+if [ "$rt" = 1 ]; then
+    mkdir -p -m 755 /run/user && mkdir -m 700 "/run/user/$uid" && chown "$uid:$uid" "/run/user/$uid" || exit 99
+fi
+for i in "${!keep[@]}"; do
+    mkdir -p "${keep[$i]}" &&
+        mount --no-canonicalize --bind "/proc/self/fd/${fds[$i]}" "${keep[$i]}" || exit 99
+    eval "exec ${fds[$i]}<&-"
+done
+files() {
+    find /tmp /var/tmp /dev/shm /run -mindepth 1 | while read -r f; do
+        skip=
+        for k in "${keep[@]}"; do
+            case "$f" in "$k"/*) skip=1 ;; esac  # what KEEP holds
+        done
+        [ -n "$skip" ] || echo "$f"
+    done | sort
+}
+before=$(cut -d' ' -f5- /proc/self/mountinfo)
+before_files=$(files)
+"$@"
+rc=$?
+after=$(cut -d' ' -f5- /proc/self/mountinfo)
+printf '\n%s\n' "@@APPBOX-TEST-REPORT@@" >&2
+[ "$before" = "$after" ] || { echo "MOUNTS CHANGED:"; diff <(echo "$before") <(echo "$after"); } >&2
+comm -13 <(echo "$before_files") <(files) | sed 's/^/LEFT /' >&2
+exit $rc
+'''
+
+
+def run_isolated(cmd, as_user, keep=(), runtime_dir=True, timeout=30, extra_env=None):
+    """Run CMD as AS_USER in a private mount namespace with fresh /tmp,
+    /var/tmp, /dev/shm and /run (and, with RUNTIME_DIR, the user's
+    XDG_RUNTIME_DIR); KEEP: host directories (e.g. below /tmp) the command
+    needs.  Returns (status, stdout, stderr, report): REPORT lists mounts
+    and files the command left behind ("" when none)."""
+    require_root("the leftover check uses a private mount namespace")
+    u = user_info(as_user)
+    keep = [str(k) for k in keep]
+    for c in cmd:
+        c = str(c)
+        if c.startswith("/tmp/") and not any(c.startswith(k + "/") or c == k for k in keep):
+            keep.append(os.path.dirname(c))
+    env = user_env(as_user, extra_env)
+    if runtime_dir and u.uid != 0:
+        env["XDG_RUNTIME_DIR"] = f"/run/user/{u.uid}"
+    else:
+        env.pop("XDG_RUNTIME_DIR", None)
+    inner = as_user_argv(cmd, as_user)
+    r = run(["unshare", "--mount", "--propagation", "private", "--", "/bin/bash", "-c",
+             _ISOLATION_WRAPPER, "wrapper", str(u.uid), "1" if runtime_dir and u.uid else "0",
+             str(len(keep)), *keep, *inner], as_user="root", env=env, timeout=timeout)
+    assert ISOLATION_REPORT in r.stderr, f"isolation wrapper failed ({r.returncode}): {r.stderr}"
+    err, report = r.stderr.split(f"\n{ISOLATION_REPORT}\n", 1)
+    return r.returncode, r.stdout, err, report
 
 
 @pytest.fixture
