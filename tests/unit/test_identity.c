@@ -48,12 +48,35 @@ static void test_resolve_root_target(void **state)
     assert_string_equal(id.home, "/root");
 }
 
+static void test_from_passwd(void **state)
+{
+    const char *pw = "root:x:0:0:root:/root:/bin/bash\nann:x:1000:100:Ann:/home/ann:/bin/zsh\nbad line\n";
+    const char *gr = "root:x:0:\nusers:x:100:\n";
+    struct identity id;
+    ab_error err = { 0 };
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(identity_from_passwd(&id, pw, gr, "ann", &err), 0);
+    assert_int_equal(id.uid, 1000);
+    assert_int_equal(id.gid, 100);
+    assert_string_equal(id.group, "users");
+    assert_string_equal(id.home, "/home/ann");
+    assert_string_equal(id.shell, "/bin/zsh");
+    assert_int_equal(identity_from_passwd(&id, pw, gr, "0", &err), 0);
+    assert_string_equal(id.name, "root");
+    /* a number without an entry is still a user; a name is not */
+    assert_int_equal(identity_from_passwd(&id, pw, gr, "4242", &err), 0);
+    assert_int_equal(id.uid, 4242);
+    assert_true(identity_from_passwd(&id, pw, gr, "bob", &err) < 0);
+    assert_non_null(strstr(err.msg, "'bob'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_has),
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_resolve_root_target),
+        cmocka_unit_test(test_from_passwd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
