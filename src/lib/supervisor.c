@@ -112,6 +112,22 @@ static int stop_timeout(const char *name)
     return t > 0 ? (int)t : (t == -1 ? DEFAULT_STOP_TIMEOUT : 0);
 }
 
+/* Released before start.lock (held by the watcher while it stops us, and
+ * only dropped at exit): whoever takes start.lock next must find the
+ * container stopped, not a supervisor on its way out. */
+static int supervisor_lock_fd = -1;
+
+static _Noreturn void finish(const char *name, const char *why, bool killed)
+{
+    cleanup_runtime(name);
+    state_log(name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
+    if (supervisor_lock_fd >= 0) {
+        flock(supervisor_lock_fd, LOCK_UN);
+        close(supervisor_lock_fd);
+    }
+    _exit(0);
+}
+
 static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int timeout, const char *why)
 {
     kill(init, SIGTERM);
@@ -127,9 +143,7 @@ static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int time
     }
     while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
         ;
-    cleanup_runtime(name);
-    state_log(name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
-    _exit(0);
+    finish(name, why, killed);
 }
 
 static _Noreturn void supervisor_main(const char *name, const struct spec *spec, const char *spec_text,
@@ -155,6 +169,7 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     int sup = state_open_lock(name, "supervisor.lock", &err);
     if (sup >= 0 && flock(sup, LOCK_EX | LOCK_NB) < 0)
         sup = ab_fail(&err, errno, "%s is already running", name);
+    supervisor_lock_fd = sup;
     pid_t init = -1;
     struct ns_fds ns;
     int ctl = sup >= 0 ? control_listen(name, &err) : -1;
@@ -217,9 +232,7 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
         if (p[0].revents) {
             while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
                 ;
-            cleanup_runtime(name);
-            state_log(name, "stopped (init exited)");
-            _exit(0);
+            finish(name, "init exited", false);
         }
         if (p[1].revents)
             teardown(name, init, pidfd, stop_timeout(name), "stop");
