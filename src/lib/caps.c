@@ -41,6 +41,22 @@ uint64_t caps_for_spec(const struct spec *s, bool root_inside)
     return ((base & ~s->cap_drop) | s->cap_add) & all;
 }
 
+int caps_set(uint64_t keep, ab_error *err)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    for (int i = 0; i < 2; i++) {
+        uint32_t word = (uint32_t)(keep >> (32 * i));
+        data[i].effective = word;
+        data[i].permitted = word;
+        data[i].inheritable = word;
+    }
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return ab_fail(err, errno, "cannot set capabilities");
+    return 0;
+}
+
 int caps_apply(uint64_t keep, bool root_inside, ab_error *err)
 {
     int last = last_cap();
@@ -53,17 +69,9 @@ int caps_apply(uint64_t keep, bool root_inside, ab_error *err)
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return ab_fail(err, errno, "cannot clear the ambient capabilities");
 
-    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof(data));
-    for (int i = 0; i < 2; i++) {
-        uint32_t word = (uint32_t)(keep >> (32 * i));
-        data[i].effective = word;
-        data[i].permitted = word;
-        data[i].inheritable = word;
-    }
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        return ab_fail(err, errno, "cannot set the capabilities of the command");
+    int r = caps_set(keep, err);
+    if (r < 0)
+        return r;
 
     if (!root_inside) {
         for (int c = 0; c <= last; c++)

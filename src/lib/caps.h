@@ -20,5 +20,9 @@ uint64_t caps_for_spec(const struct spec *s, bool root_inside);
  * run after setresuid(). */
 int caps_apply(uint64_t keep, bool root_inside, ab_error *err);
 
+/* Only the permitted, effective and inheritable sets: for a process that
+ * never execs (init), where the bounding and ambient sets do not matter. */
+int caps_set(uint64_t keep, ab_error *err);
+
 /* "cap_chown,cap_kill" for messages and `show`. */
 int caps_format(uint64_t set, char *buf, size_t size);

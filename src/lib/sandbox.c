@@ -263,7 +263,7 @@ static void init_drop_privileges(const struct identity *id)
     }
     if (take_identity(&as, &err) == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* reset by the id change */
-        caps_apply(as.uid == 0 ? 1ULL << CAP_KILL : 0, true, &err);
+        caps_set(as.uid == 0 ? 1ULL << CAP_KILL : 0, &err); /* init never execs */
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

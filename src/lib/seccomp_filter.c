@@ -126,22 +126,9 @@ static int build(scmp_filter_ctx *out, ab_error *err)
     return 0;
 }
 
-int seccomp_filter_load(ab_error *err)
-{
-    scmp_filter_ctx ctx;
-    int r = build(&ctx, err);
-    if (r < 0)
-        return r;
-    r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (r < 0)
-        return ab_fail(err, -r, "cannot load the seccomp filter");
-    return 0;
-}
-
 int seccomp_filter_export(int fd, ab_error *err)
 {
-    scmp_filter_ctx ctx;
+    scmp_filter_ctx ctx = NULL;
     int r = build(&ctx, err);
     if (r < 0)
         return r;

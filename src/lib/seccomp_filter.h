@@ -4,9 +4,10 @@
 
 #include "util/error.h"
 
-/* Build and load the filter into the calling thread (no_new_privs must be
- * set already). */
+/* Load the filter into the calling thread (no_new_privs must be set
+ * already).  The program was compiled at build time (seccomp_load.c). */
 int seccomp_filter_load(ab_error *err);
 
-/* Export the filter as BPF to FD (for `appbox show` and tests). */
+/* Compile the filter with libseccomp and write it as BPF to FD (used at
+ * build time by src/tools/gen_seccomp.c). */
 int seccomp_filter_export(int fd, ab_error *err);
