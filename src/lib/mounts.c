@@ -278,7 +278,8 @@ static int mask_path(int dirfd, const char *path, int nullfd, const char *what, 
         _cleanup_close_ int nfd = open_tree(nullfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (nfd < 0)
             return ab_fail(err, errno, "cannot mask %s/%s", what, path);
-        if ((r = set_attrs(nfd, path, RO_ATTRS | MOUNT_ATTR_NOEXEC, false, err)) < 0)
+        /* not nodev: the mask must read as an empty /dev/null, not fail */
+        if ((r = set_attrs(nfd, path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, err)) < 0)
             return r;
         r = attach(nfd, fd, path, err);
     }
