@@ -29,3 +29,5 @@ const char *cmd_self_path(void);
 /* Launcher helpers shared by create, rm and launcher. */
 int launcher_install(const char *name, const char *as, int quiet);
 int launcher_remove(const char *name, int quiet);
+char *launcher_path(const char *name);   /* recorded path, malloc'd, or NULL */
+void launcher_unlink(const char *path);  /* only if it is an appbox launcher */

@@ -95,17 +95,32 @@ int launcher_install(const char *name, const char *as, int quiet)
     return 0;
 }
 
+char *launcher_path(const char *name)
+{
+    ab_error err = { 0 };
+    _cleanup_free_ char *record = store_path(name, "launcher", &err);
+    char *path = record ? fs_read_file_at(AT_FDCWD, record, false, 8192) : NULL;
+    if (path)
+        path[strcspn(path, "\n")] = '\0';
+    return path;
+}
+
+void launcher_unlink(const char *path)
+{
+    if (path && is_ours(path))
+        unlink(path);
+}
+
 int launcher_remove(const char *name, int quiet)
 {
     ab_error err = { 0 };
     _cleanup_free_ char *record = store_path(name, "launcher", &err);
-    _cleanup_free_ char *path = record ? fs_read_file_at(AT_FDCWD, record, false, 8192) : NULL;
+    _cleanup_free_ char *path = launcher_path(name);
     if (!path) {
         if (!quiet)
             fprintf(stderr, "appbox: launcher: %s has no launcher\n", name);
         return quiet ? 0 : 125;
     }
-    path[strcspn(path, "\n")] = '\0';
     if (is_ours(path) && unlink(path) < 0 && errno != ENOENT) {
         fprintf(stderr, "appbox: launcher: cannot remove %s: %s\n", path, strerror(errno));
         return 125;

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
@@ -32,21 +33,13 @@ int cmd_rm(int argc, char **argv)
         return cmd_report(&err);
     if (!store_exists(name))
         return cmd_usage_error("rm", "no container named '%s' (see appbox list)", name);
-    if (state_running(name)) {
-        if (!force) {
-            fprintf(stderr, "appbox: rm: %s is running (stop it first, or use --force)\n", name);
-            return 125;
-        }
-        struct container c;
-        if (container_open(name, &c, &err) < 0 || container_stop(&c, 10, &err) < 0) {
-            container_close(&c);
-            return cmd_report(&err);
-        }
-        container_close(&c);
-    }
-    launcher_remove(name, 1);
-    if (container_remove_files(name, &err) < 0)
+    char *launcher = launcher_path(name);
+    if (container_remove(name, force, &err) < 0) {
+        free(launcher);
         return cmd_report(&err);
+    }
+    launcher_unlink(launcher);
+    free(launcher);
     printf("removed %s\n", name);
     return 0;
 }

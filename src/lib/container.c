@@ -277,3 +277,23 @@ int container_remove_files(const char *name, ab_error *err)
         rmdir(run);
     return 0;
 }
+
+int container_remove(const char *name, bool force, ab_error *err)
+{
+    /* Under start.lock: a container stopping after its last session (its
+     * supervisor holds the lock while it tears down) is waited for, not
+     * reported as running. */
+    _cleanup_close_ int start = state_open_lock(name, "start.lock", err);
+    if (start < 0)
+        return start;
+    state_lock(start, LOCK_EX);
+    if (state_running(name)) {
+        if (!force)
+            return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is running (stop it first, or use rm --force)", name);
+        SHOW("stopping %s", name);
+        int r = supervisor_stop(name, 10, err);
+        if (r < 0)
+            return r;
+    }
+    return container_remove_files(name, err);
+}

@@ -47,6 +47,10 @@ int container_session(struct container *c, const struct conf *overrides, bool au
  * (copying a rootfs, removing one). */
 int container_run_as_root(const char *dir, const char *src_ro, char *const argv[], ab_error *err);
 
+/* Remove NAME (stopping it first when FORCE, refusing a running one
+ * otherwise). */
+int container_remove(const char *name, bool force, ab_error *err);
+
 /* Remove NAME's files (data dir, runtime dir); it must not be running. */
 int container_remove_files(const char *name, ab_error *err);
 

@@ -1,6 +1,9 @@
 #include "init.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/wait.h>
@@ -69,6 +72,24 @@ int init_loop(pid_t main_pid)
     }
 }
 
+/* Whether any process but us is left in our PID namespace.  Sessions'
+ * commands are not our children (their parents wait outside), so waitpid
+ * cannot tell; our own /proc can. */
+static bool others_alive(void)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        found = *end == '\0' && pid > 1;
+    }
+    closedir(d);
+    return found;
+}
+
 int init_service_loop(void)
 {
     sigset_t set;
@@ -77,23 +98,18 @@ int init_service_loop(void)
     bool stopping = false;
     for (;;) {
         siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
-        if (sig < 0) {
-            if (errno == EINTR)
-                continue;
+        struct timespec tick = { .tv_sec = 0, .tv_nsec = 20 * 1000 * 1000 };
+        int sig = stopping ? sigtimedwait(&set, &info, &tick) : sigwaitinfo(&set, &info);
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
             return 125;
-        }
         if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
             stopping = true;
             kill(-1, SIGTERM); /* everyone in our PID namespace but us */
         }
-        for (;;) {
-            pid_t p = waitpid(-1, NULL, WNOHANG);
-            if (p > 0)
-                continue;
-            if (p < 0 && errno == ECHILD && stopping)
-                return 0;
-            break;
-        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        /* The supervisor sends KILL when its timeout is over. */
+        if (stopping && !others_alive())
+            return 0;
     }
 }
