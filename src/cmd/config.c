@@ -78,8 +78,7 @@ int cmd_config(int argc, char **argv)
     int r = conf_to_container(&c.conf, c.conf_path, &check, &err);
     container_conf_free(&check);
     if (r == 0) {
-        char header[256];
-        snprintf(header, sizeof(header), "# appbox.conf of the container %s; see appbox.conf(5).\n\n", name);
+        _cleanup_free_ char *header = conf_header(name);
         r = conf_write(c.conf_path, &c.conf, header, &err);
     }
     container_close(&c);
@@ -140,9 +139,9 @@ int cmd_edit(int argc, char **argv)
     container_conf_free(&cc);
     conf_free(&conf);
     if (r < 0) {
-        fprintf(stderr, "appbox: edit: %s\nappbox: edit: %s unchanged\n", err.msg, path);
+        fprintf(stderr, "appbox: edit: %s (%s unchanged)\n", err.msg, path);
         unlink(copy);
-        return 125;
+        return 2;
     }
     if (rename(copy, path) < 0) {
         fprintf(stderr, "appbox: edit: cannot replace %s: %s\n", path, strerror(errno));

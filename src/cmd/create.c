@@ -157,7 +157,7 @@ int cmd_create(int argc, char **argv)
     _cleanup_free_ char *root = store_data_root(&err);
     _cleanup_free_ char *dir = store_path(name, NULL, &err);
     _cleanup_free_ char *conf_path = store_path(name, "appbox.conf", &err);
-    if (!root || !dir || !conf_path || store_mkdirs(root, &err) < 0)
+    if (!root || !dir || !conf_path || store_mkdirs(root, true, &err) < 0)
         return cmd_report(&err);
     if (mkdir(dir, 0700) < 0) {
         if (errno == EEXIST)
@@ -165,10 +165,7 @@ int cmd_create(int argc, char **argv)
         ab_fail(&err, errno, "cannot create %s", dir);
         return cmd_report(&err);
     }
-    char header[256];
-    snprintf(header, sizeof(header),
-             "# appbox.conf of the container %s, made by appbox create; see appbox.conf(5).\n"
-             "# Check a change with: appbox show %s\n\n", name, name);
+    _cleanup_free_ char *header = conf_header(name);
     r = make_rootfs(name, dir, base, &s, &err);
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);

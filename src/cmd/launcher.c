@@ -48,7 +48,7 @@ int launcher_install(const char *name, const char *as, int quiet)
         fprintf(stderr, "appbox: cannot install a launcher: HOME is not set\n");
         return 125;
     }
-    if (store_mkdirs(dir, &err) < 0)
+    if (store_mkdirs(dir, false, &err) < 0)
         return cmd_report(&err);
     _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(name, "launcher", &err);
     if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0 || asprintf(&tmp, "%s.appbox-tmp", path) < 0 || !record)

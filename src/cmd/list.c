@@ -191,7 +191,8 @@ int cmd_show(int argc, char **argv)
         printf("  root        %s%s\n", s.root ? s.root : "host view: /usr /bin /sbin /lib* /etc read-only",
                s.root ? (s.writable ? " (writable)" : " (read-only)") : "");
         printf("  run         %s\n", c.cc.run ? c.cc.run : "-");
-        printf("  files       /tmp /run /var/tmp fresh and empty\n");
+        printf("  files       %s fresh and empty\n",
+               s.root ? "/tmp and /run (where the root has them)" : "/tmp /run /var/tmp and home");
         for (size_t i = 0; i < s.n_mounts; i++) {
             const struct mount_entry *m = &s.mounts[i];
             if (m->kind == MOUNT_DEVICE)

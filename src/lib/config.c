@@ -364,3 +364,13 @@ int conf_split_command(const char *line, strv *out)
             word[w++] = ch;
     }
 }
+
+char *conf_header(const char *name)
+{
+    char *h;
+    if (asprintf(&h, "# appbox.conf of the container %s; see appbox.conf(5).\n"
+                     "# Change it with appbox config or appbox edit; check it with: appbox show %s\n\n",
+                 name, name) < 0)
+        return NULL;
+    return h;
+}

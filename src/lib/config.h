@@ -48,6 +48,9 @@ int conf_write(const char *path, const struct conf *c, const char *header, ab_er
 
 void container_conf_free(struct container_conf *cc);
 
+/* The comment appbox writes at the top of NAME's appbox.conf (malloc'd). */
+char *conf_header(const char *name);
+
 /* Split a Run= line into words: whitespace separates, '...' and "..."
  * quote, backslash escapes.  Returns -EINVAL on an unterminated quote. */
 int conf_split_command(const char *line, strv *out);

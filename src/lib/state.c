@@ -19,7 +19,7 @@
 int state_open_lock(const char *name, const char *file, ab_error *err)
 {
     _cleanup_free_ char *dir = store_run_path(name, NULL, err);
-    if (!dir || store_mkdirs(dir, err) < 0)
+    if (!dir || store_mkdirs(dir, true, err) < 0)
         return -EIO;
     _cleanup_free_ char *p = store_run_path(name, file, err);
     if (!p)

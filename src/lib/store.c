@@ -99,7 +99,7 @@ char *store_run_path(const char *name, const char *file, ab_error *err)
     return root ? join3(root, name, file, err) : NULL;
 }
 
-int store_mkdirs(const char *path, ab_error *err)
+int store_mkdirs(const char *path, bool private_dir, ab_error *err)
 {
     _cleanup_free_ char *p = strdup(path);
     if (!p)
@@ -118,6 +118,8 @@ int store_mkdirs(const char *path, ab_error *err)
     struct stat st;
     if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
         return ab_fail(err, EPERM, "%s is not a directory of yours", path);
+    if (private_dir && (st.st_mode & 077) && chmod(path, 0700) < 0)
+        return ab_fail(err, errno, "cannot make %s private", path);
     return 0;
 }
 

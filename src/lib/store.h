@@ -3,7 +3,8 @@
  *            appbox.conf, rootfs/ (or home/ for the host view), log
  *   runtime: $XDG_RUNTIME_DIR/appbox/NAME/ (root: /run/appbox/NAME/)
  *            start.lock, sessions.lock, supervisor.lock, init.pid,
- *            supervisor.pid, spec.conf, stop.timeout */
+ *            supervisor.pid, spec.conf, stop.timeout, control.sock,
+ *            supervisor.log */
 #pragma once
 
 #include <stdbool.h>
@@ -20,8 +21,9 @@ char *store_runtime_root(ab_error *err);
 char *store_path(const char *name, const char *file, ab_error *err);      /* data */
 char *store_run_path(const char *name, const char *file, ab_error *err);  /* runtime */
 
-/* Create the data/runtime directories for NAME (mode 0700 parents). */
-int store_mkdirs(const char *path, ab_error *err);
+/* Create PATH and its missing parents (mode 0700), check it is ours, and
+ * with PRIVATE_DIR make it 0700 if it is not. */
+int store_mkdirs(const char *path, bool private_dir, ab_error *err);
 
 /* Whether container NAME exists (has an appbox.conf). */
 bool store_exists(const char *name);
