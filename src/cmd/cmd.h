@@ -1,6 +1,8 @@
 /* One function per verb; each parses its own arguments and prints. */
 #pragma once
 
+#include <stdio.h>
+
 int cmd_sandbox(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -24,6 +26,8 @@ int cmd_report(const struct ab_error *err);
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when ARG is --help or -h. */
 int cmd_is_help(const char *arg);
+/* The option table as --help lines; WITH_KEYS adds each appbox.conf key. */
+void cmd_print_spec_options(FILE *f, int with_keys);
 /* The absolute path of this appbox binary, for launchers. */
 const char *cmd_self_path(void);
 /* Launcher helpers shared by create, rm and launcher. */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "options.h"
 #include "util/error.h"
 
 int cmd_report(const ab_error *err)
@@ -41,4 +42,16 @@ const char *cmd_self_path(void)
         return "appbox";
     path[n] = '\0';
     return path;
+}
+
+void cmd_print_spec_options(FILE *f, int with_keys)
+{
+    for (const struct spec_option *o = spec_options; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        if (with_keys)
+            fprintf(f, "  %-24s %s  [%s] %s=\n", left, o->help, o->section, o->key);
+        else
+            fprintf(f, "  %-24s %s\n", left, o->help);
+    }
 }

@@ -28,11 +28,7 @@ static void create_usage(FILE *f)
                "\nMake a named container: its appbox.conf, its root file system (a copy of PATH,\n"
                "or the host view with a home of its own) and a launcher ~/.local/bin/NAME.\n"
                "\nOptions (as for appbox sandbox, each becomes a key of appbox.conf):\n");
-    for (const struct spec_option *o = spec_options; o->name; o++) {
-        char left[48];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        fprintf(f, "  %-24s %s  [%s] %s=\n", left, o->help, o->section, o->key);
-    }
+    cmd_print_spec_options(f, true);
     fprintf(f, "  %-24s %s\n", "--base host|dir:PATH", "root file system: the host view (default) or a copy of PATH");
     fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
     fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");

@@ -17,11 +17,7 @@ static void sandbox_usage(FILE *f)
                "container sees the host's /usr, /bin, /lib and /etc read-only and a fresh,\n"
                "empty /tmp, /run, /var/tmp and home.\n"
                "\nOptions:\n");
-    for (const struct spec_option *o = spec_options; o->name; o++) {
-        char left[48];
-        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        fprintf(f, "  %-24s %s\n", left, o->help);
-    }
+    cmd_print_spec_options(f, false);
     fprintf(f, "  %-24s %s\n", "--help", "show this help");
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -56,6 +57,13 @@ void exe_guard(char **argv)
     }
     if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
         return;
+    /* Launchers must name the file, not the sealed copy. */
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n > 0) {
+        path[n] = '\0';
+        setenv("APPBOX_EXE", path, 0);
+    }
     extern char **environ;
     fexecve(mfd, argv, environ);
 }
