@@ -59,6 +59,17 @@ int caps_set(uint64_t keep, ab_error *err)
 
 int caps_apply(uint64_t keep, bool root_inside, ab_error *err)
 {
+    /* After a change from uid 0 to another id the effective set is empty
+     * (the permitted one is kept): raise it, or CAP_SETPCAP is missing for
+     * the bounding set below. */
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct cur[2];
+    if (syscall(SYS_capget, &hdr, cur) == 0 && (cur[0].effective != cur[0].permitted ||
+                                                cur[1].effective != cur[1].permitted)) {
+        cur[0].effective = cur[0].permitted;
+        cur[1].effective = cur[1].permitted;
+        syscall(SYS_capset, &hdr, cur);
+    }
     int last = last_cap();
     for (int c = 0; c <= last; c++) {
         if (keep & BIT(c))

@@ -164,3 +164,13 @@ def test_user_sandbox_runs_as_caller_on_host(appbox_bin, who):
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=10)
+
+
+@pytest.mark.parametrize("uid", ["5", "1005", "65535"])
+def test_another_uid_inside_has_no_capabilities(sandbox, run_as, uid):
+    """--uid N (not 0, not the caller): runs as N, with nothing left."""
+    r = sandbox(["--uid", uid, "sh", "-c", "id -u; grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status"], as_user=run_as)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0] == uid
+    assert all(l.endswith("0000000000000000") for l in lines[1:4]), r.stdout
