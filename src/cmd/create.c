@@ -9,6 +9,7 @@
 #include "config.h"
 #include "container.h"
 #include "identity.h"
+#include "image/image.h"
 #include "options.h"
 #include "store.h"
 #include "util/cleanup.h"
@@ -24,12 +25,13 @@ struct create_args {
 
 static void create_usage(FILE *f)
 {
-    fprintf(f, "Usage: appbox create NAME [--base host|dir:PATH] [OPTIONS] [--run CMD] [--no-launcher] [--as CMD]\n"
+    fprintf(f, "Usage: appbox create NAME [--base BASE] [OPTIONS] [--run CMD] [--no-launcher] [--as CMD]\n"
                "\nMake a named container: its appbox.conf, its root file system (a copy of PATH,\n"
                "or the host view with a home of its own) and a launcher ~/.local/bin/NAME.\n"
                "\nOptions (as for appbox sandbox, each becomes a key of appbox.conf):\n");
     cmd_print_spec_options(f, true);
-    fprintf(f, "  %-24s %s\n", "--base host|dir:PATH", "root file system: the host view (default) or a copy of PATH");
+    fprintf(f, "  %-24s %s\n", "--base BASE", "root file system: host (the host view, default), dir:PATH (a copy),");
+    fprintf(f, "  %-24s %s\n", "", "tar:FILE, oci:DIR[:TAG] or docker-archive:FILE[:TAG] (an image)");
     fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
     fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");
     fprintf(f, "  %-24s %s\n", "--as CMD", "name the launcher CMD instead of NAME");
@@ -63,7 +65,8 @@ static int record(void *ud, const struct spec_option *o, const char *value)
     return conf_add(ud, o->section, o->key, value ? value : "yes", 0);
 }
 
-static int make_rootfs(const char *name, const char *dir, const char *base, const struct spec *s, ab_error *err)
+static int make_rootfs(const char *name, const char *dir, const char *base, const struct image_ref *image,
+                       const struct spec *s, ab_error *err)
 {
     struct identity id;
     identity_resolve(s, &id, err);
@@ -74,6 +77,19 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
         char *const argv[] = { "sh", "-c", "mkdir -m 0700 /mnt/home && chown \"$1:$2\" /mnt/home", "sh", uid, gid,
                                NULL };
         return container_run_as_root(dir, NULL, argv, err);
+    }
+    if (image->kind != IMAGE_NONE) {
+        _cleanup_free_ char *rootfs = NULL;
+        if (asprintf(&rootfs, "%s/rootfs", dir) < 0)
+            return ab_fail(err, ENOMEM, "out of memory");
+        if (mkdir(rootfs, 0755) < 0)
+            return ab_fail(err, errno, "cannot create %s", rootfs);
+        int r = image_import(image, rootfs, err);
+        if (r < 0)
+            return r;
+        char *const home[] = { "sh", "-c", "mkdir -p \"/mnt/rootfs$3\" && chown \"$1:$2\" \"/mnt/rootfs$3\"",
+                               "sh", uid, gid, id.home, NULL };
+        return container_run_as_root(dir, NULL, home, err);
     }
     /* A copy owned by the container's root, with a home for the user. */
     char *const argv[] = { "sh", "-c",
@@ -112,7 +128,14 @@ int cmd_create(int argc, char **argv)
         return cmd_usage_error("create", "unexpected argument '%s' (the command goes in --run)", argv[1 + r]);
 
     _cleanup_free_ char *base = NULL;
-    if (!a.base || strcmp(a.base, "host") == 0) {
+    struct image_ref image = { 0 };
+    if (a.base && image_base_kind_known(a.base)) {
+        if (image_parse(a.base, &image, &err) < 0)
+            return cmd_report(&err);
+        if (asprintf(&base, "%.*s%s%s%s", (int)(strchr(a.base, ':') - a.base + 1), a.base, image.path,
+                     image.tag ? ":" : "", image.tag ? image.tag : "") < 0)
+            base = NULL;
+    } else if (!a.base || strcmp(a.base, "host") == 0) {
         base = strdup("host");
     } else if (strncmp(a.base, "dir:", 4) == 0 && a.base[4]) {
         char *p = realpath(a.base + 4, NULL);
@@ -126,8 +149,8 @@ int cmd_create(int argc, char **argv)
             base = NULL;
         free(p);
     } else {
-        return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH; "
-                                         "debian:SUITE and images come later)", a.base);
+        return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH, tar:FILE, "
+                                         "oci:DIR[:TAG], docker-archive:FILE[:TAG])", a.base);
     }
     if (a.run) {
         strv words = { 0 };
@@ -162,7 +185,8 @@ int cmd_create(int argc, char **argv)
         return cmd_report(&err);
     }
     _cleanup_free_ char *header = conf_header(name);
-    r = make_rootfs(name, dir, base, &s, &err);
+    r = make_rootfs(name, dir, base, &image, &s, &err);
+    image_ref_free(&image);
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);
     if (r == 0 && !a.no_launcher && launcher_install(name, a.as, 0) != 0)

@@ -192,10 +192,15 @@ static bool parse_bool(const char *v, bool *out)
 
 static int check_base(const char *where, const char *v, ab_error *err)
 {
-    if (strcmp(v, "host") == 0 || (strncmp(v, "dir:", 4) == 0 && v[4] == '/'))
+    static const char *const kinds[] = { "dir:", "tar:", "oci:", "docker-archive:" };
+    if (strcmp(v, "host") == 0)
         return 0;
-    return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: '%s' is not a base (allowed: host, dir:/ABSOLUTE/PATH)",
-                        where, v);
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+        if (strncmp(v, kinds[i], strlen(kinds[i])) == 0 && v[strlen(kinds[i])] == '/')
+            return 0;
+    return ab_error_set(err, AB_ERR_RUNTIME, 0,
+                        "%s: '%s' is not a base (allowed: host, dir:PATH, tar:FILE, oci:DIR[:TAG], "
+                        "docker-archive:FILE[:TAG], with absolute paths)", where, v);
 }
 
 int conf_to_container(const struct conf *c, const char *path, struct container_conf *cc, ab_error *err)
