@@ -9,6 +9,8 @@
 #include "config.h"
 #include "container.h"
 #include "identity.h"
+#include "image/apt.h"
+#include "image/bootstrap.h"
 #include "image/image.h"
 #include "options.h"
 #include "store.h"
@@ -19,7 +21,12 @@ struct create_args {
     const char *base;
     const char *run;
     const char *as;
+    const char *mirror;
+    const char *variant;
+    strv packages;
+    strv debs;
     int no_launcher;
+    int verbose;
     int help;
 };
 
@@ -31,7 +38,13 @@ static void create_usage(FILE *f)
                "\nOptions (as for appbox sandbox, each becomes a key of appbox.conf):\n");
     cmd_print_spec_options(f, true);
     fprintf(f, "  %-24s %s\n", "--base BASE", "root file system: host (the host view, default), dir:PATH (a copy),");
-    fprintf(f, "  %-24s %s\n", "", "tar:FILE, oci:DIR[:TAG] or docker-archive:FILE[:TAG] (an image)");
+    fprintf(f, "  %-24s %s\n", "", "tar:FILE, oci:DIR[:TAG] or docker-archive:FILE[:TAG] (an image),");
+    fprintf(f, "  %-24s %s\n", "", "debian:SUITE or ubuntu:SUITE (bootstrapped once, then cached)");
+    fprintf(f, "  %-24s %s\n", "--mirror URL", "the Debian/Ubuntu mirror to bootstrap from");
+    fprintf(f, "  %-24s %s\n", "--variant V", "the mmdebstrap variant (default: minbase)");
+    fprintf(f, "  %-24s %s\n", "--packages A,B,...", "install these packages (Debian/Ubuntu roots)");
+    fprintf(f, "  %-24s %s\n", "--deb FILE", "install this local .deb, with its dependencies (repeatable)");
+    fprintf(f, "  %-24s %s\n", "--verbose", "show the output of mmdebstrap and apt");
     fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
     fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");
     fprintf(f, "  %-24s %s\n", "--as CMD", "name the launcher CMD instead of NAME");
@@ -48,10 +61,44 @@ static int create_unknown(void *ud, const char *name, const char *value, ab_erro
         a->no_launcher = 1;
         return 0;
     }
-    const char **slot = strcmp(name, "base") == 0 ? &a->base
-                        : strcmp(name, "run") == 0 ? &a->run
-                        : strcmp(name, "as") == 0  ? &a->as
-                                                   : NULL;
+    if (strcmp(name, "verbose") == 0) {
+        a->verbose = 1;
+        return 0;
+    }
+    if (strcmp(name, "packages") == 0 || strcmp(name, "deb") == 0) {
+        if (!value || !*value)
+            return ab_usage(err, "--%s: missing value (expected %s)", name,
+                            name[0] == 'p' ? "a comma-separated list of packages" : "a .deb file");
+        if (name[0] == 'd') {
+            char *abs = realpath(value, NULL);
+            size_t len = strlen(value);
+            if (!abs || access(abs, R_OK) < 0 || len < 4 || strcmp(value + len - 4, ".deb") != 0) {
+                int e = errno;
+                free(abs);
+                return ab_usage(err, "--deb: '%s': %s (expected a readable .deb file)", value,
+                                len < 4 || strcmp(value + len - 4, ".deb") ? "not a .deb file" : strerror(e));
+            }
+            strv_push_take(&a->debs, abs);
+            return 1;
+        }
+        _cleanup_free_ char *list = strdup(value);
+        char *save = NULL;
+        for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+            bool ok = *p;
+            for (const char *c = p; ok && *c; c++)
+                ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("+-.:=~", *c);
+            if (!ok)
+                return ab_usage(err, "--packages: '%s' is not a package name (lower-case letters, digits, + - .)", p);
+            strv_push(&a->packages, p);
+        }
+        return 1;
+    }
+    const char **slot = strcmp(name, "base") == 0      ? &a->base
+                        : strcmp(name, "run") == 0     ? &a->run
+                        : strcmp(name, "as") == 0      ? &a->as
+                        : strcmp(name, "mirror") == 0  ? &a->mirror
+                        : strcmp(name, "variant") == 0 ? &a->variant
+                                                       : NULL;
     if (!slot)
         return -ENOENT;
     if (!value)
@@ -66,7 +113,7 @@ static int record(void *ud, const struct spec_option *o, const char *value)
 }
 
 static int make_rootfs(const char *name, const char *dir, const char *base, const struct image_ref *image,
-                       const struct spec *s, ab_error *err)
+                       const struct create_args *a, const struct spec *s, ab_error *err)
 {
     struct identity id;
     identity_resolve(s, &id, err);
@@ -89,7 +136,22 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
             return r;
         char *const home[] = { "sh", "-c", "mkdir -p \"/mnt/rootfs$3\" && chown \"$1:$2\" \"/mnt/rootfs$3\"",
                                "sh", uid, gid, id.home, NULL };
-        return container_run_as_root(dir, NULL, home, err);
+        if ((r = container_run_as_root(dir, NULL, home, err)) < 0)
+            return r;
+        if (a->packages.n || a->debs.n) {
+            if (!apt_present(rootfs))
+                return ab_error_set(err, AB_ERR_USAGE, 0, "--packages/--deb: %s is not a Debian/Ubuntu root (no "
+                                    "apt-get)", base);
+            _cleanup_free_ char *log = container_log_path(name, "create", err);
+            if (!log)
+                return -ENOMEM;
+            if (!a->verbose && isatty(STDERR_FILENO))
+                fprintf(stderr, "appbox: installing %zu package(s) and %zu .deb file(s); log: %s\n", a->packages.n,
+                        a->debs.n, log);
+            if ((r = apt_install(rootfs, &a->packages, &a->debs, log, a->verbose, err)) < 0)
+                return r;
+        }
+        return 0;
     }
     /* A copy owned by the container's root, with a home for the user. */
     char *const argv[] = { "sh", "-c",
@@ -127,9 +189,22 @@ int cmd_create(int argc, char **argv)
     if (r < argc - 1)
         return cmd_usage_error("create", "unexpected argument '%s' (the command goes in --run)", argv[1 + r]);
 
-    _cleanup_free_ char *base = NULL;
+    _cleanup_free_ char *base = NULL, *boot_tar = NULL;
     struct image_ref image = { 0 };
-    if (a.base && image_base_kind_known(a.base)) {
+    struct bootstrap_opts boot = { .variant = a.variant, .mirror = a.mirror, .verbose = a.verbose };
+    if ((a.mirror || a.variant) && !(a.base && bootstrap_base_kind(a.base)))
+        return cmd_usage_error("create", "--%s: only for --base debian:SUITE or ubuntu:SUITE",
+                               a.mirror ? "mirror" : "variant");
+    if (a.variant && strspn(a.variant, "abcdefghijklmnopqrstuvwxyz-") != strlen(a.variant))
+        return cmd_usage_error("create", "--variant: '%s' is not a variant (e.g. minbase, apt, required)", a.variant);
+    if (a.mirror && strncmp(a.mirror, "http://", 7) && strncmp(a.mirror, "https://", 8) &&
+        strncmp(a.mirror, "file://", 7))
+        return cmd_usage_error("create", "--mirror: '%s' is not a URL (http://, https:// or file://)", a.mirror);
+    if (a.base && bootstrap_base_kind(a.base)) {
+        if (bootstrap_parse(a.base, &boot, &err) < 0)
+            return cmd_report(&err);
+        base = strdup(a.base);
+    } else if (a.base && image_base_kind_known(a.base)) {
         if (image_parse(a.base, &image, &err) < 0)
             return cmd_report(&err);
         if (asprintf(&base, "%.*s%s%s%s", (int)(strchr(a.base, ':') - a.base + 1), a.base, image.path,
@@ -149,8 +224,8 @@ int cmd_create(int argc, char **argv)
             base = NULL;
         free(p);
     } else {
-        return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH, tar:FILE, "
-                                         "oci:DIR[:TAG], docker-archive:FILE[:TAG])", a.base);
+        return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH, debian:SUITE, "
+                                         "ubuntu:SUITE, tar:FILE, oci:DIR[:TAG], docker-archive:FILE[:TAG])", a.base);
     }
     if (a.run) {
         strv words = { 0 };
@@ -178,6 +253,9 @@ int cmd_create(int argc, char **argv)
     _cleanup_free_ char *conf_path = store_path(name, "appbox.conf", &err);
     if (!root || !dir || !conf_path || store_mkdirs(root, true, &err) < 0)
         return cmd_report(&err);
+    if ((a.packages.n || a.debs.n) && (!strcmp(base, "host") || !strncmp(base, "dir:", 4)))
+        return cmd_usage_error("create", "--packages/--deb: need a Debian/Ubuntu base (debian:SUITE, ubuntu:SUITE "
+                                         "or an image)");
     if (mkdir(dir, 0700) < 0) {
         if (errno == EEXIST)
             return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);
@@ -185,7 +263,17 @@ int cmd_create(int argc, char **argv)
         return cmd_report(&err);
     }
     _cleanup_free_ char *header = conf_header(name);
-    r = make_rootfs(name, dir, base, &image, &s, &err);
+    r = 0;
+    if (boot.dist) {
+        /* The pristine base comes from the cache (built on first use). */
+        r = bootstrap_cached_tar(&boot, &boot_tar, &err);
+        if (r == 0) {
+            image.kind = IMAGE_BOOTSTRAP_TAR;
+            image.path = take_ptr(boot_tar);
+        }
+    }
+    if (r == 0)
+        r = make_rootfs(name, dir, base, &image, &a, &s, &err);
     image_ref_free(&image);
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);
@@ -193,6 +281,8 @@ int cmd_create(int argc, char **argv)
         r = ab_fail(&err, 0, "cannot install the launcher of %s", name);
     conf_free(&full);
     spec_free(&s);
+    strv_clear(&a.packages);
+    strv_clear(&a.debs);
     if (r < 0) {
         ab_error e2 = { 0 };
         container_remove_files(name, &e2);

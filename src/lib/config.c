@@ -193,7 +193,7 @@ static bool parse_bool(const char *v, bool *out)
 static int check_base(const char *where, const char *v, ab_error *err)
 {
     static const char *const kinds[] = { "dir:", "tar:", "oci:", "docker-archive:" };
-    if (strcmp(v, "host") == 0)
+    if (strcmp(v, "host") == 0 || strncmp(v, "debian:", 7) == 0 || strncmp(v, "ubuntu:", 7) == 0)
         return 0;
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
         if (strncmp(v, kinds[i], strlen(kinds[i])) == 0 && v[strlen(kinds[i])] == '/')

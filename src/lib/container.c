@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "image/apt.h"
 #include "options.h"
 #include "state.h"
 #include "store.h"
@@ -296,4 +297,50 @@ int container_remove(const char *name, bool force, ab_error *err)
             return r;
     }
     return container_remove_files(name, err);
+}
+
+char *container_log_path(const char *name, const char *what, ab_error *err)
+{
+    _cleanup_free_ char *root = store_data_root(err);
+    _cleanup_free_ char *dir = NULL;
+    char *p = NULL;
+    if (!root || asprintf(&dir, "%s/.logs", root) < 0)
+        return NULL;
+    if (store_mkdirs(dir, true, err) < 0)
+        return NULL;
+    if (asprintf(&p, "%s/%s-%s.log", dir, name, what) < 0)
+        return NULL;
+    unlink(p);
+    return p;
+}
+
+int container_update(const char *name, bool verbose, const char **why, ab_error *err)
+{
+    struct container c;
+    int r = container_open(name, &c, err);
+    if (r < 0) {
+        container_close(&c);
+        return r;
+    }
+    _cleanup_free_ char *rootfs = store_path(name, "rootfs", err);
+    bool host = strcmp(c.cc.base, "host") == 0;
+    container_close(&c);
+    if (host || !rootfs || !apt_present(rootfs)) {
+        *why = host ? "skipped (the host view: update the host)" : "skipped (not a Debian/Ubuntu root: no apt-get)";
+        return 1;
+    }
+    _cleanup_close_ int start = state_open_lock(name, "start.lock", err);
+    if (start < 0)
+        return start;
+    state_lock(start, LOCK_EX);
+    if (state_running(name))
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is running (stop it first)", name);
+    _cleanup_free_ char *log = container_log_path(name, "update", err);
+    if (!log)
+        return -ENOMEM;
+    SHOW("updating %s: apt-get update && apt-get upgrade, with the network on; log: %s", name, log);
+    r = apt_upgrade(rootfs, log, verbose, err);
+    if (r == 0)
+        state_log(name, "updated (apt-get upgrade)");
+    return r;
 }

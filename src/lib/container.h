@@ -54,5 +54,14 @@ int container_remove(const char *name, bool force, ab_error *err);
 /* Remove NAME's files (data dir, runtime dir); it must not be running. */
 int container_remove_files(const char *name, ab_error *err);
 
+/* apt-get update and upgrade in NAME's root (network on for this run).
+ * Returns 0 updated, 1 skipped (not a Debian/Ubuntu root; *why says so),
+ * or an error. */
+int container_update(const char *name, bool verbose, const char **why, ab_error *err);
+
+/* Where appbox keeps a log of a long step for NAME ("create", "update"):
+ * $DATA/.logs/NAME-WHAT.log, kept after a failure.  malloc'd. */
+char *container_log_path(const char *name, const char *what, ab_error *err);
+
 /* Progress messages for ++show; NULL: quiet. */
 extern void (*container_show)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,7 +32,10 @@ int main(int argc, char **argv)
     ab_error err = { 0 };
     strv layers = { 0 };
     int r;
-    if (strcmp(kind, "tar") == 0)
+    /* "rootfs": a bootstrapped root whose /dev nodes are expected (and
+     * skipped: appbox makes its own /dev) */
+    bool rootfs = strcmp(kind, "rootfs") == 0;
+    if (strcmp(kind, "tar") == 0 || rootfs)
         r = strv_push(&layers, src);
     else if (strcmp(kind, "oci") == 0)
         r = oci_layers(src, tag, &layers, &err);
@@ -61,7 +65,7 @@ int main(int argc, char **argv)
     /* The root directory belongs to the container's root. */
     if (chown(dest, 0, 0) < 0 || chmod(dest, 0755) < 0)
         fprintf(stderr, "appbox: warning: cannot hand %s to the container's root: %s\n", dest, strerror(errno));
-    if (st.skipped_devices)
+    if (st.skipped_devices && !rootfs)
         fprintf(stderr, "appbox: warning: skipped %lu device nodes (a container cannot create them)\n",
                 st.skipped_devices);
     if (st.dropped_setid)

@@ -113,7 +113,8 @@ int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err)
     if (!helper)
         return ab_fail(err, ENOENT, "cannot find appbox-unpack (next to appbox or in " APPBOX_LIBEXECDIR ")");
     static const char *const kind_names[] = { [IMAGE_TAR] = "tar", [IMAGE_OCI] = "oci",
-                                              [IMAGE_DOCKER_ARCHIVE] = "docker-archive" };
+                                              [IMAGE_DOCKER_ARCHIVE] = "docker-archive",
+                                              [IMAGE_BOOTSTRAP_TAR] = "rootfs" };
     struct spec s;
     spec_init(&s);
     s.uid_set = true;

@@ -8,7 +8,13 @@
 
 #include "util/error.h"
 
-enum image_kind { IMAGE_NONE, IMAGE_TAR, IMAGE_OCI, IMAGE_DOCKER_ARCHIVE };
+enum image_kind {
+    IMAGE_NONE,
+    IMAGE_TAR,
+    IMAGE_OCI,
+    IMAGE_DOCKER_ARCHIVE,
+    IMAGE_BOOTSTRAP_TAR,  /* a cached mmdebstrap root: its /dev nodes are expected */
+};
 
 struct image_ref {
     enum image_kind kind;

@@ -1,0 +1,118 @@
+#include "image/apt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "spec.h"
+#include "util/cleanup.h"
+
+#define APT "apt-get -q -o APT::Sandbox::User=root -o Dpkg::Options::=--force-confdef " \
+            "-o Dpkg::Options::=--force-confold"
+
+bool apt_present(const char *rootfs)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/usr/bin/apt-get", rootfs);
+    return access(p, F_OK) == 0;
+}
+
+/* Run SCRIPT as root of ROOTFS with the network on; output to LOGPATH
+ * unless VERBOSE. */
+static int run_in_root(const char *rootfs, const char *script, const strv *binds, const char *logpath, bool verbose,
+                       ab_error *err)
+{
+    struct spec s;
+    spec_init(&s);
+    s.root = strdup(rootfs);
+    s.writable = true;
+    s.uid_set = true;
+    s.uid = 0;
+    s.net = NET_HOST;
+    int r = s.root ? 0 : -ENOMEM;
+    char resolv[PATH_MAX];
+    if (r == 0 && realpath("/etc/resolv.conf", resolv))
+        r = spec_add_mount(&s, MOUNT_RO_BIND, resolv, "/etc/resolv.conf");
+    for (size_t i = 0; r == 0 && binds && i + 1 < binds->n; i += 2)
+        r = spec_add_mount(&s, MOUNT_RO_BIND, binds->v[i], binds->v[i + 1]);
+    const char *argv[] = { "/bin/sh", "-c", script, NULL };
+    for (size_t i = 0; r == 0 && argv[i]; i++)
+        r = strv_push(&s.argv, argv[i]);
+    if (r == 0)
+        r = strv_push(&s.env, "DEBIAN_FRONTEND=noninteractive");
+    if (r < 0) {
+        spec_free(&s);
+        return ab_fail(err, ENOMEM, "out of memory");
+    }
+    _cleanup_close_ int log = verbose ? -1 : open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    _cleanup_close_ int saved_out = log >= 0 ? dup(STDOUT_FILENO) : -1;
+    _cleanup_close_ int saved_err = log >= 0 ? dup(STDERR_FILENO) : -1;
+    _cleanup_close_ int saved_in = log >= 0 ? dup(STDIN_FILENO) : -1;
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log >= 0) {
+        dup2(null, STDIN_FILENO); /* no terminal: no pty, no prompts */
+        dup2(log, STDOUT_FILENO);
+        dup2(log, STDERR_FILENO);
+    }
+    int code = 0;
+    r = sandbox_run(&s, &code, err);
+    if (log >= 0) {
+        dup2(saved_in, STDIN_FILENO);
+        dup2(saved_out, STDOUT_FILENO);
+        dup2(saved_err, STDERR_FILENO);
+    }
+    spec_free(&s);
+    if (r < 0)
+        return r;
+    if (code != 0)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed (exit status %d)%s%s", code,
+                            verbose ? "" : "; its log: ", verbose ? "" : logpath);
+    return 0;
+}
+
+static void shell_quote(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++)
+        *s == '\'' ? fputs("'\\''", f) : fputc(*s, f);
+    fputc('\'', f);
+}
+
+int apt_install(const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
+                ab_error *err)
+{
+    char *script = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&script, &len);
+    if (!f)
+        return ab_fail(err, ENOMEM, "out of memory");
+    strv binds = { 0 };
+    fputs(APT " update && " APT " install -y --no-install-recommends", f);
+    for (size_t i = 0; packages && i < packages->n; i++) {
+        fputc(' ', f);
+        shell_quote(f, packages->v[i]);
+    }
+    for (size_t i = 0; debs && i < debs->n; i++) {
+        char dst[64];
+        snprintf(dst, sizeof(dst), "/run/appbox-debs/%zu.deb", i);
+        strv_push(&binds, debs->v[i]);
+        strv_push(&binds, dst);
+        fprintf(f, " %s", dst);
+    }
+    fputs(" && " APT " clean", f);
+    fclose(f);
+    int r = run_in_root(rootfs, script, &binds, logpath, verbose, err);
+    free(script);
+    strv_clear(&binds);
+    return r;
+}
+
+int apt_upgrade(const char *rootfs, const char *logpath, bool verbose, ab_error *err)
+{
+    return run_in_root(rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, logpath, verbose, err);
+}

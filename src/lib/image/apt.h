@@ -1,0 +1,19 @@
+/* Packages in Debian/Ubuntu containers: apt-get runs inside the container,
+ * as its root, with the host's network and resolver for just this run. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/error.h"
+#include "util/strv.h"
+
+/* Install PACKAGES and the local .deb files DEBS (dependencies resolved by
+ * apt from the mirror) into the root file system ROOTFS. */
+int apt_install(const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
+                ab_error *err);
+
+/* apt-get update and a non-interactive upgrade in ROOTFS. */
+int apt_upgrade(const char *rootfs, const char *logpath, bool verbose, ab_error *err);
+
+/* Whether ROOTFS has apt (a Debian or Ubuntu root). */
+bool apt_present(const char *rootfs);
