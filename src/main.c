@@ -26,6 +26,8 @@ static const struct verb verbs[] = {
     { "edit", cmd_edit, 0 },
     { "rm", cmd_rm, 1 },
     { "launcher", cmd_launcher, 0 },
+    { "update", cmd_update, 1 },
+    { "image", cmd_image, 1 },
     { "help", cmd_help, 0 },
     { "version", cmd_version, 0 },
     { NULL, NULL, 0 },

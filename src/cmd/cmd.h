@@ -16,6 +16,13 @@ int cmd_config(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_launcher(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+/* update's work, shared with run ++aptupdate/++aptupdateall */
+#include <stdbool.h>
+#include <stddef.h>
+int update_containers(char **names, size_t n, bool verbose);
+int update_all(bool verbose);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

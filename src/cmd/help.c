@@ -29,6 +29,8 @@ int cmd_help(int argc, char **argv)
            "  config NAME [KEY[=VALUE]] | edit NAME     read or change appbox.conf\n"
            "  rm [--force] NAME                         remove a container and its launcher\n"
            "  launcher install NAME [--as CMD] | launcher remove NAME\n"
+           "  update NAME... | update --all             apt-get update + upgrade in containers\n"
+           "  image list | image rm NAME | image pull debian:SUITE   the cache of bases\n"
            "  help                                      show this help\n"
            "  version                                   show the version\n"
            "\n"

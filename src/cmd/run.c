@@ -69,10 +69,11 @@ int cmd_run(int argc, char **argv)
                                        argv[i]);
             conf_remove(&overrides, "Network", "Mode");
             conf_add(&overrides, "Network", "Mode", argv[i], 0);
-        } else if (strcmp(o, "aptupdate") == 0 || strcmp(o, "aptupdateall") == 0) {
-            fprintf(stderr, "appbox: run: %s is not yet supported: package updates come with the "
-                            "Debian/Ubuntu bases (appbox update)\n", argv[i]);
-            return 125;
+        } else if (strcmp(o, "aptupdate") == 0) {
+            /* seed 001: start with the network on, apt update + upgrade, stop */
+            return update_containers((char **)&name, 1, false);
+        } else if (strcmp(o, "aptupdateall") == 0) {
+            return update_all(false);
         } else {
             return cmd_usage_error("run", "%s: unknown ++option (allowed: ++show, ++start, ++stop, ++cmd, "
                                           "++network, ++aptupdate, ++aptupdateall)", argv[i]);

@@ -1,0 +1,89 @@
+/* update: apt-get update and upgrade in Debian/Ubuntu containers. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "container.h"
+#include "store.h"
+#include "util/cleanup.h"
+
+int update_containers(char **names, size_t n, bool verbose)
+{
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab_error err = { 0 };
+        const char *why = NULL;
+        if (!store_name_valid(names[i]) || !store_exists(names[i])) {
+            printf("%s: failed: no such container\n", names[i]);
+            failed++;
+            continue;
+        }
+        fflush(stdout);
+        int r = container_update(names[i], verbose, &why, &err);
+        if (r < 0) {
+            printf("%s: failed: %s\n", names[i], err.msg);
+            failed++;
+        } else {
+            printf("%s: %s\n", names[i], r == 1 ? why : "updated");
+        }
+        fflush(stdout);
+    }
+    return failed ? 125 : 0;
+}
+
+int update_all(bool verbose)
+{
+    ab_error err = { 0 };
+    _cleanup_free_ char *root = store_data_root(&err);
+    if (!root)
+        return cmd_report(&err);
+    strv names = { 0 };
+    DIR *d = opendir(root);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (store_name_valid(e->d_name) && store_exists(e->d_name))
+            strv_push(&names, e->d_name);
+    if (d)
+        closedir(d);
+    int r = names.n ? update_containers(names.v, names.n, verbose) : 0;
+    if (!names.n)
+        printf("no containers\n");
+    strv_clear(&names);
+    return r;
+}
+
+int cmd_update(int argc, char **argv)
+{
+    bool all = false, verbose = false;
+    int first = argc;
+    for (int i = 0; i < argc; i++) {
+        if (cmd_is_help(argv[i])) {
+            printf("Usage: appbox update [--verbose] NAME... | appbox update [--verbose] --all\n\n"
+                   "apt-get update and a non-interactive upgrade in each (stopped) container, with the\n"
+                   "network on just for this; one line per container.  Containers that are not\n"
+                   "Debian/Ubuntu roots are skipped.\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--all") == 0) {
+            all = true;
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = true;
+        } else if (argv[i][0] == '-') {
+            return cmd_usage_error("update", "%s: unknown option (allowed: --all, --verbose)", argv[i]);
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (all && first < argc)
+        return cmd_usage_error("update", "--all and names: give one or the other");
+    if (all)
+        return update_all(verbose);
+    if (first >= argc)
+        return cmd_usage_error("update", "missing NAME (usage: appbox update NAME... | --all)");
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] == '-')
+            return cmd_usage_error("update", "%s: options go before the names", argv[i]);
+    return update_containers(argv + first, (size_t)(argc - first), verbose);
+}
