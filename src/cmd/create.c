@@ -112,6 +112,18 @@ static int record(void *ud, const struct spec_option *o, const char *value)
     return conf_add(ud, o->section, o->key, value ? value : "yes", 0);
 }
 
+/* In the new root: the user's home, and their passwd and group entries
+ * (with their login shell when the root has it), written into the root so
+ * that tools inside (adduser, apt) see one ordinary /etc/passwd.
+ * $1 uid $2 gid $3 home $4 name $5 group $6 shell */
+#define USER_SETUP                                                                                          \
+    "r=/mnt/rootfs; mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
+    "sh=$6; [ -x \"$r$sh\" ] || sh=/bin/sh; "                                                                 \
+    "if [ -f $r/etc/passwd ] && [ ! -L $r/etc/passwd ] && ! grep -q \"^$4:\" $r/etc/passwd; then "             \
+    "echo \"$4:x:$1:$2:$4:$3:$sh\" >> $r/etc/passwd; fi && "                                                  \
+    "if [ -f $r/etc/group ] && [ ! -L $r/etc/group ] && ! grep -q \"^$5:\" $r/etc/group; then "                \
+    "echo \"$5:x:$2:\" >> $r/etc/group; fi"
+
 static int make_rootfs(const char *name, const char *dir, const char *base, const struct image_ref *image,
                        const struct create_args *a, const struct spec *s, ab_error *err)
 {
@@ -134,8 +146,7 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
         int r = image_import(image, rootfs, err);
         if (r < 0)
             return r;
-        char *const home[] = { "sh", "-c", "mkdir -p \"/mnt/rootfs$3\" && chown \"$1:$2\" \"/mnt/rootfs$3\"",
-                               "sh", uid, gid, id.home, NULL };
+        char *const home[] = { "sh", "-c", USER_SETUP, "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
         if ((r = container_run_as_root(dir, NULL, home, err)) < 0)
             return r;
         if (a->packages.n || a->debs.n) {
@@ -155,9 +166,8 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
     }
     /* A copy owned by the container's root, with a home for the user. */
     char *const argv[] = { "sh", "-c",
-                           "mkdir /mnt/rootfs && cp -a --no-preserve=ownership /src/. /mnt/rootfs/ && "
-                           "mkdir -p \"/mnt/rootfs$3\" && chown \"$1:$2\" \"/mnt/rootfs$3\"",
-                           "sh", uid, gid, id.home, NULL };
+                           "mkdir /mnt/rootfs && cp -a --no-preserve=ownership /src/. /mnt/rootfs/ && " USER_SETUP,
+                           "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
     return container_run_as_root(dir, base + 4, argv, err);
 }
 
