@@ -23,6 +23,7 @@ struct create_args {
     const char *as;
     const char *mirror;
     const char *variant;
+    const char *user_home;
     strv packages;
     strv debs;
     int no_launcher;
@@ -44,6 +45,8 @@ static void create_usage(FILE *f)
     fprintf(f, "  %-24s %s\n", "--variant V", "the mmdebstrap variant (default: minbase)");
     fprintf(f, "  %-24s %s\n", "--packages A,B,...", "install these packages (Debian/Ubuntu roots)");
     fprintf(f, "  %-24s %s\n", "--deb FILE", "install this local .deb, with its dependencies (repeatable)");
+    fprintf(f, "  %-24s %s\n", "--user-home H", "private (default: a home of its own), host (bind your home)");
+    fprintf(f, "  %-24s %s\n", "", "or PATH (bind that folder as the home)");
     fprintf(f, "  %-24s %s\n", "--verbose", "show the output of mmdebstrap and apt");
     fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
     fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");
@@ -98,6 +101,7 @@ static int create_unknown(void *ud, const char *name, const char *value, ab_erro
                         : strcmp(name, "as") == 0      ? &a->as
                         : strcmp(name, "mirror") == 0  ? &a->mirror
                         : strcmp(name, "variant") == 0 ? &a->variant
+                        : strcmp(name, "user-home") == 0 ? &a->user_home
                                                        : NULL;
     if (!slot)
         return -ENOENT;
@@ -198,6 +202,25 @@ int cmd_create(int argc, char **argv)
         return cmd_report(&err);
     if (r < argc - 1)
         return cmd_usage_error("create", "unexpected argument '%s' (the command goes in --run)", argv[1 + r]);
+    if (a.user_home && strcmp(a.user_home, "private") != 0) {
+        /* A host folder as the home: just a bind, written as one. */
+        struct identity id;
+        identity_resolve(&s, &id, &err);
+        const char *src = a.user_home;
+        if (strcmp(src, "host") == 0) {
+            src = getenv("HOME");
+            if (!src || src[0] != '/')
+                return cmd_usage_error("create", "--user-home host: HOME is not set");
+        } else if (src[0] != '/') {
+            return cmd_usage_error("create", "--user-home: '%s' is not private, host or an absolute path", src);
+        }
+        _cleanup_free_ char *arg = NULL;
+        if (asprintf(&arg, "%s:%s", src, id.home) < 0)
+            return 125;
+        const struct spec_option *bind = spec_option_find("bind");
+        if (spec_option_apply(&s, bind, "--user-home", arg, &err) < 0 || record(&conf, bind, arg) < 0)
+            return cmd_report(&err);
+    }
 
     _cleanup_free_ char *base = NULL, *boot_tar = NULL;
     struct image_ref image = { 0 };
