@@ -122,7 +122,7 @@ static int record(void *ud, const struct spec_option *o, const char *value)
  * $1 uid $2 gid $3 home $4 name $5 group $6 shell */
 #define USER_SETUP                                                                                          \
     "r=/mnt/rootfs; mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
-    "sh=$6; [ -x \"$r$sh\" ] || sh=/bin/sh; "                                                                 \
+    "{ sh=$6; [ -x \"$r$sh\" ] || sh=/bin/sh; } && "                                                                 \
     "if [ -f $r/etc/passwd ] && [ ! -L $r/etc/passwd ] && ! grep -q \"^$4:\" $r/etc/passwd; then "             \
     "echo \"$4:x:$1:$2:$4:$3:$sh\" >> $r/etc/passwd; fi && "                                                  \
     "if [ -f $r/etc/group ] && [ ! -L $r/etc/group ] && ! grep -q \"^$5:\" $r/etc/group; then "                \
