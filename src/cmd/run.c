@@ -29,8 +29,8 @@ static void run_usage(FILE *f)
                "  ++stop            only stop the container\n"
                "  ++cmd CMD...      run CMD... instead of Run=\n"
                "  ++network MODE    network for this start: none or host\n"
-               "  ++aptupdate       update the container's packages (not yet supported)\n"
-               "  ++aptupdateall    update every container (not yet supported)\n");
+               "  ++aptupdate       apt-get update + upgrade in this container, then stop\n"
+               "  ++aptupdateall    the same in every container\n");
 }
 
 int cmd_run(int argc, char **argv)
