@@ -135,6 +135,7 @@ int cmd_edit(int argc, char **argv)
     }
     struct conf conf = { 0 };
     struct container_conf cc;
+    memset(&cc, 0, sizeof(cc));
     int r = conf_load(copy, &conf, &cc, &err);
     container_conf_free(&cc);
     conf_free(&conf);

@@ -294,6 +294,12 @@ int conf_write(const char *path, const struct conf *c, const char *header, ab_er
             close(fd);
         return ab_fail(err, errno, "cannot write %s", tmp);
     }
+    for (size_t i = 0; i < c->n; i++)
+        if (strpbrk(c->e[i].value, "\n\r")) {
+            unlink(tmp);
+            return ab_error_set(err, AB_ERR_USAGE, 0, "[%s] %s: a value may not contain a line break", c->e[i].section,
+                                c->e[i].key);
+        }
     if (header)
         fputs(header, f);
     for (size_t s = 0; sections[s]; s++) {
