@@ -1,5 +1,4 @@
 /* list and show: what exists, and everything a container can reach. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -28,11 +27,6 @@ static char *launcher_of(const char *name)
     return p;
 }
 
-static int names_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int cmd_list(int argc, char **argv)
 {
     bool json = false;
@@ -47,18 +41,9 @@ int cmd_list(int argc, char **argv)
             return cmd_usage_error("list", "'%s': unknown argument (allowed: --json)", argv[i]);
     }
     ab_error err = { 0 };
-    _cleanup_free_ char *root = store_data_root(&err);
-    if (!root)
-        return cmd_report(&err);
     strv names = { 0 };
-    DIR *d = opendir(root);
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (store_name_valid(e->d_name) && store_exists(e->d_name))
-            strv_push(&names, e->d_name);
-    if (d)
-        closedir(d);
-    if (names.n)
-        qsort(names.v, names.n, sizeof(char *), names_cmp);
+    if (store_list(&names, &err) < 0)
+        return cmd_report(&err);
 
     json_object *arr = json_object_new_array();
     if (!json)

@@ -1,5 +1,4 @@
 /* update: apt-get update and upgrade in Debian/Ubuntu containers. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +35,9 @@ int update_containers(char **names, size_t n, bool verbose)
 int update_all(bool verbose)
 {
     ab_error err = { 0 };
-    _cleanup_free_ char *root = store_data_root(&err);
-    if (!root)
-        return cmd_report(&err);
     strv names = { 0 };
-    DIR *d = opendir(root);
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (store_name_valid(e->d_name) && store_exists(e->d_name))
-            strv_push(&names, e->d_name);
-    if (d)
-        closedir(d);
+    if (store_list(&names, &err) < 0)
+        return cmd_report(&err);
     int r = names.n ? update_containers(names.v, names.n, verbose) : 0;
     if (!names.n)
         printf("no containers\n");

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -128,4 +129,26 @@ bool store_exists(const char *name)
     ab_error err;
     _cleanup_free_ char *p = store_path(name, "appbox.conf", &err);
     return p && access(p, F_OK) == 0;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list(strv *names, ab_error *err)
+{
+    _cleanup_free_ char *root = store_data_root(err);
+    if (!root)
+        return -ENOENT;
+    DIR *d = opendir(root);
+    if (!d)
+        return errno == ENOENT ? 0 : ab_fail(err, errno, "cannot read %s", root);
+    for (struct dirent *e; (e = readdir(d));)
+        if (store_name_valid(e->d_name) && store_exists(e->d_name))
+            strv_push(names, e->d_name);
+    closedir(d);
+    if (names->n)
+        qsort(names->v, names->n, sizeof(char *), names_cmp);
+    return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 /* Letters, digits, '-', '_', '.'; not starting with '.'; 1-64 chars. */
 bool store_name_valid(const char *name);
@@ -24,6 +25,9 @@ char *store_run_path(const char *name, const char *file, ab_error *err);  /* run
 /* Create PATH and its missing parents (mode 0700), check it is ours, and
  * with PRIVATE_DIR make it 0700 if it is not. */
 int store_mkdirs(const char *path, bool private_dir, ab_error *err);
+
+/* Names of the existing containers, sorted. */
+int store_list(strv *names, ab_error *err);
 
 /* Whether container NAME exists (has an appbox.conf). */
 bool store_exists(const char *name);

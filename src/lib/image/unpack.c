@@ -159,6 +159,16 @@ static bool mapped(const struct idset *s, unsigned long id)
     return false;
 }
 
+/* The entry's path, normalized (malloc'd; NULL when out of memory). */
+static char *entry_name(struct archive_entry *e)
+{
+    const char *p = archive_entry_pathname(e);
+    char *name = strdup(p ? p : "");
+    if (name)
+        normalize(name);
+    return name;
+}
+
 static struct archive *open_reader(int fd, ab_error *err)
 {
     struct archive *a = archive_read_new();
@@ -185,12 +195,11 @@ static int whiteout_pass(int fd, int rootfd, struct unpack_stats *st, ab_error *
     struct archive_entry *e;
     int r = 0, ar;
     while (r == 0 && (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        _cleanup_free_ char *name = strdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+        _cleanup_free_ char *name = entry_name(e);
         if (!name) {
             r = ab_fail(err, ENOMEM, "out of memory");
             break;
         }
-        normalize(name);
         if (!is_whiteout(name))
             continue;
         if (!unpack_path_ok(name)) {
@@ -237,12 +246,11 @@ int unpack_layer(int fd, const char *dest, struct unpack_stats *st, ab_error *er
     int ar;
     r = 0;
     while (r == 0 && (ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        _cleanup_free_ char *name = strdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+        _cleanup_free_ char *name = entry_name(e);
         if (!name) {
             r = ab_fail(err, ENOMEM, "out of memory");
             break;
         }
-        normalize(name);
         if (!*name) {
             /* the root itself: take its mode, keep it ours */
             continue;
