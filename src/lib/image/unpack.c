@@ -126,6 +126,72 @@ static bool through_symlink(int rootfd, const char *path)
     return false;
 }
 
+/* NAME's directories go through a symlink of the image (usrmerge's
+ * lib -> usr/lib, say): resolve them as the container would, inside the
+ * root, and give back the path the entry really names (malloc'd).  The
+ * longest prefix that exists is resolved; what follows it must not exist
+ * yet (it is created as directories).  A link that leads nowhere in the
+ * image (to a host path, say) is refused: the entry has no place inside. */
+static int resolve_in_image(int rootfd, const char *name, char **out, ab_error *err)
+{
+    _cleanup_free_ char *prefix = strdup(name);
+    if (!prefix)
+        return ab_fail(err, ENOMEM, "out of memory");
+    char *cut = strrchr(prefix, '/');
+    *cut = '\0';
+    _cleanup_close_ int dir = -1;
+    for (;;) {
+        dir = fs_open_in_root(rootfd, cut ? prefix : ".", O_PATH | O_DIRECTORY);
+        if (dir >= 0 || dir != -ENOENT || !cut)
+            break;
+        cut = strrchr(prefix, '/');
+        if (cut)
+            *cut = '\0';
+    }
+    if (dir < 0)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': %s", name, strerror(-dir));
+    /* the part of NAME below the resolved prefix */
+    const char *rest = name + (cut ? strlen(prefix) + 1 : 0);
+    _cleanup_free_ char *first = strndup(rest, strcspn(rest, "/"));
+    struct stat st;
+    if (!first)
+        return ab_fail(err, ENOMEM, "out of memory");
+    if (strchr(rest, '/') && fstatat(dir, first, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': its path goes through a "
+                            "symbolic link that leads out of the image", name);
+    char rootpath[PATH_MAX], dirpath[PATH_MAX], link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
+    ssize_t rl = readlink(link, rootpath, sizeof(rootpath) - 1);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
+    ssize_t dl = readlink(link, dirpath, sizeof(dirpath) - 1);
+    if (rl < 0 || dl < 0)
+        return ab_fail(err, errno, "cannot tell where '%s' lands in the image", name);
+    rootpath[rl] = dirpath[dl] = '\0';
+    size_t n = strcmp(rootpath, "/") == 0 ? 0 : (size_t)rl;
+    if (strncmp(dirpath, rootpath, n) != 0 || (dirpath[n] != '/' && dirpath[n] != '\0'))
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': it resolves out of the root",
+                            name);
+    const char *rel = dirpath + n;
+    while (*rel == '/')
+        rel++;
+    if (asprintf(out, "%s%s%s", rel, *rel ? "/" : "", rest) < 0)
+        return ab_fail(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+/* An entry that is not a directory replaces whatever is at NAME, a whole
+ * directory tree included (libarchive only removes empty ones). */
+static int make_room(int rootfd, const char *name, mode_t type, ab_error *err)
+{
+    struct stat st;
+    if (type == AE_IFDIR || fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    int r = remove_at(rootfd, name);
+    if (r < 0)
+        return ab_fail(err, -r, "cannot remove the directory '%s' that the entry replaces", name);
+    return 0;
+}
+
 static bool is_whiteout(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -260,10 +326,17 @@ int unpack_layer(int fd, const char *dest, struct unpack_stats *st, ab_error *er
                              archive_entry_pathname(e));
             break;
         }
-        if (through_symlink(rootfd, name)) {
+        if (is_whiteout(name) && through_symlink(rootfd, name)) {
             r = ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': its path goes through a "
                              "symbolic link", name);
             break;
+        }
+        if (through_symlink(rootfd, name)) {
+            char *real = NULL;
+            if ((r = resolve_in_image(rootfd, name, &real, err)) < 0)
+                break;
+            free(name);
+            name = real;
         }
         if (is_whiteout(name)) {
             if (!seekable && (r = apply_whiteout(rootfd, name, err)) < 0)
@@ -278,10 +351,20 @@ int unpack_layer(int fd, const char *dest, struct unpack_stats *st, ab_error *er
                 break;
             }
             normalize(target);
-            if (!unpack_path_ok(target) || through_symlink(rootfd, target)) {
+            if (!unpack_path_ok(target)) {
                 r = ab_error_set(err, AB_ERR_RUNTIME, 0,
                                  "refusing the archive entry '%s': a hard link to '%s', out of the root", name, hl);
                 break;
+            }
+            if (through_symlink(rootfd, target)) {
+                char *real = NULL;
+                if (resolve_in_image(rootfd, target, &real, err) < 0) {
+                    r = ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': a hard link to "
+                                     "'%s', out of the root", name, hl);
+                    break;
+                }
+                free(target);
+                target = real;
             }
             archive_entry_set_hardlink(e, target);
         }
@@ -307,6 +390,8 @@ int unpack_layer(int fd, const char *dest, struct unpack_stats *st, ab_error *er
         }
         archive_entry_set_perm(e, perm);
         archive_entry_set_pathname(e, name);
+        if ((r = make_room(rootfd, name, type, err)) < 0)
+            break;
         int wr = archive_write_header(w, e);
         if (wr < ARCHIVE_WARN) {
             r = ab_error_set(err, AB_ERR_RUNTIME, 0, "refusing the archive entry '%s': %s", name,
