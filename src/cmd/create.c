@@ -15,6 +15,7 @@
 #include "options.h"
 #include "store.h"
 #include "util/cleanup.h"
+#include "util/interrupt.h"
 
 struct create_args {
     struct conf *conf;
@@ -147,7 +148,12 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
             return ab_fail(err, ENOMEM, "out of memory");
         if (mkdir(rootfs, 0755) < 0)
             return ab_fail(err, errno, "cannot create %s", rootfs);
+        bool tty = !a->verbose && isatty(STDERR_FILENO);
+        if (tty)
+            fprintf(stderr, "\r\033[Kappbox: creating %s: unpacking %s", name, base);
         int r = image_import(image, rootfs, err);
+        if (tty)
+            fprintf(stderr, "\r\033[K");
         if (r < 0)
             return r;
         char *const home[] = { "sh", "-c", USER_SETUP, "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
@@ -228,11 +234,6 @@ int cmd_create(int argc, char **argv)
     if ((a.mirror || a.variant) && !(a.base && bootstrap_base_kind(a.base)))
         return cmd_usage_error("create", "--%s: only for --base debian:SUITE or ubuntu:SUITE",
                                a.mirror ? "mirror" : "variant");
-    if (a.variant && strspn(a.variant, "abcdefghijklmnopqrstuvwxyz-") != strlen(a.variant))
-        return cmd_usage_error("create", "--variant: '%s' is not a variant (e.g. minbase, apt, required)", a.variant);
-    if (a.mirror && strncmp(a.mirror, "http://", 7) && strncmp(a.mirror, "https://", 8) &&
-        strncmp(a.mirror, "file://", 7))
-        return cmd_usage_error("create", "--mirror: '%s' is not a URL (http://, https:// or file://)", a.mirror);
     if (a.base && bootstrap_base_kind(a.base)) {
         if (bootstrap_parse(a.base, &boot, &err) < 0)
             return cmd_report(&err);
@@ -296,6 +297,9 @@ int cmd_create(int argc, char **argv)
         return cmd_report(&err);
     }
     _cleanup_free_ char *header = conf_header(name);
+    /* From here on, Ctrl-C fails the step under way and create removes
+     * what it made. */
+    interrupt_catch();
     r = 0;
     if (boot.dist) {
         /* The pristine base comes from the cache (built on first use). */
@@ -308,6 +312,8 @@ int cmd_create(int argc, char **argv)
     if (r == 0)
         r = make_rootfs(name, dir, base, &image, &a, &s, &err);
     image_ref_free(&image);
+    if (r == 0 && interrupted())
+        r = ab_error_set(&err, AB_ERR_RUNTIME, 0, "interrupted (signal %d)", interrupted());
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);
     if (r == 0 && !a.no_launcher && launcher_install(name, a.as, 0) != 0)

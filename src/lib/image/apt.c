@@ -10,6 +10,7 @@
 
 #include "sandbox.h"
 #include "spec.h"
+#include "image/progress.h"
 #include "util/cleanup.h"
 
 #define APT "apt-get -q -o APT::Sandbox::User=root -o Dpkg::Options::=--force-confdef " \
@@ -24,8 +25,8 @@ bool apt_present(const char *rootfs)
 
 /* Run SCRIPT as root of ROOTFS with the network on; output to LOGPATH
  * unless VERBOSE. */
-static int run_in_root(const char *rootfs, const char *script, const strv *binds, const char *logpath, bool verbose,
-                       ab_error *err)
+static int run_in_root(const char *rootfs, const char *script, const strv *binds, const char *title,
+                       const char *logpath, bool verbose, ab_error *err)
 {
     struct spec s;
     spec_init(&s);
@@ -49,29 +50,31 @@ static int run_in_root(const char *rootfs, const char *script, const strv *binds
         spec_free(&s);
         return ab_fail(err, ENOMEM, "out of memory");
     }
-    _cleanup_close_ int log = verbose ? -1 : open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    _cleanup_close_ int saved_out = log >= 0 ? dup(STDOUT_FILENO) : -1;
-    _cleanup_close_ int saved_err = log >= 0 ? dup(STDERR_FILENO) : -1;
-    _cleanup_close_ int saved_in = log >= 0 ? dup(STDIN_FILENO) : -1;
-    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log >= 0) {
-        dup2(null, STDIN_FILENO); /* no terminal: no pty, no prompts */
-        dup2(log, STDOUT_FILENO);
-        dup2(log, STDERR_FILENO);
+    /* No terminal inside: no pty, no prompts; the output goes through the
+     * progress reader to the log. */
+    struct progress p;
+    if (progress_start(&p, title, logpath, false, verbose, err) < 0) {
+        spec_free(&s);
+        return -EIO;
     }
+    _cleanup_close_ int saved_out = dup(STDOUT_FILENO);
+    _cleanup_close_ int saved_err = dup(STDERR_FILENO);
+    _cleanup_close_ int saved_in = dup(STDIN_FILENO);
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    dup2(null, STDIN_FILENO);
+    dup2(p.fd, STDOUT_FILENO);
+    dup2(p.fd, STDERR_FILENO);
     int code = 0;
     r = sandbox_run(&s, &code, err);
-    if (log >= 0) {
-        dup2(saved_in, STDIN_FILENO);
-        dup2(saved_out, STDOUT_FILENO);
-        dup2(saved_err, STDERR_FILENO);
-    }
+    dup2(saved_in, STDIN_FILENO);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    progress_end(&p);
     spec_free(&s);
     if (r < 0)
         return r;
     if (code != 0)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed (exit status %d)%s%s", code,
-                            verbose ? "" : "; its log: ", verbose ? "" : logpath);
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed (exit status %d); its log: %s", code, logpath);
     return 0;
 }
 
@@ -106,7 +109,7 @@ int apt_install(const char *rootfs, const strv *packages, const strv *debs, cons
     }
     fputs(" && " APT " clean", f);
     fclose(f);
-    int r = run_in_root(rootfs, script, &binds, logpath, verbose, err);
+    int r = run_in_root(rootfs, script, &binds, "installing packages", logpath, verbose, err);
     free(script);
     strv_clear(&binds);
     return r;
@@ -114,5 +117,6 @@ int apt_install(const char *rootfs, const strv *packages, const strv *debs, cons
 
 int apt_upgrade(const char *rootfs, const char *logpath, bool verbose, ab_error *err)
 {
-    return run_in_root(rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, logpath, verbose, err);
+    return run_in_root(rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, "upgrading", logpath,
+                       verbose, err);
 }

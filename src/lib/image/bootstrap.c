@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,24 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "image/progress.h"
 #include "util/cleanup.h"
+#include "util/interrupt.h"
 
 static const struct {
     const char *dist, *mirror;
 } dists[] = {
     { "debian", "http://deb.debian.org/debian" },
     { "ubuntu", "http://archive.ubuntu.com/ubuntu" },
+};
+
+/* mmdebstrap's variants, and what debootstrap (the fallback) calls them:
+ * NULL where it has none, "" for its default set. */
+static const struct {
+    const char *name, *debootstrap;
+} variants[] = {
+    { "minbase", "minbase" }, { "buildd", "buildd" },   { "important", "" }, { "standard", "" },
+    { "required", NULL },     { "essential", NULL },    { "apt", NULL },
 };
 
 bool bootstrap_base_kind(const char *base)
@@ -36,7 +48,7 @@ int bootstrap_parse(const char *base, struct bootstrap_opts *o, ab_error *err)
     if (strcmp(dist, "debian") && strcmp(dist, "ubuntu"))
         return 0;
     const char *suite = colon + 1;
-    bool ok = *suite && strlen(suite) < 32;
+    bool ok = *suite && *suite != '-' && strlen(suite) < 32;
     for (const char *p = suite; ok && *p; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-';
     if (!ok)
@@ -46,6 +58,23 @@ int bootstrap_parse(const char *base, struct bootstrap_opts *o, ab_error *err)
     o->suite = suite;
     if (!o->variant)
         o->variant = "minbase";
+    bool known = false;
+    for (size_t i = 0; i < ARRAY_SIZE(variants); i++)
+        known = known || strcmp(o->variant, variants[i].name) == 0;
+    if (!known)
+        return ab_usage(err, "--variant: '%s' is not a variant (allowed: minbase, apt, essential, required, "
+                        "important, standard, buildd)", o->variant);
+    if (o->mirror && ((strncmp(o->mirror, "http://", 7) && strncmp(o->mirror, "https://", 8) &&
+                       strncmp(o->mirror, "file://", 7)) ||
+                      strpbrk(o->mirror, " \t\n")))
+        return ab_usage(err, "--mirror: '%s' is not a mirror URL (allowed: http://, https:// or file:// URLs)",
+                        o->mirror);
+    const char *pick = getenv("APPBOX_BOOTSTRAP");
+    if (pick && *pick && strcmp(pick, "mmdebstrap") && strcmp(pick, "debootstrap"))
+        return ab_usage(err, "APPBOX_BOOTSTRAP: '%s' is not a bootstrap tool (allowed: mmdebstrap, debootstrap)",
+                        pick);
+    if (pick && strcmp(pick, "debootstrap") == 0 && getuid() != 0)
+        return ab_usage(err, "APPBOX_BOOTSTRAP=debootstrap: debootstrap needs root (mmdebstrap does not)");
     return 1;
 }
 
@@ -82,39 +111,130 @@ char *image_cache_dir(ab_error *err)
     return d;
 }
 
-static int run_tool(char *const argv[], const char *logpath, bool verbose, ab_error *err)
+/* Run ARGV with its output watched by a progress reader (see progress.h). */
+static int run_tool(char *const argv[], const char *title, const char *logpath, bool verbose, ab_error *err)
 {
-    int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (log < 0)
-        return ab_fail(err, errno, "cannot write %s", logpath);
-    fflush(NULL);
+    struct progress p;
+    if (progress_start(&p, title, logpath, true, verbose, err) < 0)
+        return -EIO;
     pid_t pid = fork();
     if (pid < 0) {
-        close(log);
+        progress_end(&p);
         return ab_fail(err, errno, "cannot start %s", argv[0]);
     }
     if (pid == 0) {
         int null = open("/dev/null", O_RDONLY);
         dup2(null, STDIN_FILENO);
-        if (!verbose) {
-            dup2(log, STDOUT_FILENO);
-            dup2(log, STDERR_FILENO);
-        }
+        dup2(p.fd, STDOUT_FILENO);
+        dup2(p.fd, STDERR_FILENO);
+        /* its own process group: Ctrl-C reaches it through appbox, which
+         * then knows the step was interrupted and cleans up */
+        setpgid(0, 0);
         execvp(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    close(log);
+    interrupt_child(pid);
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            interrupt_child(0);
+            progress_end(&p);
             return ab_fail(err, errno, "cannot wait for %s", argv[0]);
+        }
+    interrupt_child(0);
+    progress_end(&p);
+    if (interrupted())
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s was interrupted (signal %d); its log: %s", argv[0],
+                            interrupted(), logpath);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        return ab_fail(err, ENOENT, "cannot run %s (install mmdebstrap: apt-get install mmdebstrap)", argv[0]);
+        return ab_fail(err, ENOENT, "cannot run %s; its log: %s", argv[0], logpath);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s failed (exit status %d); its log: %s", argv[0],
                             WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), logpath);
     return 0;
+}
+
+static bool in_path(const char *tool)
+{
+    const char *path = getenv("PATH");
+    _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (char *save = NULL, *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", d, tool);
+        if (access(p, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int bootstrap_mmdebstrap(const struct bootstrap_opts *o, const char *mirror, const char *tmp,
+                                const char *title, const char *logp, ab_error *err)
+{
+    char variant[64];
+    snprintf(variant, sizeof(variant), "--variant=%s", o->variant);
+    const char *mode = getuid() == 0 ? "--mode=root" : "--mode=unshare";
+    char *argv[12];
+    size_t a = 0;
+    argv[a++] = "mmdebstrap";
+    argv[a++] = (char *)mode;
+    argv[a++] = variant;
+    argv[a++] = "--format=tar";
+    argv[a++] = "--verbose"; /* apt's own lines: the progress counter reads them */
+    if (strcmp(o->dist, "ubuntu") == 0)
+        argv[a++] = "--components=main,universe";
+    argv[a++] = "--";
+    argv[a++] = (char *)o->suite;
+    argv[a++] = (char *)tmp;
+    argv[a++] = (char *)mirror;
+    argv[a] = NULL;
+    return run_tool(argv, title, logp, o->verbose, err);
+}
+
+/* debootstrap needs root; it fills a directory, which is then packed into
+ * the same tarball mmdebstrap would have written. */
+static int bootstrap_debootstrap(const struct bootstrap_opts *o, const char *mirror, const char *tmp,
+                                 const char *title, const char *logp, ab_error *err)
+{
+    const char *dv = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(variants); i++)
+        if (strcmp(variants[i].name, o->variant) == 0)
+            dv = variants[i].debootstrap;
+    if (!dv)
+        return ab_usage(err, "--variant %s needs mmdebstrap (debootstrap has no such variant): apt-get install "
+                        "mmdebstrap", o->variant);
+    _cleanup_free_ char *dir = NULL, *variant = NULL;
+    if (asprintf(&dir, "%s.d", tmp) < 0 || asprintf(&variant, "--variant=%s", dv) < 0)
+        return ab_fail(err, ENOMEM, "out of memory");
+    char *argv[10];
+    size_t a = 0;
+    argv[a++] = "debootstrap";
+    if (*dv)
+        argv[a++] = variant;
+    if (strcmp(o->dist, "ubuntu") == 0)
+        argv[a++] = "--components=main,universe";
+    /* no "--": debootstrap's parser does not know it; the suite cannot
+     * start with '-' (bootstrap_parse) and the rest are absolute/URLs */
+    argv[a++] = (char *)o->suite;
+    argv[a++] = dir;
+    argv[a++] = (char *)mirror;
+    argv[a] = NULL;
+    int r = run_tool(argv, title, logp, o->verbose, err);
+    if (r == 0) {
+        char *tar[] = { "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", dir, "-cf", (char *)tmp,
+                        ".", NULL };
+        _cleanup_free_ char *tlog = NULL;
+        if (asprintf(&tlog, "%s.tar-log", logp) < 0)
+            r = ab_fail(err, ENOMEM, "out of memory");
+        else
+            r = run_tool(tar, title, tlog, o->verbose, err);
+        if (tlog)
+            unlink(tlog);
+    }
+    char *rm[] = { "rm", "-rf", "--one-file-system", "--", dir, NULL };
+    ab_error ignored = { 0 };
+    run_tool(rm, title, "/dev/null", false, &ignored);
+    return r;
 }
 
 int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *err)
@@ -125,9 +245,10 @@ int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *e
         return -ENOMEM;
     if (store_mkdirs(dir, true, err) < 0)
         return -EIO;
-    _cleanup_free_ char *path = NULL, *lockp = NULL, *tmp = NULL, *logp = NULL;
+    _cleanup_free_ char *path = NULL, *lockp = NULL, *tmp = NULL, *logp = NULL, *title = NULL;
     if (asprintf(&path, "%s/%s.tar", dir, name) < 0 || asprintf(&lockp, "%s/%s.lock", dir, name) < 0 ||
-        asprintf(&tmp, "%s/%s.tar.part", dir, name) < 0 || asprintf(&logp, "%s/%s.log", dir, name) < 0)
+        asprintf(&tmp, "%s/%s.tar.part", dir, name) < 0 || asprintf(&logp, "%s/%s.log", dir, name) < 0 ||
+        asprintf(&title, "bootstrapping %s:%s", o->dist, o->suite) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
     _cleanup_close_ int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX) < 0)
@@ -137,25 +258,22 @@ int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *e
         return 0;
     }
     const char *mirror = o->mirror ? o->mirror : default_mirror(o->dist);
-    char variant[64];
-    snprintf(variant, sizeof(variant), "--variant=%s", o->variant);
-    const char *mode = getuid() == 0 ? "--mode=root" : "--mode=unshare";
-    char *argv[12];
-    size_t a = 0;
-    argv[a++] = "mmdebstrap";
-    argv[a++] = (char *)mode;
-    argv[a++] = variant;
-    argv[a++] = "--format=tar";
-    if (strcmp(o->dist, "ubuntu") == 0)
-        argv[a++] = "--components=main,universe";
-    argv[a++] = (char *)o->suite;
-    argv[a++] = tmp;
-    argv[a++] = (char *)mirror;
-    argv[a] = NULL;
+    /* APPBOX_BOOTSTRAP picks the tool; otherwise mmdebstrap where it is
+     * installed, debootstrap (root only) where it is not. */
+    const char *pick = getenv("APPBOX_BOOTSTRAP"); /* checked by bootstrap_parse */
+    bool mm = pick && *pick ? strcmp(pick, "mmdebstrap") == 0 : in_path("mmdebstrap");
+    if (pick && *pick && !in_path(pick))
+        return ab_fail(err, ENOENT, "APPBOX_BOOTSTRAP=%s: %s is not installed (apt-get install %s)", pick, pick,
+                       pick);
+    if (!mm && (getuid() != 0 || !in_path("debootstrap")))
+        return ab_fail(err, ENOENT, "cannot bootstrap %s:%s: mmdebstrap is not installed%s (apt-get install "
+                       "mmdebstrap)", o->dist, o->suite, getuid() == 0 ? " and neither is debootstrap" :
+                       " (debootstrap, the fallback, needs root)");
     if (!o->verbose && isatty(STDERR_FILENO))
-        fprintf(stderr, "appbox: bootstrapping %s:%s (%s) from %s, once for every container of this base; "
-                        "log: %s\n", o->dist, o->suite, o->variant, mirror, logp);
-    int r = run_tool(argv, logp, o->verbose, err);
+        fprintf(stderr, "appbox: bootstrapping %s:%s (%s) from %s with %s, once for every container of this base; "
+                        "log: %s\n", o->dist, o->suite, o->variant, mirror, mm ? "mmdebstrap" : "debootstrap", logp);
+    int r = mm ? bootstrap_mmdebstrap(o, mirror, tmp, title, logp, err)
+               : bootstrap_debootstrap(o, mirror, tmp, title, logp, err);
     if (r == 0 && rename(tmp, path) < 0)
         r = ab_fail(err, errno, "cannot store %s", path);
     if (r < 0) {
