@@ -41,7 +41,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BUILD = Path(os.environ.get("APPBOX_BUILD_DIR", REPO / "build"))
+# APPBOX_BUILD (or the older APPBOX_BUILD_DIR): the build dir, relative to
+# the repository unless absolute, so parallel builds can be tested apart.
+BUILD = REPO / (os.environ.get("APPBOX_BUILD_DIR") or os.environ.get("APPBOX_BUILD") or "build")
 IS_ROOT = os.geteuid() == 0
 
 TEST_USER = "abtest"

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -20,17 +21,44 @@ int exe_is_sealed(void)
     return seals >= 0 && (seals & F_SEAL_WRITE);
 }
 
-static bool writable_by_container(int fd)
+/* Whether no one but host root may write ST: owned by root, and no group or
+ * other write bit (a POSIX ACL granting write to anyone shows as the group
+ * write bit, its mask).  A directory may be writable by others if it is
+ * sticky (/tmp): then they cannot rename or remove root's entries. */
+static bool only_root_writes(const struct stat *st, bool is_dir)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
+    if (st->st_uid != 0)
+        return false;
+    if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
         return true;
-    if (st.st_mode & S_IWOTH)
-        return true;
-    if (getuid() == 0)
-        return false; /* container ids map to an unprivileged range */
-    /* Container processes run with the caller's own uid and gid. */
-    return access("/proc/self/exe", W_OK) == 0;
+    return is_dir && (st->st_mode & S_ISVTX);
+}
+
+/* The fast path, taken without a copy: PATH is the file EXE is, and it and
+ * every directory above it only host root may change, so no id a container
+ * can have (not the caller's own, not the subordinate range, not a group the
+ * caller keeps) can write the binary, chmod it as its owner, or put another
+ * one in its place.  That is the installed case (/usr/bin/appbox, 0755). */
+static bool installed_by_root(int exe, const char *path)
+{
+    struct stat st, onpath;
+    if (fstat(exe, &st) < 0 || !S_ISREG(st.st_mode) || !only_root_writes(&st, false))
+        return false;
+    /* " (deleted)" or renamed since: the path says nothing of the file */
+    if (path[0] != '/' || lstat(path, &onpath) < 0 || onpath.st_dev != st.st_dev || onpath.st_ino != st.st_ino)
+        return false;
+    _cleanup_free_ char *dir = strdup(path);
+    if (!dir)
+        return false;
+    for (char *slash; (slash = strrchr(dir, '/'));) {
+        slash[slash == dir ? 1 : 0] = '\0';
+        /* the kernel's path has no symlinks: one here is a change, so distrust it */
+        if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !only_root_writes(&st, true))
+            return false;
+        if (slash == dir)
+            break;
+    }
+    return true;
 }
 
 void exe_guard(char **argv)
@@ -41,7 +69,15 @@ void exe_guard(char **argv)
     int seals = fcntl(exe, F_GET_SEALS);
     if (seals >= 0 && (seals & F_SEAL_WRITE))
         return;
-    if (!writable_by_container(exe))
+    /* The kernel's name of the file, for the fast path's check and for
+     * launchers, which must name the file, not the sealed copy. */
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    path[n > 0 ? n : 0] = '\0';
+    /* Any other owner may be an id of the container's (the caller's own:
+     * a read-only mode is no protection, the owner may chmod it back), or
+     * one that writes a file the container then gets to run. */
+    if (installed_by_root(exe, path))
         return;
     struct stat st;
     if (fstat(exe, &st) < 0)
@@ -51,19 +87,14 @@ void exe_guard(char **argv)
         return;
     off_t off = 0;
     while (off < st.st_size) {
-        ssize_t n = sendfile(mfd, exe, &off, (size_t)(st.st_size - off));
-        if (n <= 0)
+        ssize_t sent = sendfile(mfd, exe, &off, (size_t)(st.st_size - off));
+        if (sent <= 0)
             return;
     }
     if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
         return;
-    /* Launchers must name the file, not the sealed copy. */
-    char path[4096];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    if (n > 0) {
-        path[n] = '\0';
+    if (path[0])
         setenv("APPBOX_EXE", path, 0);
-    }
     extern char **environ;
     fexecve(mfd, argv, environ);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -28,6 +29,7 @@
 #include "mounts.h"
 #include "pty.h"
 #include "seccomp_filter.h"
+#include "store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -392,24 +394,78 @@ static void block_forwarded(sigset_t *old)
 static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
 {
     static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-    struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+    struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART }, old[ARRAY_SIZE(sigs)];
     sigemptyset(&sa.sa_mask);
     forward_to = pid;
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-        sigaction(sigs[i], &sa, NULL);
+        sigaction(sigs[i], &sa, &old[i]);
     sigprocmask(SIG_SETMASK, orig_mask, NULL);
+    int r = 0;
     while (waitpid(pid, wstatus, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return 0;
+        if (errno != EINTR) {
+            r = -errno;
+            break;
+        }
+    /* The caller's own handlers again (create's, which clean up after a
+     * Ctrl-C), with the container gone. */
+    sigset_t all, prev;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &prev);
+    forward_to = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaction(sigs[i], &old[i], NULL);
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    return r;
+}
+
+/* Whether the tree at FD (a directory or file opened from a root caller's
+ * --root or bind source) lies in appbox's own data store, below a directory
+ * of root's that no one else may enter (the data root and container dirs
+ * are made 0700): files planted there, set-id or with capabilities, are
+ * out of every other host user's reach.  The path checked is the kernel's
+ * name of the opened file, so a symlink swapped after the check changes
+ * nothing: the tree cloned is the one checked. */
+static bool in_private_store(int fd)
+{
+    ab_error err;
+    _cleanup_free_ char *data = store_data_root(&err);
+    _cleanup_free_ char *real_data = data ? realpath(data, NULL) : NULL;
+    char link[64], path[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof(path) - 1);
+    if (!real_data || n <= 0)
+        return false;
+    path[n] = '\0';
+    size_t len = strlen(real_data);
+    if (strncmp(path, real_data, len) != 0 || path[len] != '/')
+        return false;
+    /* The gate must be strictly above the tree: container root owns the
+     * tree's top once it is idmapped, and could open that one up. */
+    for (char *slash; (slash = strrchr(path, '/')) && (size_t)(slash - path) >= len;) {
+        *slash = '\0';
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & 077))
+            return true;
+    }
+    return false;
 }
 
 /* A root caller's container ids are an unprivileged range, so the files of
- * host root would be nobody's inside, and its read-write binds useless.
- * For --root and the user's binds, the parent (still host root) makes
- * idmapped copies of the trees, mapped through the container's own user
- * namespace: on-disk 0 is container root.  Where a file system cannot be
- * idmapped, the child binds it plainly (files then show as nobody). */
+ * host root would be nobody's inside, and read-only trees of root's (a
+ * --root without --writable, --ro-bind) unusable as they should be.  For
+ * those, the parent (still host root) makes idmapped copies of the trees,
+ * mapped through the container's own user namespace: on-disk 0 is
+ * container root.  Not for trees the container may write: there, what
+ * container root creates would be owned by host root on disk, so a setuid
+ * program (or one with v2 file capabilities) it made would be host root's
+ * for every host user who can reach the folder.  Those are bound plainly
+ * by the child: host root's files show as nobody, and new files belong to
+ * the container's unprivileged host range, where a set-id bit grants
+ * nothing.  The exception is a writable tree inside appbox's own store
+ * (a named container's root, its home, what create and rm work on), which
+ * no other host user can reach and which needs real root ownership: dpkg
+ * installs setuid programs.  Where a file system cannot be idmapped, the
+ * child binds it plainly (files then show as nobody). */
 static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
 {
     char path[64];
@@ -418,11 +474,20 @@ static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
     if (userns < 0)
         return;
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+    /* With CAP_SYS_ADMIN kept and no filter, container root could remount
+     * a read-only tree read-write (the flag is not locked): then even those
+     * stay plain outside the store. */
+    bool can_remount = (s->cap_add & (1ULL << CAP_SYS_ADMIN)) && !s->seccomp;
     for (long i = -1; i < (long)s->n_mounts; i++) {
         const char *src = i < 0 ? s->root : s->mounts[i].src;
+        bool read_only = i < 0 ? !s->writable : s->mounts[i].kind == MOUNT_RO_BIND;
         if (!src || (i >= 0 && s->mounts[i].kind != MOUNT_BIND && s->mounts[i].kind != MOUNT_RO_BIND))
             continue;
-        _cleanup_close_ int t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        /* Opened once: the tree idmapped is the one whose place was checked. */
+        _cleanup_close_ int at = open(src, O_PATH | O_CLOEXEC);
+        if (at < 0 || ((!read_only || can_remount) && !in_private_store(at)))
+            continue;
+        _cleanup_close_ int t = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (t < 0)
             continue;
         if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)

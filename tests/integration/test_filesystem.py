@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_busybox_root, ok, user_info
+from conftest import _wrap, make_busybox_root, ok, run, user_env, user_info
 
 # what / of the host view may hold
 HOST_VIEW_TOP = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc",
@@ -64,6 +64,19 @@ def caller_owned(path, u, content=None, mode=None, is_dir=False):
     os.chown(path, u.uid, u.gid)
     if mode is not None:
         os.chmod(path, mode)
+    return path
+
+
+def open_for_root_caller(path, run_as):
+    """For a root caller, open PATH to every id, as one would to share a
+    folder with the container.  A root caller's read-write binds and a
+    --writable root outside appbox's store are not idmapped: with on-disk 0
+    as container root, container root could create setuid-root programs on
+    the host (docs/security.md, "Read-write binds as root").  Host root's
+    files show as nobody there, and what container root writes belongs to
+    the container's unprivileged host range."""
+    if run_as == "root":
+        os.chmod(path, 0o1777 if Path(path).is_dir() else 0o666)
     return path
 
 
@@ -169,12 +182,16 @@ def test_root_writable(sandbox, run_as, world_tmp, opts):
     """--writable on a root tree the caller owns: writes land in the tree."""
     u = user_info(run_as)
     root = make_busybox_root(world_tmp / "root", owner=u)
+    open_for_root_caller(root, run_as)
+    open_for_root_caller(Path(root, "etc"), run_as)
     name = probe_name()
     ok(sh(sandbox, f"touch /{name} && echo hi > /etc/{name} && mkdir /srv", run_as,
           ["--root", root, "--writable", *opts]))
     assert Path(root, name).exists()
     assert Path(root, "etc", name).read_text() == "hi\n"
     assert Path(root, "srv").is_dir()
+    if run_as == "root":
+        assert Path(root, "srv").stat().st_uid != 0, "container root wrote as host root"
 
 
 # --------------------------------------------------------------------------
@@ -188,6 +205,7 @@ def data_file(world_tmp, run_as):
 
 
 def test_bind_file_read_write(sandbox, run_as, data_file):
+    open_for_root_caller(data_file, run_as)
     out = ok(sh(sandbox, f"cat {data_file}; echo more >> {data_file}", run_as,
                 ["--bind", str(data_file)]))
     assert out == "hello\n"
@@ -195,6 +213,7 @@ def test_bind_file_read_write(sandbox, run_as, data_file):
 
 
 def test_bind_file_to_other_destination(sandbox, run_as, data_file):
+    open_for_root_caller(data_file, run_as)
     out = ok(sh(sandbox, f"cat /data/file.txt; test -e {data_file} && echo SRC-VISIBLE; "
                          f"echo more >> /data/file.txt",
                 run_as, ["--bind", f"{data_file}:/data/file.txt"]))
@@ -215,7 +234,7 @@ def test_bind_from_a_private_directory(sandbox, run_as, world_tmp):
 
 def test_bind_directory(sandbox, run_as, world_tmp):
     u = user_info(run_as)
-    d = caller_owned(world_tmp / "work", u, is_dir=True)
+    d = open_for_root_caller(caller_owned(world_tmp / "work", u, is_dir=True), run_as)
     (d / "old").write_text("old\n")
     out = ok(sh(sandbox, "cat /mnt/work/old; echo new > /mnt/work/new; ls /mnt/work", run_as,
                 ["--bind", f"{d}:/mnt/work"]))
@@ -223,6 +242,8 @@ def test_bind_directory(sandbox, run_as, world_tmp):
     assert (d / "new").read_text() == "new\n"
     if run_as != "root":
         assert (d / "new").stat().st_uid == u.uid
+    else:
+        assert (d / "new").stat().st_uid != 0, "container root wrote as host root"
 
 
 @pytest.mark.parametrize("opts", [[], ["--uid", "0"], ["--uid", "0", "--cap-add", "ALL"]],
@@ -249,7 +270,7 @@ def test_ro_bind_directory_not_writable(sandbox, run_as, world_tmp):
 def test_nested_binds_in_order(sandbox, run_as, world_tmp):
     """A read-only bind below a read-write one stays read-only."""
     u = user_info(run_as)
-    d = caller_owned(world_tmp / "outer", u, is_dir=True)
+    d = open_for_root_caller(caller_owned(world_tmp / "outer", u, is_dir=True), run_as)
     caller_owned(d / "sub", u, is_dir=True)
     out = ok(sh(sandbox, "touch /w/a && echo A; touch /w/sub/b 2>/dev/null && echo B; true",
                 run_as, ["--bind", f"{d}:/w", "--ro-bind", f"{d}/sub:/w/sub"]))
@@ -312,14 +333,27 @@ def test_tmpfs_on_read_only_root(sandbox, run_as, busybox_root):
 # --device
 
 
-def test_device(sandbox, run_as):
+def test_device(sandbox, appbox_bin, run_as, world_tmp):
     dev = "/dev/net/tun"
     if not (os.path.exists(dev) and stat.S_ISCHR(os.stat(dev).st_mode)):
         pytest.skip(f"{dev} does not exist on this host")
     out = ok(sh(sandbox, f"test -e {dev} && echo PRESENT; true", run_as))
     assert "PRESENT" not in out
-    out = ok(sh(sandbox, f"test -c {dev} && echo CHR; exec 3<>{dev} && echo OPENED", run_as,
-                ["--device", dev]))
+    script = f"test -c {dev} && echo CHR; exec 3<>{dev} && echo OPENED"
+    st = os.stat(dev)
+    if st.st_mode & 0o006 == 0o006:
+        out = ok(sh(sandbox, script, run_as, ["--device", dev]))
+    else:
+        # No udev here: the node is 0600, which neither the user nor
+        # container root (not host root) may open.  As a desktop has it, a
+        # 0666 node, bound over the host's in a private mount namespace.
+        node = world_tmp / "tun"
+        os.mknod(node, stat.S_IFCHR | 0o666, st.st_rdev)
+        os.chmod(node, 0o666)
+        inner = _wrap([appbox_bin, "sandbox", "--device", dev, "--", "/bin/sh", "-c", script], run_as)
+        out = ok(run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                      'mount --bind "$0" /dev/net/tun && exec "$@"', str(node), *inner],
+                     env=user_env(run_as)))
     assert out.split() == ["CHR", "OPENED"]
 
 
