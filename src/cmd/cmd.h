@@ -39,6 +39,8 @@ void cmd_print_spec_options(FILE *f, int with_keys);
 const char *cmd_self_path(void);
 /* Launcher helpers shared by create, rm and launcher. */
 int launcher_install(const char *name, const char *as, int quiet);
+/* 0 when NAME may install its launcher (as AS): the name is free or already NAME's. */
+int launcher_check(const char *name, const char *as, struct ab_error *err);
 int launcher_remove(const char *name, int quiet);
 char *launcher_path(const char *name);   /* recorded path, malloc'd, or NULL */
 void launcher_unlink(const char *path);  /* only if it is an appbox launcher */

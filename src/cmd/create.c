@@ -122,7 +122,7 @@ static int record(void *ud, const struct spec_option *o, const char *value)
  * that tools inside (adduser, apt) see one ordinary /etc/passwd.
  * $1 uid $2 gid $3 home $4 name $5 group $6 shell */
 #define USER_SETUP                                                                                          \
-    "r=/mnt/rootfs; mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
+    "r=/mnt/rootfs && mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
     "{ sh=$6; [ -x \"$r$sh\" ] || sh=/bin/sh; } && "                                                                 \
     "if [ -f $r/etc/passwd ] && [ ! -L $r/etc/passwd ] && ! grep -q \"^$4:\" $r/etc/passwd; then "             \
     "echo \"$4:x:$1:$2:$4:$3:$sh\" >> $r/etc/passwd; fi && "                                                  \
@@ -178,7 +178,10 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
     char *const argv[] = { "sh", "-c",
                            "mkdir /mnt/rootfs && cp -a --no-preserve=ownership /src/. /mnt/rootfs/ && " USER_SETUP,
                            "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
-    return container_run_as_root(dir, base + 4, argv, err);
+    int r = container_run_as_root(dir, base + 4, argv, err);
+    if (r < 0)
+        ab_error_prefix(err, "cannot copy %s into %s/rootfs", base + 4, dir);
+    return r;
 }
 
 int cmd_create(int argc, char **argv)
@@ -290,6 +293,9 @@ int cmd_create(int argc, char **argv)
     if ((a.packages.n || a.debs.n) && (!strcmp(base, "host") || !strncmp(base, "dir:", 4)))
         return cmd_usage_error("create", "--packages/--deb: need a Debian/Ubuntu base (debian:SUITE, ubuntu:SUITE "
                                          "or an image)");
+    /* Before the copy: a launcher name that is taken fails now, not after. */
+    if (!a.no_launcher && launcher_check(name, a.as, &err) < 0)
+        return cmd_report(&err);
     if (mkdir(dir, 0700) < 0) {
         if (errno == EEXIST)
             return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);

@@ -5,6 +5,8 @@
 
 #include "cmd/cmd.h"
 #include "container.h"
+#include "state.h"
+#include "store.h"
 #include "options.h"
 
 static int arg_value(int argc, char **argv, int *i, const char *opt, const char **out)
@@ -68,8 +70,13 @@ int cmd_exec(int argc, char **argv)
 
     struct container c;
     ab_error err = { 0 };
-    if (container_open(name, &c, &err) < 0)
-        return cmd_report(&err);
+    /* A running container is joined with what it was started with, so a
+     * broken appbox.conf (edited since) only matters when it is stopped. */
+    if (container_open(name, &c, &err) < 0) {
+        ab_error e2 = { 0 };
+        if (!store_name_valid(name) || !state_running(name) || container_open_state(name, &c, &e2) < 0)
+            return cmd_report(&err);
+    }
     struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &env, .chdir = chdir_to };
     int code = 0;
     int r = container_session(&c, NULL, false, &jp, &code, &err);

@@ -3,7 +3,6 @@
  * write is ever executed by it or by appbox. */
 #include <errno.h>
 #include <fcntl.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,49 @@ static int is_ours(const char *path)
     return t && strstr(t, MARKER) != NULL;
 }
 
+/* The container a launcher runs, from its marker line ("# appbox launcher
+ * for the container NAME (...)"); malloc'd, or NULL when there is none. */
+static char *launcher_owner(const char *path)
+{
+    _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, path, false, 65536);
+    const char *m = t ? strstr(t, MARKER " for the container ") : NULL;
+    if (!m)
+        return NULL;
+    m += strlen(MARKER " for the container ");
+    return strndup(m, strcspn(m, " \n"));
+}
+
+/* Whether NAME may have the launcher PATH: refused when PATH is someone
+ * else's file, or the launcher of another container that still exists
+ * (taking it over would make that command run NAME instead). */
+static int launcher_check_path(const char *name, const char *path, ab_error *err)
+{
+    if (access(path, F_OK) < 0)
+        return 0;
+    if (!is_ours(path))
+        return ab_usage(err, "launcher: %s exists and is not an appbox launcher; choose another name with --as",
+                        path);
+    _cleanup_free_ char *owner = launcher_owner(path);
+    if (owner && strcmp(owner, name) != 0 && store_name_valid(owner) && store_exists(owner))
+        return ab_usage(err, "launcher: %s is the launcher of the container %s; choose another name with --as",
+                        path, owner);
+    return 0;
+}
+
+/* Whether NAME may install its launcher as AS (or NAME); 0 when HOME is
+ * not set (launcher_install says so).  Apart from launcher_install so that
+ * a caller with work to do first (create) can refuse before doing it. */
+int launcher_check(const char *name, const char *as, ab_error *err)
+{
+    _cleanup_free_ char *dir = launcher_dir();
+    _cleanup_free_ char *path = NULL;
+    if (!dir)
+        return 0;
+    if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0)
+        return ab_fail(err, ENOMEM, "out of memory");
+    return launcher_check_path(name, path, err);
+}
+
 static void shell_quote(FILE *f, const char *s)
 {
     fputc('\'', f);
@@ -53,11 +95,8 @@ int launcher_install(const char *name, const char *as, int quiet)
     _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(name, "launcher", &err);
     if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0 || asprintf(&tmp, "%s.appbox-tmp", path) < 0 || !record)
         return 125;
-    if (access(path, F_OK) == 0 && !is_ours(path)) {
-        fprintf(stderr, "appbox: launcher: %s exists and is not an appbox launcher; choose another name with --as\n",
-                path);
-        return 125;
-    }
+    if (launcher_check(name, as, &err) < 0)
+        return cmd_report(&err);
     FILE *f = fopen(tmp, "we");
     if (!f) {
         fprintf(stderr, "appbox: launcher: cannot write %s: %s\n", tmp, strerror(errno));
@@ -131,31 +170,43 @@ int launcher_remove(const char *name, int quiet)
     return 0;
 }
 
+#define LAUNCHER_USAGE "appbox launcher install NAME [--as COMMAND] | appbox launcher remove NAME"
+
 int cmd_launcher(int argc, char **argv)
 {
-    if (argc < 1 || cmd_is_help(argv[0])) {
-        printf("Usage: appbox launcher install NAME [--as COMMAND] | appbox launcher remove NAME\n");
-        return argc < 1 ? 2 : 0;
+    if (argc >= 1 && cmd_is_help(argv[0])) {
+        printf("Usage: " LAUNCHER_USAGE "\n");
+        return 0;
     }
+    /* Usage errors are errors: one line on stderr, exit 2, as every verb's. */
+    if (argc < 1)
+        return cmd_usage_error("launcher", "missing install or remove (usage: " LAUNCHER_USAGE ")");
+    bool install = strcmp(argv[0], "install") == 0;
+    if (!install && strcmp(argv[0], "remove") != 0)
+        return cmd_usage_error("launcher", "'%s': unknown (allowed: install, remove)", argv[0]);
     if (argc < 2)
-        return cmd_usage_error("launcher", "missing NAME");
+        return cmd_usage_error("launcher", "missing NAME (usage: " LAUNCHER_USAGE ")");
     const char *name = argv[1];
+    const char *as = NULL;
+    if (install) {
+        if (argc >= 3 && strcmp(argv[2], "--as") == 0 && argc <= 4) {
+            if (argc < 4)
+                return cmd_usage_error("launcher", "--as: missing value (usage: appbox launcher install NAME "
+                                                   "[--as COMMAND])");
+            as = argv[3];
+        } else if (argc != 2) {
+            return cmd_usage_error("launcher", "unexpected argument '%s' (usage: appbox launcher install NAME "
+                                               "[--as COMMAND])", argv[argc > 4 ? 4 : 2]);
+        }
+    } else if (argc != 2) {
+        return cmd_usage_error("launcher", "unexpected argument '%s' (usage: appbox launcher remove NAME)", argv[2]);
+    }
     ab_error err = { 0 };
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
     if (!store_exists(name))
         return cmd_usage_error("launcher", "no container named '%s' (see appbox list)", name);
-    if (strcmp(argv[0], "install") == 0) {
-        const char *as = NULL;
-        if (argc == 4 && strcmp(argv[2], "--as") == 0)
-            as = argv[3];
-        else if (argc != 2)
-            return cmd_usage_error("launcher", "usage: appbox launcher install NAME [--as COMMAND]");
-        if (as && !store_name_valid(as))
-            return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
-        return launcher_install(name, as, 0);
-    }
-    if (strcmp(argv[0], "remove") == 0 && argc == 2)
-        return launcher_remove(name, 0);
-    return cmd_usage_error("launcher", "'%s': unknown (allowed: install, remove)", argv[0]);
+    if (as && !store_name_valid(as))
+        return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
+    return install ? launcher_install(name, as, 0) : launcher_remove(name, 0);
 }

@@ -71,6 +71,7 @@ int cmd_run(int argc, char **argv)
             conf_add(&overrides, "Network", "Mode", argv[i], 0);
         } else if (strcmp(o, "aptupdate") == 0) {
             /* seed 001: start with the network on, apt update + upgrade, stop */
+            conf_free(&overrides);
             return update_containers((char **)&name, 1, false);
         } else if (strcmp(o, "aptupdateall") == 0) {
             return update_all(false);
@@ -84,9 +85,13 @@ int cmd_run(int argc, char **argv)
 
     struct container c;
     ab_error err = { 0 };
-    int r = container_open(name, &c, &err);
-    if (r < 0)
+    /* ++stop needs only the runtime state (as stop does), not appbox.conf */
+    int r = only_stop ? container_open_state(name, &c, &err) : container_open(name, &c, &err);
+    if (r < 0) {
+        container_close(&c);
+        conf_free(&overrides);
         return cmd_report(&err);
+    }
     int code = 0;
     if (only_stop) {
         r = container_stop(&c, 10, &err);

@@ -55,9 +55,11 @@ int cmd_stop(int argc, char **argv)
     }
     if (!name)
         return cmd_usage_error("stop", "missing NAME (usage: appbox stop NAME [--timeout SECONDS])");
+    /* Stopping needs only the runtime state: a running container whose
+     * appbox.conf was broken since its start can still be stopped. */
     struct container c;
     ab_error err = { 0 };
-    int r = container_open(name, &c, &err);
+    int r = container_open_state(name, &c, &err);
     if (r == 0)
         r = container_stop(&c, (int)timeout, &err);
     container_close(&c);

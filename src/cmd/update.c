@@ -8,28 +8,27 @@
 #include "store.h"
 #include "util/cleanup.h"
 
+/* One line per container: what was done on stdout, a failure on stderr
+ * (like every verb's errors).  The exit status is that of the first
+ * failure: 2 for a name that is no container, as for the other verbs. */
 int update_containers(char **names, size_t n, bool verbose)
 {
-    int failed = 0;
+    int code = 0;
     for (size_t i = 0; i < n; i++) {
         ab_error err = { 0 };
         const char *why = NULL;
-        if (!store_name_valid(names[i]) || !store_exists(names[i])) {
-            printf("%s: failed: no such container\n", names[i]);
-            failed++;
-            continue;
-        }
         fflush(stdout);
+        /* container_update checks the name and that the container exists */
         int r = container_update(names[i], verbose, &why, &err);
         if (r < 0) {
-            printf("%s: failed: %s\n", names[i], err.msg);
-            failed++;
+            fprintf(stderr, "appbox: %s: update failed: %s\n", names[i], err.msg);
+            code = code ? code : ab_error_exit_code(&err);
         } else {
             printf("%s: %s\n", names[i], r == 1 ? why : "updated");
         }
         fflush(stdout);
     }
-    return failed ? 125 : 0;
+    return code;
 }
 
 int update_all(bool verbose)

@@ -129,6 +129,42 @@ static int read_handler(void *user, const char *section, const char *name, const
     return conf_add(rc->c, section, name, value, line) == 0;
 }
 
+static int unknown_section(const char *path, int line, const char *section, ab_error *err)
+{
+    return ab_error_set(err, AB_ERR_RUNTIME, 0,
+                        "%s:%d: unknown section [%s] (allowed: [Container], [Files], [Network], [Security])", path,
+                        line, section);
+}
+
+/* inih calls the handler only for Key=Value lines, so an empty section
+ * such as a stray "[Nope]" would pass unseen: check every header line as
+ * inih reads it (leading blanks skipped, the name up to the first ']'). */
+static int check_sections(const char *path, const char *text, ab_error *err)
+{
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *eol = strchrnul(p, '\n');
+        const char *q = p;
+        if (line == 1 && strncmp(q, "\xEF\xBB\xBF", 3) == 0)
+            q += 3; /* a UTF-8 BOM, which inih skips */
+        while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        const char *close = q < eol && *q == '[' ? memchr(q, ']', (size_t)(eol - q)) : NULL;
+        if (close) {
+            _cleanup_free_ char *name = strndup(q + 1, (size_t)(close - q - 1));
+            if (!name)
+                return ab_fail(err, ENOMEM, "cannot parse %s", path);
+            bool known = false;
+            for (size_t s = 0; sections[s]; s++)
+                known |= strcmp(sections[s], name) == 0;
+            if (!known)
+                return unknown_section(path, line, name, err);
+        }
+        p = *eol ? eol + 1 : eol;
+    }
+    return 0;
+}
+
 int conf_read(const char *path, struct conf *c, ab_error *err)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -165,6 +201,8 @@ int conf_read(const char *path, struct conf *c, ab_error *err)
         return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s:%d: not a [Section] or Key=Value line", path, r);
     if (r < 0)
         return ab_fail(err, ENOMEM, "cannot parse %s", path);
+    if ((r = check_sections(path, text, err)) < 0)
+        return r;
     if (c->n == 0)
         return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: empty: no settings (see appbox.conf(5))", path);
     return 0;
@@ -219,9 +257,7 @@ int conf_to_container(const struct conf *c, const char *path, struct container_c
         for (size_t s = 0; sections[s]; s++)
             known_section |= strcmp(sections[s], e->section) == 0;
         if (!known_section)
-            return ab_error_set(err, AB_ERR_RUNTIME, 0,
-                                "%s:%d: unknown section [%s] (allowed: [Container], [Files], [Network], [Security])",
-                                path, e->line, e->section);
+            return unknown_section(path, e->line, e->section, err);
         bool repeatable;
         if (!conf_key_known(e->section, e->key, &repeatable))
             return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: unknown key in [%s] (see appbox.conf(5))", where,

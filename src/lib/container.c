@@ -10,7 +10,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "identity.h"
+#include "idmap.h"
 #include "image/apt.h"
 #include "options.h"
 #include "state.h"
@@ -26,7 +28,7 @@ void (*container_show)(const char *fmt, ...);
             container_show(__VA_ARGS__);     \
     } while (0)
 
-int container_open(const char *name, struct container *c, ab_error *err)
+int container_open_state(const char *name, struct container *c, ab_error *err)
 {
     memset(c, 0, sizeof(*c));
     int r = store_check_name(name, err);
@@ -39,6 +41,14 @@ int container_open(const char *name, struct container *c, ab_error *err)
         return -ENOMEM;
     if (access(c->conf_path, F_OK) < 0)
         return ab_error_set(err, AB_ERR_USAGE, 0, "no container named '%s' (see appbox list)", name);
+    return 0;
+}
+
+int container_open(const char *name, struct container *c, ab_error *err)
+{
+    int r = container_open_state(name, c, err);
+    if (r < 0)
+        return r;
     return conf_load(c->conf_path, &c->conf, &c->cc, err);
 }
 
@@ -81,8 +91,11 @@ int container_spec(const struct container *c, const struct conf *entries, struct
     }
     *out = cc.spec;
     memset(&cc.spec, 0, sizeof(cc.spec));
+    /* The base of ENTRIES, not of appbox.conf: a session runs with what
+     * the supervisor was started with, even if the file changed since. */
+    bool host = strcmp(cc.base, "host") == 0;
     container_conf_free(&cc);
-    if (strcmp(c->cc.base, "host") == 0) {
+    if (host) {
         /* The host view with a home of the container's own that persists. */
         struct identity id;
         identity_resolve(out, &id, err);
@@ -177,6 +190,27 @@ int container_stop(struct container *c, int timeout, ab_error *err)
     return r;
 }
 
+/* The last run (or launcher) of a container that it started stops it
+ * before returning: like a local program, it is gone when the command
+ * exits, and the next run starts afresh.  The supervisor's watcher does the
+ * same for sessions that die without getting here. */
+static void stop_if_last(const char *name, int start, int sessions)
+{
+    state_lock(sessions, LOCK_UN);
+    state_lock(start, LOCK_EX); /* waits while the watcher is stopping it */
+    ab_error ignored;
+    _cleanup_free_ char *auto_stop = store_run_path(name, "auto.stop", &ignored);
+    bool last = flock(sessions, LOCK_EX | LOCK_NB) == 0;
+    if (last)
+        flock(sessions, LOCK_UN);
+    if (last && auto_stop && access(auto_stop, F_OK) == 0 && state_running(name)) {
+        SHOW("stopping %s: its last session left", name);
+        state_write_file(name, "stop.reason", "last session left", &ignored);
+        supervisor_stop(name, -1, &ignored);
+    }
+    flock(start, LOCK_UN);
+}
+
 int container_session(struct container *c, const struct conf *overrides, bool autostart,
                       const struct join_params *jp, int *exit_code, ab_error *err)
 {
@@ -220,6 +254,8 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     }
     ns_fds_close(&ns);
     spec_free(&s);
+    if (autostart)
+        stop_if_last(c->name, start, sessions);
     return r;
 }
 
@@ -229,6 +265,21 @@ int container_run_as_root(const char *dir, const char *src_ro, char *const argv[
     spec_init(&s);
     s.uid_set = true;
     s.uid = 0;
+    /* Without a subordinate range only one id can be mapped.  As root
+     * inside (0 -> the caller) the caller's own id is unmapped there, and
+     * chown to it (a home in the new root) fails with EINVAL; so map the
+     * caller to itself and give it root's capabilities in the namespace
+     * instead: the same files, owned by the same host id, and chown works. */
+    struct identity id;
+    struct idmap uids, gids;
+    ab_error ignored;
+    identity_resolve(&s, &id, &ignored);
+    if (id.caller_uid != 0 &&
+        idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, 0, 0, &ignored) == 0 &&
+        uids.n == 1 && !uids.via_helper) {
+        s.uid = id.caller_uid;
+        s.cap_add = caps_default_root();
+    }
     int r = spec_add_mount(&s, MOUNT_BIND, dir, "/mnt");
     if (r == 0 && src_ro)
         r = spec_add_mount(&s, MOUNT_RO_BIND, src_ro, "/src");

@@ -20,6 +20,11 @@ struct container {
 
 /* Open an existing container (name checked, appbox.conf validated). */
 int container_open(const char *name, struct container *c, ab_error *err);
+/* Open an existing container for what needs only its runtime state (stop,
+ * and joining it while it runs): the name is checked and appbox.conf must
+ * exist, but it is not read, so a file broken after the start does not
+ * make a running container unstoppable.  c->conf and c->cc stay empty. */
+int container_open_state(const char *name, struct container *c, ab_error *err);
 void container_close(struct container *c);
 
 /* The spec a container runs with: its appbox.conf entries (plus any

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ int state_sessions(const char *name)
     return n;
 }
 
-pid_t state_read_pid(const char *name, const char *file)
+long state_read_number(const char *name, const char *file)
 {
     ab_error err;
     _cleanup_free_ char *p = store_run_path(name, file, &err);
@@ -89,8 +90,15 @@ pid_t state_read_pid(const char *name, const char *file)
     if (!t)
         return -1;
     char *end;
+    errno = 0;
     long v = strtol(t, &end, 10);
-    return v > 0 && (*end == '\n' || *end == '\0') ? (pid_t)v : -1;
+    return end != t && v >= 0 && errno == 0 && (*end == '\n' || *end == '\0') ? v : -1;
+}
+
+pid_t state_read_pid(const char *name, const char *file)
+{
+    long v = state_read_number(name, file);
+    return v > 0 && v <= INT_MAX ? (pid_t)v : -1; /* 0 is no process */
 }
 
 int state_write_file(const char *name, const char *file, const char *text, ab_error *err)

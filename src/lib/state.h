@@ -27,7 +27,11 @@ bool state_running(const char *name);
 /* Number of sessions holding sessions.lock (from /proc/locks). */
 int state_sessions(const char *name);
 
-/* Read a number written by state_write_pid(); -1 if absent. */
+/* Read a non-negative number written with state_write_file(); -1 if
+ * absent or not a number.  0 is a value here (stop.timeout 0: kill at
+ * once), not "unset". */
+long state_read_number(const char *name, const char *file);
+/* The same for a pid: -1 if absent, not a number or 0. */
 pid_t state_read_pid(const char *name, const char *file);
 int state_write_file(const char *name, const char *file, const char *text, ab_error *err);
 void state_remove(const char *name, const char *file);

@@ -101,15 +101,16 @@ int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err)
 static void cleanup_runtime(const char *name)
 {
     static const char *const files[] = { "init.pid", "supervisor.pid", "spec.conf", "stop.timeout",
-                                         "control.sock" };
+                                         "control.sock", "auto.stop", "stop.reason" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(name, files[i]);
 }
 
 static int stop_timeout(const char *name)
 {
-    pid_t t = state_read_pid(name, "stop.timeout");
-    return t > 0 ? (int)t : (t == -1 ? DEFAULT_STOP_TIMEOUT : 0);
+    /* absent (a TERM from elsewhere): the default; 0 is "KILL at once" */
+    long t = state_read_number(name, "stop.timeout");
+    return t < 0 ? DEFAULT_STOP_TIMEOUT : (int)(t > 86400 ? 86400 : t);
 }
 
 /* Released before start.lock (held by the watcher while it stops us, and
@@ -201,6 +202,9 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     int efd = eventfd(0, EFD_CLOEXEC);
 
     if (auto_stop) {
+        /* sessions that end normally stop us themselves (container.c) */
+        ab_error ignored_err;
+        state_write_file(name, "auto.stop", "1\n", &ignored_err);
         static struct watcher w;
         w.name = name;
         w.sessions_fd = state_open_lock(name, "sessions.lock", &err);
@@ -234,8 +238,14 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
                 ;
             finish(name, "init exited", false);
         }
-        if (p[1].revents)
-            teardown(name, init, pidfd, stop_timeout(name), "stop");
+        if (p[1].revents) {
+            /* a session that was the last one says so (container.c) */
+            ab_error e;
+            _cleanup_free_ char *rp = store_run_path(name, "stop.reason", &e);
+            _cleanup_free_ char *why = rp ? fs_read_file_at(AT_FDCWD, rp, false, 64) : NULL;
+            teardown(name, init, pidfd, stop_timeout(name),
+                     why && strcmp(why, "last session left") == 0 ? "last session left" : "stop");
+        }
         if (p[2].revents)
             teardown(name, init, pidfd, DEFAULT_STOP_TIMEOUT, "last session left");
     }

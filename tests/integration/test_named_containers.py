@@ -101,10 +101,16 @@ def test_create_run_launcher_and_rm(store):
     assert (store.data / "c1/appbox.conf").is_file()
     assert store.state("c1")["state"] == "stopped"
     assert store.state("c1")["launcher"] == str(launcher)
+    # The stop after the last session is the supervisor's, just after the
+    # launcher exits: wait for it, or the next run may join the container
+    # before it stops (which is right, but not what this counts).
+    stopped = lambda: store.state("c1")["state"] == "stopped"  # noqa: E731
     assert ok(store.ab("run", "c1", "--", "world")).strip() == "hello world"
+    assert wait_until(stopped, timeout=10)
     # the launcher is a command on PATH: the app with the arguments appended
     r = run([str(launcher), "from", "launcher"], as_user=store.as_user, extra_env=store.env)
     assert ok(r).strip() == "hello from launcher"
+    assert wait_until(stopped, timeout=10)
     # statuses pass through
     assert store.ab("run", "c1", "++cmd", "sh", "-c", "exit 7").returncode == 7
     # each run started and (after its last session) stopped the container
