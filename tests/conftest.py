@@ -280,6 +280,13 @@ def user_info(as_user):
 # running commands as root or as a test user
 
 
+def store_env(data, runtime, home):
+    """The environment that points appbox at a test's own data directory,
+    runtime directory and home (launchers in HOME/.local/bin, on PATH)."""
+    return {"APPBOX_DATA_DIR": str(data), "APPBOX_RUNTIME_DIR": str(runtime), "HOME": str(home),
+            "PATH": f"{home}/.local/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+
+
 def user_env(as_user, extra=None):
     """A clean login-like environment for AS_USER."""
     u = user_info(as_user)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, make_busybox_root, ok, popen, run, user_info
+from conftest import BUILD, make_busybox_root, ok, popen, run, store_env, user_info
 
 pytestmark = [
     pytest.mark.slow,
@@ -56,9 +56,7 @@ class Store:
 
     @property
     def env(self):
-        return {"APPBOX_DATA_DIR": str(self.data), "APPBOX_RUNTIME_DIR": str(self.runtime),
-                "HOME": str(self.home),
-                "PATH": f"{self.home}/.local/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+        return store_env(self.data, self.runtime, self.home)
 
     def ab(self, *args, timeout=APT_TIMEOUT, **kw):
         return run([self.appbox, *args], as_user=self.as_user, extra_env=self.env,

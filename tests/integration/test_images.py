@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, ok, run, run_isolated, user_info, wait_until
+from conftest import BUILD, ok, run, run_isolated, store_env, user_info, wait_until
 
 HAVE_ZSTD = shutil.which("zstd") is not None
 OPQ = ".wh..wh..opq"
@@ -56,9 +56,7 @@ class Store:
 
     @property
     def env(self):
-        return {"APPBOX_DATA_DIR": str(self.data), "APPBOX_RUNTIME_DIR": str(self.runtime),
-                "HOME": str(self.home),
-                "PATH": f"{self.home}/.local/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+        return store_env(self.data, self.runtime, self.home)
 
     def ab(self, *args, **kw):
         kw.setdefault("timeout", 120)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_busybox_root, mountinfo, ok, popen, run, user_info, wait_until
+from conftest import make_busybox_root, mountinfo, ok, popen, run, store_env, user_info, wait_until
 
 
 @dataclass
@@ -30,9 +30,7 @@ class Store:
 
     @property
     def env(self):
-        return {"APPBOX_DATA_DIR": str(self.data), "APPBOX_RUNTIME_DIR": str(self.runtime),
-                "HOME": str(self.home),
-                "PATH": f"{self.home}/.local/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+        return store_env(self.data, self.runtime, self.home)
 
     def ab(self, *args, **kw):
         return run([self.appbox, *args], as_user=self.as_user, extra_env=self.env, **kw)

@@ -117,6 +117,11 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
     struct progress p;
     if (progress_start(&p, title, logpath, true, verbose, err) < 0)
         return -EIO;
+    /* the log starts with what ran */
+    dprintf(p.fd, "$");
+    for (size_t i = 0; argv[i]; i++)
+        dprintf(p.fd, " %s", argv[i]);
+    dprintf(p.fd, "\n");
     pid_t pid = fork();
     if (pid < 0) {
         progress_end(&p);

@@ -25,6 +25,15 @@ static void word_after(const char *s, const char *prefix, char *w, size_t n)
     snprintf(w, n, "%.*s", (int)(len < n ? len : n - 1), s);
 }
 
+/* "configuring 3/12: perl", or without a total "configuring perl" */
+static void counted(char *out, size_t n, const char *verb, unsigned k, unsigned total, const char *what)
+{
+    if (total)
+        snprintf(out, n, "%s %u/%u: %s", verb, k, total, what);
+    else
+        snprintf(out, n, "%s %s", verb, what);
+}
+
 /* The lines that tell where a bootstrap or an apt-get run stands:
  * mmdebstrap's and debootstrap's "I: ..." steps, apt-get's package count,
  * its "Get:N" downloads and dpkg's "Unpacking"/"Setting up". */
@@ -59,20 +68,12 @@ bool progress_line(struct progress_state *st, const char *line, char *out, size_
     }
     if (starts(line, "Unpacking ")) {
         word_after(line, "Unpacking ", w, sizeof(w));
-        st->unpacked++;
-        if (st->total)
-            snprintf(out, n, "unpacking %u/%u: %s", st->unpacked, st->total, w);
-        else
-            snprintf(out, n, "unpacking %s", w);
+        counted(out, n, "unpacking", ++st->unpacked, st->total, w);
         return true;
     }
     if (starts(line, "Setting up ")) {
         word_after(line, "Setting up ", w, sizeof(w));
-        st->configured++;
-        if (st->total)
-            snprintf(out, n, "configuring %u/%u: %s", st->configured, st->total, w);
-        else
-            snprintf(out, n, "configuring %s", w);
+        counted(out, n, "configuring", ++st->configured, st->total, w);
         return true;
     }
     return false;
