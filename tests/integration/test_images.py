@@ -697,6 +697,29 @@ def test_hostile_tar(store, world_tmp, marker, case):
     assert os.path.exists("/etc/passwd") and not os.path.islink("/etc/passwd")
 
 
+@pytest.mark.parametrize("kind", ["file", "hardlink", "dir"])
+def test_entry_over_a_symlink_of_the_same_archive(store, world_tmp, marker, busybox_root, kind):
+    """The same name twice: first a symlink to a host file, then a file (a
+    hard link, a directory).  The second replaces the link; nothing is
+    written through it."""
+    l = Layer().tree(busybox_root).file("etc/ok", "ok\n").symlink("x", str(marker / "target"))
+    if kind == "file":
+        l.file("x", "overwritten\n")
+    elif kind == "hardlink":
+        l.hardlink("x", "etc/ok")
+    else:
+        l.dir("x").file("x/inside", "in\n")
+    path = write_tar(world_tmp / "twice.tar", l)
+    ok(store.ab("create", "tw", "--base", f"tar:{path}", "--no-launcher"))
+    marker_intact(marker)
+    x = store.rootfs("tw") / "x"
+    assert not x.is_symlink()
+    if kind == "dir":
+        assert (x / "inside").read_text() == "in\n"
+    else:
+        assert x.read_text() == ("overwritten\n" if kind == "file" else "ok\n")
+
+
 @pytest.mark.parametrize("case", ["dotdot", "absolute-tmp", "symlink-abs-through", "hardlink-abs"])
 @pytest.mark.parametrize("fmt", ["oci", "docker-archive"])
 def test_hostile_layer(store, world_tmp, marker, busybox_root, fmt, case):
