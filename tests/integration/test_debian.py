@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, make_busybox_root, ok, popen, run, store_env, user_info
+from conftest import make_busybox_root, ok, popen, run, store_env, user_info
 
 pytestmark = [
     pytest.mark.slow,
@@ -109,20 +109,9 @@ class Cache:
         return self
 
 
-@pytest.fixture(scope="module")
-def unpack_helper(appbox_bin):
-    """appbox finds appbox-unpack next to itself: put the built one beside
-    the world-readable copy conftest makes (until conftest copies it)."""
-    here = Path(appbox_bin).parent / "appbox-unpack"
-    built = BUILD / "appbox-unpack"
-    if not here.exists() and built.is_file():
-        shutil.copy2(built, here)
-        os.chmod(here, 0o755)
-    return str(here)
-
 
 @pytest.fixture(scope="module")
-def _caches(appbox_bin, unpack_helper, test_users):
+def _caches(appbox_bin, test_users):
     top = Path(tempfile.mkdtemp(prefix="appbox-debian-"))
     os.chmod(top, 0o755)
     caches = {}
@@ -540,7 +529,7 @@ def test_ctrl_c_while_installing_packages(store):
                     "apt-get ran")
 
 
-def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, unpack_helper, world_tmp):
+def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, world_tmp):
     """A fresh data directory: the interrupt reaches mmdebstrap; no tarball,
     no partial tarball, no container."""
     u = user_info(run_as)
@@ -559,7 +548,7 @@ def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, unpack_helper, world_tmp
 # debootstrap, where mmdebstrap is not what is used
 
 
-def test_debootstrap_fallback(world_tmp, appbox_bin, unpack_helper):
+def test_debootstrap_fallback(world_tmp, appbox_bin):
     if os.geteuid() != 0:
         pytest.skip("debootstrap needs root")
     if shutil.which("debootstrap") is None:

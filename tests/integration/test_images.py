@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, ok, run, run_isolated, store_env, user_info, wait_until
+from conftest import ok, run, run_isolated, store_env, user_info, wait_until
 
 HAVE_ZSTD = shutil.which("zstd") is not None
 OPQ = ".wh..wh..opq"
@@ -81,17 +81,6 @@ class Store:
     def stat(self, name, path, fmt="%u %g %a"):
         return self.inside(name, "stat", "-c", fmt, path).strip()
 
-
-@pytest.fixture(scope="session", autouse=True)
-def unpack_helper(appbox_bin):
-    """appbox finds appbox-unpack next to itself: put the built one beside
-    the world-readable copy conftest makes (until conftest copies it)."""
-    here = Path(appbox_bin).parent / "appbox-unpack"
-    built = BUILD / "appbox-unpack"
-    if not here.exists() and built.is_file():
-        shutil.copy2(built, here)
-        os.chmod(here, 0o755)
-    return str(here)
 
 
 @pytest.fixture

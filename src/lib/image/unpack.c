@@ -70,15 +70,24 @@ static int remove_at(int parent, const char *name)
     return r;
 }
 
-static bool dir_is_empty(int dir)
+/* A DIR stream on a copy of DIR (which stays open). */
+static DIR *opendir_dup(int dir)
 {
     int fd = dup(dir);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return false;
+    if (!d && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
     }
+    return d;
+}
+
+static bool dir_is_empty(int dir)
+{
+    DIR *d = opendir_dup(dir);
+    if (!d)
+        return false;
     bool empty = true;
     for (struct dirent *e; empty && (e = readdir(d));)
         empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
@@ -88,13 +97,9 @@ static bool dir_is_empty(int dir)
 
 static int clear_dir_at(int dir)
 {
-    int fd = dup(dir);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = opendir_dup(dir);
+    if (!d)
         return -errno;
-    }
     int r = 0;
     for (struct dirent *e; r == 0 && (e = readdir(d));)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
