@@ -13,9 +13,10 @@
 int cmd_image(int argc, char **argv)
 {
     if (argc < 1 || cmd_is_help(argv[0])) {
-        printf("Usage: appbox image list | appbox image rm NAME | appbox image pull debian:SUITE|ubuntu:SUITE "
-               "[--variant V] [--mirror URL] [--verbose]\n\nThe cache of pristine bases that `appbox create "
-               "--base debian:SUITE` builds once and unpacks every container from.\n");
+        fprintf(argc < 1 ? stderr : stdout,
+                "Usage: appbox image list | appbox image rm NAME | appbox image pull debian:SUITE|ubuntu:SUITE "
+                "[--variant V] [--mirror URL] [--verbose]\n\nThe cache of pristine bases that `appbox create "
+                "--base debian:SUITE` builds once and unpacks every container from.\n");
         return argc < 1 ? 2 : 0;
     }
     ab_error err = { 0 };

@@ -606,3 +606,43 @@ def test_image_pull_bad_input(store, args):
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert r.stderr.strip() and not r.stdout
     assert store.image_files() == imgs
+
+
+# --------------------------------------------------------------------------
+# appbox image list / rm / pull on a cache entry (a small stand-in tarball:
+# list, rm and a pull that finds the entry never read it)
+
+
+def test_image_list_rm_pull(run_as, appbox_bin, world_tmp):
+    import fcntl
+    u = user_info(run_as)
+    _make_dirs(world_tmp / "img", u, "data", "run", "home")
+    os.chmod(world_tmp / "img" / "run", 0o700)
+    s = Store(run_as, appbox_bin, world_tmp / "img/data", world_tmp / "img/run", world_tmp / "img/home")
+    assert ok(s.ab("image", "list")).splitlines()[1:] == []
+    # the first pull makes the cache directory; a stand-in entry goes there
+    r = s.ab("image", "pull", "debian:bookworm", "--mirror", "http://127.0.0.1:9/debian",
+             timeout=BOOTSTRAP_TIMEOUT)
+    assert r.returncode != 0 and ".log" in r.stderr, r.stderr
+    assert not [f for f in s.image_files() if f.endswith((".tar", ".part"))], s.image_files()
+    tar = s.images / f"{IMAGE}.tar"
+    subprocess.run(["tar", "-cf", str(tar), "-C", str(world_tmp / "img/home"), "."], check=True)
+    (s.images / f"{IMAGE}.log").write_text("built\n")
+    subprocess.run(["chown", f"{u.uid}:{u.gid}", str(tar), str(s.images / f"{IMAGE}.log")], check=True)
+    listed = ok(s.ab("image", "list")).splitlines()
+    assert listed[0].split() == ["NAME", "SIZE", "BUILT"] and listed[1].split()[0] == IMAGE, listed
+    # a pull that finds the entry does not bootstrap: at once, its path
+    assert ok(s.ab("image", "pull", "debian:bookworm", timeout=30)).strip() == f"{IMAGE}: {tar}"
+    # not while another appbox builds it
+    with open(s.images / f"{IMAGE}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        r = s.ab("image", "rm", IMAGE)
+        assert r.returncode == 125 and "being built" in r.stderr, (r.returncode, r.stderr)
+        assert tar.exists()
+    assert ok(s.ab("image", "rm", IMAGE)).strip() == f"removed {IMAGE}"
+    assert not tar.exists() and not (s.images / f"{IMAGE}.log").exists()
+    assert ok(s.ab("image", "list")).splitlines()[1:] == []
+    for args in (["rm", IMAGE], ["rm", "../x"], ["rm"], ["list", "x"], [], ["nope"]):
+        r = s.ab("image", *args)
+        assert r.returncode == 2 and r.stderr.strip() and not r.stdout, (args, r.returncode, r.stdout, r.stderr)
+    subprocess.run(["rm", "-rf", "--one-file-system", str(world_tmp / "img")], capture_output=True)

@@ -316,16 +316,22 @@ int image_cache_remove(const char *name, ab_error *err)
     _cleanup_free_ char *dir = image_cache_dir(err);
     if (!dir)
         return -ENOMEM;
-    static const char *const exts[] = { ".tar", ".log", ".lock" };
-    bool found = false;
-    for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/%s%s", dir, name, exts[i]) < 0)
-            return ab_fail(err, ENOMEM, "out of memory");
-        if (unlink(p) == 0 && i == 0)
-            found = true;
-    }
-    if (!found)
+    _cleanup_free_ char *tar = NULL, *log = NULL, *lockp = NULL;
+    if (asprintf(&tar, "%s/%s.tar", dir, name) < 0 || asprintf(&log, "%s/%s.log", dir, name) < 0 ||
+        asprintf(&lockp, "%s/%s.lock", dir, name) < 0)
+        return ab_fail(err, ENOMEM, "out of memory");
+    if (access(tar, F_OK) < 0)
         return ab_usage(err, "no cached image named '%s' (see appbox image list)", name);
+    /* Not while a create or pull builds it.  The lock file itself stays:
+     * one removed under a waiter would let two bootstraps run at once. */
+    _cleanup_close_ int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0)
+        return ab_fail(err, errno, "cannot lock %s", lockp);
+    if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is being built by another appbox right now; try again "
+                            "when it is done", name);
+    if (unlink(tar) < 0)
+        return ab_fail(err, errno, "cannot remove %s", tar);
+    unlink(log);
     return 0;
 }
