@@ -537,6 +537,19 @@ def test_docker_archive_layers_whiteouts_opaque(store, images):
     check_xattr(store, "k1")
 
 
+def test_docker_archive_with_a_tag(store, images):
+    """A docker tag has a ':' of its own: docker-archive:FILE:REPO:TAG."""
+    path = images.dir / "docker.tar"
+    if not path.exists():
+        write_docker_archive(path, images.layers)
+    create(store, "k2", f"docker-archive:{path}:appbox-test:latest")
+    check_layered(store, "k2", images.victim)
+    assert (store.data / "k2/appbox.conf").read_text().count(f"Base=docker-archive:{path}:appbox-test:latest") == 1
+    r = store.ab("create", "k3", "--base", f"docker-archive:{path}:appbox-test:nope")
+    assert r.returncode != 0 and "appbox-test:nope" in r.stderr, r.stderr
+    assert "k3" not in store.names()
+
+
 def test_oci_two_tags(store, images, busybox_root):
     d = images.dir / "oci-tags"
     if not d.exists():

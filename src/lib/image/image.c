@@ -50,12 +50,18 @@ int image_parse(const char *base, struct image_ref *ref, ab_error *err)
         _cleanup_free_ char *rest = strdup(base + plen);
         if (!rest)
             return ab_fail(err, ENOMEM, "out of memory");
-        /* PATH[:TAG]: a tag is what follows the last ':' when the whole
-         * string is not itself an existing path. */
-        char *colon = strrchr(rest, ':');
-        if (kinds[i].kind != IMAGE_TAR && colon && access(rest, F_OK) < 0 && !strchr(colon, '/')) {
-            *colon = '\0';
-            ref->tag = strdup(colon + 1);
+        /* PATH[:TAG]: when the whole string is not an existing path, the
+         * tag is what follows the first ':' whose left part is one (a
+         * docker tag has a ':' of its own: FILE:debian:bookworm). */
+        if (kinds[i].kind != IMAGE_TAR && access(rest, F_OK) < 0) {
+            for (char *c = strchr(rest, ':'); c; c = strchr(c + 1, ':')) {
+                *c = '\0';
+                if (access(rest, F_OK) == 0) {
+                    ref->tag = strdup(c + 1);
+                    break;
+                }
+                *c = ':';
+            }
         }
         if (!*rest)
             return ab_usage(err, "--base: '%s' names no file (expected %sPATH)", base, kinds[i].prefix);
