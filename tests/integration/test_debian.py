@@ -639,8 +639,12 @@ def test_image_list_rm_pull(run_as, appbox_bin, world_tmp):
         r = s.ab("image", "rm", IMAGE)
         assert r.returncode == 125 and "being built" in r.stderr, (r.returncode, r.stderr)
         assert tar.exists()
+    # a partial tarball left by an appbox that was killed goes with it
+    part = s.images / f"{IMAGE}.tar.part"
+    part.write_bytes(b"partial")
+    assert ok(s.ab("image", "list")).splitlines()[1:] and IMAGE + ".tar.part" not in ok(s.ab("image", "list"))
     assert ok(s.ab("image", "rm", IMAGE)).strip() == f"removed {IMAGE}"
-    assert not tar.exists() and not (s.images / f"{IMAGE}.log").exists()
+    assert not tar.exists() and not (s.images / f"{IMAGE}.log").exists() and not part.exists()
     assert ok(s.ab("image", "list")).splitlines()[1:] == []
     for args in (["rm", IMAGE], ["rm", "../x"], ["rm"], ["list", "x"], [], ["nope"]):
         r = s.ab("image", *args)

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,12 +124,19 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
     for (size_t i = 0; argv[i]; i++)
         dprintf(p.fd, " %s", argv[i]);
     dprintf(p.fd, "\n");
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         progress_end(&p);
         return ab_fail(err, errno, "cannot start %s", argv[0]);
     }
     if (pid == 0) {
+        /* appbox killed outright: ask the tool to stop too (mmdebstrap
+         * takes its time; a .part it leaves is removed by the next
+         * bootstrap, which holds the lock) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(125);
         int null = open("/dev/null", O_RDONLY);
         dup2(null, STDIN_FILENO);
         dup2(p.fd, STDOUT_FILENO);
@@ -211,6 +220,9 @@ static int bootstrap_debootstrap(const struct bootstrap_opts *o, const char *mir
     _cleanup_free_ char *dir = NULL, *variant = NULL;
     if (asprintf(&dir, "%s.d", tmp) < 0 || asprintf(&variant, "--variant=%s", dv) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
+    char *rm[] = { "rm", "-rf", "--one-file-system", "--", dir, NULL };
+    ab_error ignored = { 0 };
+    run_tool(rm, title, "/dev/null", false, &ignored); /* a killed appbox's */
     char *argv[10];
     size_t a = 0;
     argv[a++] = "debootstrap";
@@ -236,8 +248,6 @@ static int bootstrap_debootstrap(const struct bootstrap_opts *o, const char *mir
         if (tlog)
             unlink(tlog);
     }
-    char *rm[] = { "rm", "-rf", "--one-file-system", "--", dir, NULL };
-    ab_error ignored = { 0 };
     run_tool(rm, title, "/dev/null", false, &ignored);
     return r;
 }
@@ -263,6 +273,7 @@ int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *e
         return 0;
     }
     const char *mirror = o->mirror ? o->mirror : default_mirror(o->dist);
+    unlink(tmp); /* left by an appbox that was killed */
     /* APPBOX_BOOTSTRAP picks the tool; otherwise mmdebstrap where it is
      * installed, debootstrap (root only) where it is not. */
     const char *pick = getenv("APPBOX_BOOTSTRAP"); /* checked by bootstrap_parse */
@@ -333,5 +344,8 @@ int image_cache_remove(const char *name, ab_error *err)
     if (unlink(tar) < 0)
         return ab_fail(err, errno, "cannot remove %s", tar);
     unlink(log);
+    _cleanup_free_ char *part = NULL;
+    if (asprintf(&part, "%s.part", tar) >= 0)
+        unlink(part); /* left by an appbox that was killed */
     return 0;
 }
