@@ -48,7 +48,8 @@ if [ $debian -eq 1 ]; then
     echo
     echo "================ a named Debian container (seed 004) ================"
     scratch=$(mktemp -d "${TMPDIR:-/tmp}/appbox-demo.XXXXXX")
-    trap '"$appbox" rm --force figlet >/dev/null 2>&1; rm -rf --one-file-system "$scratch" 2>/dev/null || true' EXIT
+    # (set -e holds in the trap too: each step may fail)
+    trap '"$appbox" rm --force figlet >/dev/null 2>&1 || true; rm -rf --one-file-system "$scratch" 2>/dev/null || true' EXIT
     # a scratch store and home: the demo leaves nothing in yours
     export APPBOX_DATA_DIR=$scratch/data APPBOX_RUNTIME_DIR=$scratch/run HOME=$scratch/home
     export PATH=$HOME/.local/bin:$PATH
