@@ -56,7 +56,9 @@ class Store:
 
     @property
     def env(self):
-        return store_env(self.data, self.runtime, self.home)
+        # mmdebstrap's temporary directories (it leaves some when it is
+        # interrupted) go where the test cleans up
+        return {**store_env(self.data, self.runtime, self.home), "TMPDIR": str(self.home.parent / "tmp")}
 
     def ab(self, *args, timeout=APT_TIMEOUT, **kw):
         return run([self.appbox, *args], as_user=self.as_user, extra_env=self.env,
@@ -82,6 +84,8 @@ def _make_dirs(base, u, *names):
         (base / d).mkdir(parents=True)
     subprocess.run(["chown", "-R", f"{u.uid}:{u.gid}", str(base)], check=True)
     os.chmod(base, 0o755)
+    (base / "tmp").mkdir(exist_ok=True)
+    os.chmod(base / "tmp", 0o1777)
 
 
 class Cache:
