@@ -548,6 +548,47 @@ def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, world_tmp):
     subprocess.run(["rm", "-rf", "--one-file-system", str(world_tmp / "fresh")], capture_output=True)
 
 
+def test_killed_bootstrap_leaves_no_mounts(world_tmp, appbox_bin):
+    """As root, mmdebstrap mounts /proc, /sys and /dev into its chroot.  It
+    runs in a mount namespace of its own: killed outright mid-way, it leaves
+    no mount on the host, and create fails, leaving nothing behind."""
+    if os.geteuid() != 0:
+        pytest.skip("root mode only (unshare mode has its own namespaces)")
+    u = user_info("root")
+    top = world_tmp / "kb"
+    _make_dirs(top, u, "data", "run", "home")
+    s = Store("root", appbox_bin, top / "data", top / "run", top / "home")
+    log = s.images / f"{IMAGE}.log"
+    p = popen([appbox_bin, "create", "kb", "--base", BASE], extra_env=s.env,
+              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + BOOTSTRAP_TIMEOUT
+        while time.monotonic() < deadline and p.poll() is None:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if "installing essential packages" in text:  # chroot mounts are up
+                break
+            time.sleep(0.2)
+        assert p.poll() is None, p.communicate()
+        time.sleep(1)
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            tools = [int(c) for c in f.read().split()]
+        mm = [c for c in tools if b"mmdebstrap" in open(f"/proc/{c}/cmdline", "rb").read()]
+        assert mm, tools
+        os.killpg(mm[0], signal.SIGKILL)  # its own process group: the tool and its children
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode != 0 and ".log" in err, err
+    with open("/proc/self/mounts") as f:
+        leaked = [l for l in f.read().splitlines() if "mmdebstrap" in l]
+    assert not leaked, leaked
+    assert "kb" not in s.names() and not (s.images / f"{IMAGE}.tar").exists()
+    assert not (s.images / f"{IMAGE}.tar.part").exists()
+    subprocess.run(["rm", "-rf", "--one-file-system", str(top)], capture_output=True)
+
+
 # --------------------------------------------------------------------------
 # debootstrap, where mmdebstrap is not what is used
 

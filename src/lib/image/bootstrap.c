@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -137,6 +139,13 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(125);
+        /* As root, mmdebstrap and debootstrap mount /proc, /sys and /dev
+         * into their chroot: in a mount namespace of their own, a tool that
+         * is killed cannot leave those mounts on the host. */
+        if (getuid() == 0 && (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)) {
+            fprintf(stderr, "cannot give %s a mount namespace of its own: %s\n", argv[0], strerror(errno));
+            _exit(125);
+        }
         int null = open("/dev/null", O_RDONLY);
         dup2(null, STDIN_FILENO);
         dup2(p.fd, STDOUT_FILENO);
