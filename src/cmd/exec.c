@@ -70,12 +70,14 @@ int cmd_exec(int argc, char **argv)
 
     struct container c;
     ab_error err = { 0 };
-    /* A running container is joined with what it was started with, so a
-     * broken appbox.conf (edited since) only matters when it is stopped. */
-    if (container_open(name, &c, &err) < 0) {
-        ab_error e2 = { 0 };
-        if (!store_name_valid(name) || !state_running(name) || container_open_state(name, &c, &e2) < 0)
-            return cmd_report(&err);
+    /* A running container is joined with what it was started with
+     * (spec.conf), so appbox.conf is not read then: no parsing on this hot
+     * path, and a file broken since the start does not lock anyone out.
+     * A stopped one gets appbox.conf checked, for the clearer error. */
+    bool running = store_name_valid(name) && state_running(name);
+    if ((running ? container_open_state(name, &c, &err) : container_open(name, &c, &err)) < 0) {
+        container_close(&c);
+        return cmd_report(&err);
     }
     struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &env, .chdir = chdir_to };
     int code = 0;

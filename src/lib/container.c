@@ -184,7 +184,7 @@ int container_stop(struct container *c, int timeout, ab_error *err)
     SHOW("taking %s's start lock", c->name);
     state_lock(start, LOCK_EX);
     SHOW("stopping %s: TERM to every process, KILL after %d s", c->name, timeout);
-    int r = supervisor_stop(c->name, timeout, err);
+    int r = supervisor_stop(c->name, timeout, NULL, err);
     if (r == 0)
         SHOW("stopped %s", c->name);
     return r;
@@ -205,8 +205,7 @@ static void stop_if_last(const char *name, int start, int sessions)
         flock(sessions, LOCK_UN);
     if (last && auto_stop && access(auto_stop, F_OK) == 0 && state_running(name)) {
         SHOW("stopping %s: its last session left", name);
-        state_write_file(name, "stop.reason", "last session left", &ignored);
-        supervisor_stop(name, -1, &ignored);
+        supervisor_stop(name, -1, "last session left", &ignored);
     }
     flock(start, LOCK_UN);
 }
@@ -343,7 +342,7 @@ int container_remove(const char *name, bool force, ab_error *err)
         if (!force)
             return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is running (stop it first, or use rm --force)", name);
         SHOW("stopping %s", name);
-        int r = supervisor_stop(name, 10, err);
+        int r = supervisor_stop(name, 10, NULL, err);
         if (r < 0)
             return r;
     }

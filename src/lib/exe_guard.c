@@ -39,13 +39,13 @@ static bool only_root_writes(const struct stat *st, bool is_dir)
  * can have (not the caller's own, not the subordinate range, not a group the
  * caller keeps) can write the binary, chmod it as its owner, or put another
  * one in its place.  That is the installed case (/usr/bin/appbox, 0755). */
-static bool installed_by_root(int exe, const char *path)
+static bool installed_by_root(const struct stat *exe, const char *path)
 {
     struct stat st, onpath;
-    if (fstat(exe, &st) < 0 || !S_ISREG(st.st_mode) || !only_root_writes(&st, false))
+    if (!S_ISREG(exe->st_mode) || !only_root_writes(exe, false))
         return false;
     /* " (deleted)" or renamed since: the path says nothing of the file */
-    if (path[0] != '/' || lstat(path, &onpath) < 0 || onpath.st_dev != st.st_dev || onpath.st_ino != st.st_ino)
+    if (path[0] != '/' || lstat(path, &onpath) < 0 || onpath.st_dev != exe->st_dev || onpath.st_ino != exe->st_ino)
         return false;
     _cleanup_free_ char *dir = strdup(path);
     if (!dir)
@@ -77,10 +77,8 @@ void exe_guard(char **argv)
     /* Any other owner may be an id of the container's (the caller's own:
      * a read-only mode is no protection, the owner may chmod it back), or
      * one that writes a file the container then gets to run. */
-    if (installed_by_root(exe, path))
-        return;
     struct stat st;
-    if (fstat(exe, &st) < 0)
+    if (fstat(exe, &st) < 0 || installed_by_root(&st, path))
         return;
     _cleanup_close_ int mfd = memfd_create("appbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mfd < 0)

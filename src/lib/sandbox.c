@@ -424,12 +424,10 @@ static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
  * are made 0700): files planted there, set-id or with capabilities, are
  * out of every other host user's reach.  The path checked is the kernel's
  * name of the opened file, so a symlink swapped after the check changes
- * nothing: the tree cloned is the one checked. */
-static bool in_private_store(int fd)
+ * nothing: the tree cloned is the one checked.  REAL_DATA: the data
+ * root's real path (NULL: none, so nothing is in the store). */
+static bool in_private_store(int fd, const char *real_data)
 {
-    ab_error err;
-    _cleanup_free_ char *data = store_data_root(&err);
-    _cleanup_free_ char *real_data = data ? realpath(data, NULL) : NULL;
     char link[64], path[PATH_MAX];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof(path) - 1);
@@ -478,6 +476,9 @@ static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
      * a read-only tree read-write (the flag is not locked): then even those
      * stay plain outside the store. */
     bool can_remount = (s->cap_add & (1ULL << CAP_SYS_ADMIN)) && !s->seccomp;
+    ab_error ignored;
+    _cleanup_free_ char *data = store_data_root(&ignored);
+    _cleanup_free_ char *real_data = data ? realpath(data, NULL) : NULL;
     for (long i = -1; i < (long)s->n_mounts; i++) {
         const char *src = i < 0 ? s->root : s->mounts[i].src;
         bool read_only = i < 0 ? !s->writable : s->mounts[i].kind == MOUNT_RO_BIND;
@@ -485,7 +486,7 @@ static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
             continue;
         /* Opened once: the tree idmapped is the one whose place was checked. */
         _cleanup_close_ int at = open(src, O_PATH | O_CLOEXEC);
-        if (at < 0 || ((!read_only || can_remount) && !in_private_store(at)))
+        if (at < 0 || ((!read_only || can_remount) && !in_private_store(at, real_data)))
             continue;
         _cleanup_close_ int t = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (t < 0)

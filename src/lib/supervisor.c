@@ -239,12 +239,11 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
             finish(name, "init exited", false);
         }
         if (p[1].revents) {
-            /* a session that was the last one says so (container.c) */
+            /* why supervisor_stop() was called, for the log */
             ab_error e;
             _cleanup_free_ char *rp = store_run_path(name, "stop.reason", &e);
             _cleanup_free_ char *why = rp ? fs_read_file_at(AT_FDCWD, rp, false, 64) : NULL;
-            teardown(name, init, pidfd, stop_timeout(name),
-                     why && strcmp(why, "last session left") == 0 ? "last session left" : "stop");
+            teardown(name, init, pidfd, stop_timeout(name), why && *why && !strchr(why, '\n') ? why : "stop");
         }
         if (p[2].revents)
             teardown(name, init, pidfd, DEFAULT_STOP_TIMEOUT, "last session left");
@@ -296,13 +295,15 @@ int supervisor_start(const char *name, const struct spec *spec, const char *spec
     return 0;
 }
 
-int supervisor_stop(const char *name, int timeout, ab_error *err)
+int supervisor_stop(const char *name, int timeout, const char *why, ab_error *err)
 {
     if (!state_running(name))
         return 1;
     char buf[16];
     snprintf(buf, sizeof(buf), "%d\n", timeout);
     int r = state_write_file(name, "stop.timeout", buf, err);
+    if (r == 0)
+        r = why ? state_write_file(name, "stop.reason", why, err) : (state_remove(name, "stop.reason"), 0);
     if (r < 0)
         return r;
     pid_t sup = state_read_pid(name, "supervisor.pid");

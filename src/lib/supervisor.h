@@ -18,9 +18,10 @@ int supervisor_start(const char *name, const struct spec *spec, const char *spec
                      ab_error *err);
 
 /* Stop NAME's container: TERM to everything inside, KILL after TIMEOUT
- * seconds, then tear down.  The caller holds start.lock.  Returns 1 when it
- * was not running. */
-int supervisor_stop(const char *name, int timeout, ab_error *err);
+ * seconds (negative: the default), then tear down; WHY goes into the log
+ * ("stop" when NULL).  The caller holds start.lock.  Returns 1 when it was
+ * not running. */
+int supervisor_stop(const char *name, int timeout, const char *why, ab_error *err);
 
 /* Ask NAME's supervisor for the container's namespaces (a session joins
  * with them).  The caller holds start.lock and knows it is running. */

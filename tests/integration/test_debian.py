@@ -613,14 +613,11 @@ def test_debootstrap_fallback(world_tmp, appbox_bin):
     subprocess.run(["rm", "-rf", "--one-file-system", str(world_tmp / "db")], capture_output=True)
 
 
-@pytest.mark.parametrize("tool", ["bogus", ""])
-def test_bad_bootstrap_tool(store, tool):
+def test_bad_bootstrap_tool(store):
     top, imgs = store.top(), store.image_files()
-    env = {**store.env, "APPBOX_BOOTSTRAP": tool}
+    env = {**store.env, "APPBOX_BOOTSTRAP": "bogus"}
     r = run([store.appbox, "create", "badtool", "--base", "debian:trixie"], as_user=store.as_user,
-            extra_env=env, timeout=BOOTSTRAP_TIMEOUT) if tool else None
-    if r is None:
-        return  # empty: the default choice, covered by every other test
+            extra_env=env, timeout=BOOTSTRAP_TIMEOUT)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "APPBOX_BOOTSTRAP" in r.stderr and "bogus" in r.stderr and "mmdebstrap" in r.stderr
     _assert_nothing_left(store, "badtool", top, imgs, allow_image_logs=False)
