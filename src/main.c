@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "exe_guard.h"
+#include "runtime/exe_guard.h"
 
 struct verb {
     const char *name;

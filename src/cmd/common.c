@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "options.h"
+#include "spec/options.h"
 #include "util/error.h"
 
 int cmd_report(const ab_error *err)

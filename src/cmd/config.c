@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "config.h"
-#include "container.h"
-#include "store.h"
+#include "container/config.h"
+#include "container/container.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 

@@ -6,14 +6,14 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "config.h"
-#include "container.h"
-#include "identity.h"
+#include "container/config.h"
+#include "container/container.h"
+#include "runtime/identity.h"
 #include "image/apt.h"
 #include "image/bootstrap.h"
 #include "image/image.h"
-#include "options.h"
-#include "store.h"
+#include "spec/options.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"
 

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "container.h"
-#include "state.h"
-#include "store.h"
-#include "options.h"
+#include "container/container.h"
+#include "container/state.h"
+#include "container/store.h"
+#include "spec/options.h"
 
 static int arg_value(int argc, char **argv, int *i, const char *opt, const char **out)
 {

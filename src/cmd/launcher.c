@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "store.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "caps.h"
+#include "runtime/caps.h"
 #include "cmd/cmd.h"
-#include "container.h"
-#include "identity.h"
-#include "idmap.h"
-#include "mounts.h"
-#include "state.h"
-#include "store.h"
+#include "container/container.h"
+#include "runtime/identity.h"
+#include "runtime/idmap.h"
+#include "runtime/mounts.h"
+#include "container/state.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 

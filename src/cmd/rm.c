@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "container.h"
-#include "state.h"
-#include "store.h"
+#include "container/container.h"
+#include "container/state.h"
+#include "container/store.h"
 
 int cmd_rm(int argc, char **argv)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "container.h"
-#include "options.h"
+#include "container/container.h"
+#include "spec/options.h"
 
 static void show_step(const char *fmt, ...)
 {

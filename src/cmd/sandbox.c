@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "options.h"
-#include "sandbox.h"
-#include "spec.h"
+#include "spec/options.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
 
 static void sandbox_usage(FILE *f)
 {

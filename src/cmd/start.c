@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "container.h"
+#include "container/container.h"
 
 int cmd_start(int argc, char **argv)
 {

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "container.h"
-#include "store.h"
+#include "container/container.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 
 /* One line per container: what was done on stdout, a failure on stderr

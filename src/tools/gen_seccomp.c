@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "seccomp_filter.h"
+#include "runtime/seccomp_filter.h"
 
 int main(int argc, char **argv)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sandbox.h"
-#include "spec.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
 #include "image/progress.h"
 #include "util/cleanup.h"
 

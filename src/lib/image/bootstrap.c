@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "container/store.h"
 #include "image/progress.h"
 #include "util/cleanup.h"
 #include "util/interrupt.h"

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sandbox.h"
-#include "spec.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
 #include "util/cleanup.h"
 
 static const struct {

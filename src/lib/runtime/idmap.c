@@ -1,4 +1,4 @@
-#include "idmap.h"
+#include "runtime/idmap.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "config.h"
+#include "container/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "options.h"
+#include "spec/options.h"
 #include "util/cleanup.h"
 
 static const char *const sections[] = { "Container", "Files", "Network", "Security", NULL };

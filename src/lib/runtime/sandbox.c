@@ -1,4 +1,4 @@
-#include "sandbox.h"
+#include "runtime/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,14 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "caps.h"
-#include "identity.h"
-#include "idmap.h"
-#include "init.h"
-#include "mounts.h"
-#include "pty.h"
-#include "seccomp_filter.h"
-#include "store.h"
+#include "runtime/caps.h"
+#include "runtime/identity.h"
+#include "runtime/idmap.h"
+#include "runtime/init.h"
+#include "runtime/mounts.h"
+#include "runtime/pty.h"
+#include "runtime/seccomp_filter.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 

@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "seccomp_filter.h"
+#include "runtime/seccomp_filter.h"
 #include "seccomp_bpf.h"
 
 int seccomp_filter_load(ab_error *err)

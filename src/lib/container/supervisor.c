@@ -1,4 +1,4 @@
-#include "supervisor.h"
+#include "container/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox.h"
-#include "state.h"
-#include "store.h"
+#include "runtime/sandbox.h"
+#include "container/state.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fdpass.h"
 #include "util/fsutil.h"

@@ -1,4 +1,4 @@
-#include "identity.h"
+#include "runtime/identity.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -1,4 +1,4 @@
-#include "state.h"
+#include "container/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 

@@ -4,7 +4,7 @@
 
 #include <sys/types.h>
 
-#include "spec.h"
+#include "spec/spec.h"
 #include "util/error.h"
 
 struct identity {

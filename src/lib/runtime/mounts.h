@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "identity.h"
-#include "spec.h"
+#include "runtime/identity.h"
+#include "spec/spec.h"
 #include "util/error.h"
 
 /* Paths under /proc the app must not read (masked with /dev/null or an

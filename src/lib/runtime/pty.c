@@ -1,4 +1,4 @@
-#include "pty.h"
+#include "runtime/pty.h"
 
 #include <errno.h>
 #include <fcntl.h>

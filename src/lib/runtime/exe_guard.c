@@ -1,4 +1,4 @@
-#include "exe_guard.h"
+#include "runtime/exe_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "seccomp_filter.h"
+#include "runtime/seccomp_filter.h"
 
 #include <errno.h>
 #include <linux/sched.h>

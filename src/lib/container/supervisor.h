@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "sandbox.h"
-#include "spec.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
 #include "util/error.h"
 
 /* Start NAME's container from SPEC.  SPEC_TEXT (the effective appbox.conf)

@@ -1,4 +1,4 @@
-#include "store.h"
+#include "container/store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,9 +5,9 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "sandbox.h"
-#include "spec.h"
+#include "container/config.h"
+#include "runtime/sandbox.h"
+#include "spec/spec.h"
 #include "util/error.h"
 
 struct container {

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "spec.h"
+#include "spec/spec.h"
 #include "util/error.h"
 
 /* What root inside gets by default: enough to run package managers and

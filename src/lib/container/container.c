@@ -1,4 +1,4 @@
-#include "container.h"
+#include "container/container.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,14 +10,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "caps.h"
-#include "identity.h"
-#include "idmap.h"
+#include "runtime/caps.h"
+#include "runtime/identity.h"
+#include "runtime/idmap.h"
 #include "image/apt.h"
-#include "options.h"
-#include "state.h"
-#include "store.h"
-#include "supervisor.h"
+#include "spec/options.h"
+#include "container/state.h"
+#include "container/store.h"
+#include "container/supervisor.h"
 #include "util/cleanup.h"
 
 void (*container_show)(const char *fmt, ...);

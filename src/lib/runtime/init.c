@@ -1,4 +1,4 @@
-#include "init.h"
+#include "runtime/init.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "identity.h"
-#include "spec.h"
+#include "runtime/identity.h"
+#include "spec/spec.h"
 #include "util/error.h"
 #include "util/strv.h"
 

@@ -1,4 +1,4 @@
-#include "mounts.h"
+#include "runtime/mounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
