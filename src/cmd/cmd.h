@@ -33,6 +33,14 @@ int cmd_report(const struct ab_error *err);
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when ARG is --help or -h. */
 int cmd_is_help(const char *arg);
+
+/* A "++OPTION [VALUE]" override (run, start) for any container option of
+ * the registry: ARGV[*I] starts with "++".  Checked as the flag would be,
+ * and added to OVERRIDES as its appbox.conf entry.  Returns 1 when it was
+ * one (*I at its last word), 0 when OPTION is not a container option, or
+ * minus the exit code after printing the error. */
+struct conf;
+int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct conf *overrides);
 /* The option table as --help lines; WITH_KEYS adds each appbox.conf key. */
 void cmd_print_spec_options(FILE *f, int with_keys);
 /* The absolute path of this appbox binary, for launchers. */

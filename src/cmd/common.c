@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "container/config.h"
 #include "spec/options.h"
 #include "util/error.h"
 
@@ -54,4 +55,44 @@ void cmd_print_spec_options(FILE *f, int with_keys)
         else
             fprintf(f, "  %-24s %s\n", left, o->help);
     }
+}
+
+int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct conf *overrides)
+{
+    const char *word = argv[*i] + 2;
+    const char *eq = strchr(word, '=');
+    char name[64];
+    size_t nlen = eq ? (size_t)(eq - word) : strlen(word);
+    if (nlen == 0 || nlen >= sizeof(name))
+        return 0;
+    memcpy(name, word, nlen);
+    name[nlen] = '\0';
+    const struct spec_option *o = spec_option_find(name);
+    if (!o)
+        return 0;
+    char flag[72];
+    snprintf(flag, sizeof(flag), "++%s", name);
+    ab_error err = { 0 };
+    const char *value;
+    /* The same checks as the flag and the appbox.conf key: the one
+     * registry, applied to a scratch spec. */
+    struct spec scratch;
+    spec_init(&scratch);
+    int r = spec_option_take_value(o, flag, eq ? eq + 1 : NULL, argc, argv, i, &value, &err);
+    if (r == 0)
+        r = spec_option_apply(&scratch, o, flag, value, &err);
+    spec_free(&scratch);
+    if (r < 0) {
+        fprintf(stderr, "appbox: %s: %s\n", verb, err.msg);
+        return -ab_error_exit_code(&err);
+    }
+    /* A repeatable key adds to the file's (one more bind); any other
+     * replaces it for this start. */
+    if (!o->repeatable)
+        conf_remove(overrides, o->section, o->key);
+    if (conf_add(overrides, o->section, o->key, value ? value : "yes", 0) < 0) {
+        fprintf(stderr, "appbox: %s: out of memory\n", verb);
+        return -125;
+    }
+    return 1;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "runtime/resolve.h"
 #include "container/config.h"
 #include "container/container.h"
 #include "container/store.h"
@@ -76,6 +77,9 @@ int cmd_config(int argc, char **argv)
         conf_add(&c.conf, section, k, eq + 1, 0);
     struct container_conf check;
     int r = conf_to_container(&c.conf, c.conf_path, &check, &err);
+    /* What the next start will resolve, checked now (it resolves again). */
+    if (r == 0)
+        r = spec_resolve_paths(&check.spec, &err);
     container_conf_free(&check);
     if (r == 0) {
         _cleanup_free_ char *header = conf_header(name);
@@ -137,6 +141,8 @@ int cmd_edit(int argc, char **argv)
     struct container_conf cc;
     memset(&cc, 0, sizeof(cc));
     int r = conf_load(copy, &conf, &cc, &err);
+    if (r == 0)
+        r = spec_resolve_paths(&cc.spec, &err);
     container_conf_free(&cc);
     conf_free(&conf);
     if (r < 0) {

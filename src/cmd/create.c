@@ -9,6 +9,7 @@
 #include "container/config.h"
 #include "container/container.h"
 #include "runtime/identity.h"
+#include "runtime/resolve.h"
 #include "image/apt.h"
 #include "image/bootstrap.h"
 #include "image/image.h"
@@ -132,7 +133,7 @@ static int record(void *ud, const struct spec_option *o, const char *value)
 static int make_rootfs(const char *name, const char *dir, const char *base, const struct image_ref *image,
                        const struct create_args *a, const struct spec *s, ab_error *err)
 {
-    struct identity id;
+    struct spec_user id;
     identity_resolve(s, &id, err);
     char uid[16], gid[16];
     snprintf(uid, sizeof(uid), "%u", id.uid);
@@ -213,7 +214,7 @@ int cmd_create(int argc, char **argv)
         return cmd_usage_error("create", "unexpected argument '%s' (the command goes in --run)", argv[1 + r]);
     if (a.user_home && strcmp(a.user_home, "private") != 0) {
         /* A host folder as the home: just a bind, written as one. */
-        struct identity id;
+        struct spec_user id;
         identity_resolve(&s, &id, &err);
         const char *src = a.user_home;
         if (strcmp(src, "host") == 0) {
@@ -230,6 +231,11 @@ int cmd_create(int argc, char **argv)
         if (spec_option_apply(&s, bind, "--user-home", arg, &err) < 0 || record(&conf, bind, arg) < 0)
             return cmd_report(&err);
     }
+
+    /* What the first start will resolve, checked now, before anything is
+     * written (the start resolves again: paths may change in between). */
+    if (spec_resolve_paths(&s, &err) < 0)
+        return cmd_report(&err);
 
     _cleanup_free_ char *base = NULL, *boot_tar = NULL;
     struct image_ref image = { 0 };

@@ -27,8 +27,10 @@ static int arg_value(int argc, char **argv, int *i, const char *opt, const char 
 int cmd_exec(int argc, char **argv)
 {
     bool as_root = false;
-    const char *user = NULL, *chdir_to = NULL, *v;
-    strv env = { 0 };
+    const char *user = NULL, *v;
+    /* exec takes only a process part: its options fill this one. */
+    struct spec proc;
+    spec_init(&proc);
     int i = 0, k;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (cmd_is_help(argv[i])) {
@@ -42,18 +44,31 @@ int cmd_exec(int argc, char **argv)
         if (strcmp(argv[i], "--root") == 0) {
             as_root = true;
         } else if ((k = arg_value(argc, argv, &i, "--user", &v)) != 0) {
-            if (k < 0 || !*v)
+            if (k < 0 || !*v) {
+                spec_free(&proc);
                 return cmd_usage_error("exec", "--user: missing value (a user name or id in the container)");
+            }
             user = v;
-        } else if ((k = arg_value(argc, argv, &i, "--env", &v)) != 0) {
-            const char *eq = k > 0 ? strchr(v, '=') : NULL;
-            if (!eq || eq == v)
-                return cmd_usage_error("exec", "--env: '%s' is not NAME=VALUE", k > 0 ? v : "");
-            strv_push(&env, v);
-        } else if ((k = arg_value(argc, argv, &i, "--chdir", &v)) != 0) {
-            if (k < 0 || v[0] != '/')
-                return cmd_usage_error("exec", "--chdir: '%s' is not an absolute path", k > 0 ? v : "");
-            chdir_to = v;
+        } else if (strncmp(argv[i], "--env", 5) == 0 || strncmp(argv[i], "--chdir", 7) == 0) {
+            /* Process options, through the registry: the same checks as
+             * sandbox --env/--chdir and appbox.conf's keys. */
+            const char *eq = strchr(argv[i], '=');
+            char name[16];
+            snprintf(name, sizeof(name), "%.*s", (int)((eq ? (size_t)(eq - argv[i]) : strlen(argv[i])) - 2),
+                     argv[i] + 2);
+            const struct spec_option *o = spec_option_find(name);
+            if (!o || (strcmp(name, "env") != 0 && strcmp(name, "chdir") != 0))
+                return cmd_usage_error("exec", "%s: unknown option (allowed: --root, --user, --env, --chdir)",
+                                       argv[i]);
+            char flag[24];
+            snprintf(flag, sizeof(flag), "--%s", name);
+            ab_error perr = { 0 };
+            if (spec_option_take_value(o, flag, eq ? eq + 1 : NULL, argc, argv, &i, &v, &perr) < 0 ||
+                spec_option_apply(&proc, o, flag, v, &perr) < 0) {
+                spec_free(&proc);
+                fprintf(stderr, "appbox: exec: %s\n", perr.msg);
+                return ab_error_exit_code(&perr);
+            }
         } else {
             return cmd_usage_error("exec", "%s: unknown option (allowed: --root, --user, --env, --chdir)", argv[i]);
         }
@@ -79,10 +94,11 @@ int cmd_exec(int argc, char **argv)
         container_close(&c);
         return cmd_report(&err);
     }
-    struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &env, .chdir = chdir_to };
+    struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &proc.process.env,
+                              .chdir = proc.process.cwd };
     int code = 0;
     int r = container_session(&c, NULL, false, &jp, &code, &err);
     container_close(&c);
-    strv_clear(&env);
+    spec_free(&proc);
     return r < 0 ? cmd_report(&err) : code;
 }

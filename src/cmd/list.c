@@ -11,7 +11,7 @@
 #include "container/container.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
-#include "runtime/mounts.h"
+#include "runtime/resolve.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
@@ -85,17 +85,6 @@ int cmd_list(int argc, char **argv)
     return 0;
 }
 
-static const char *mount_kind_name(enum mount_kind k)
-{
-    switch (k) {
-    case MOUNT_BIND: return "rw";
-    case MOUNT_RO_BIND: return "ro";
-    case MOUNT_TMPFS: return "tmpfs";
-    case MOUNT_DEVICE: return "device";
-    }
-    return "?";
-}
-
 int cmd_show(int argc, char **argv)
 {
     bool json = false;
@@ -123,22 +112,24 @@ int cmd_show(int argc, char **argv)
         container_close(&c);
         return cmd_report(&err);
     }
+    /* A running container is shown as it runs (the spec its supervisor
+     * keeps); a stopped one as it would start, resolved the same way. */
+    bool running = state_running(name);
     struct spec s;
-    spec_init(&s);
-    if (container_spec(&c, &c.conf, &s, &err) < 0) {
+    int r = running ? container_running_spec(name, &s, &err) : container_spec(&c, &c.conf, &s, &err);
+    if (r == 0)
+        r = spec_resolve(&s, &err);
+    if (r < 0) {
+        spec_free(&s);
         container_close(&c);
         return cmd_report(&err);
     }
-    struct identity id;
-    identity_resolve(&s, &id, &err);
-    struct idmap uids, gids;
-    bool mapped = idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, id.uid, id.gid, &err) == 0;
+    const struct spec_container *sc = &s.container;
+    const struct spec_user *id = &s.process.user;
     char caps[1024];
-    caps_format(caps_for_spec(&s, id.uid == 0), caps, sizeof(caps));
-    bool running = state_running(name);
+    caps_format(caps_for_spec(&s, id->uid == 0), caps, sizeof(caps));
     char map[256] = "";
-    if (mapped)
-        idmap_format(&uids, map, sizeof(map));
+    idmap_format(&sc->uid_map, map, sizeof(map));
     for (char *p = map; *p; p++)
         if (*p == '\n')
             *p = p[1] ? ';' : '\0';
@@ -147,53 +138,67 @@ int cmd_show(int argc, char **argv)
     json_object_object_add(o, "name", json_object_new_string(name));
     json_object_object_add(o, "state", json_object_new_string(running ? "running" : "stopped"));
     json_object_object_add(o, "base", json_object_new_string(c.cc.base));
-    json_object_object_add(o, "root", json_object_new_string(s.root ? s.root : "host view (read-only)"));
-    json_object_object_add(o, "root_writable", json_object_new_boolean(s.root ? s.writable : false));
+    json_object_object_add(o, "root", json_object_new_string(sc->root ? sc->root : "host view (read-only)"));
+    json_object_object_add(o, "root_writable", json_object_new_boolean(sc->root ? sc->writable : false));
     json_object_object_add(o, "run", c.cc.run ? json_object_new_string(c.cc.run) : NULL);
     json_object *files = json_object_new_array();
-    for (size_t i = 0; i < s.n_mounts; i++) {
+    for (size_t i = 0; i < sc->n_mounts; i++) {
+        const struct spec_mount *sm = &sc->mounts[i];
         json_object *m = json_object_new_object();
-        json_object_object_add(m, "mode", json_object_new_string(mount_kind_name(s.mounts[i].kind)));
-        json_object_object_add(m, "source", s.mounts[i].src ? json_object_new_string(s.mounts[i].src) : NULL);
-        json_object_object_add(m, "destination", json_object_new_string(s.mounts[i].dst));
+        json_object_object_add(m, "mode", json_object_new_string(spec_mount_mode_name(sm)));
+        json_object_object_add(m, "source", sm->source ? json_object_new_string(sm->source) : NULL);
+        json_object_object_add(m, "destination", json_object_new_string(sm->destination));
         json_object_array_add(files, m);
     }
     json_object_object_add(o, "files", files);
-    json_object_object_add(o, "network", json_object_new_string(net_mode_name(s.net)));
-    json_object_object_add(o, "user", json_object_new_string(id.name));
-    json_object_object_add(o, "uid", json_object_new_int((int)id.uid));
-    json_object_object_add(o, "gid", json_object_new_int((int)id.gid));
+    json_object_object_add(o, "network", json_object_new_string(net_mode_name(sc->net)));
+    json_object_object_add(o, "user", json_object_new_string(id->name));
+    json_object_object_add(o, "uid", json_object_new_int((int)id->uid));
+    json_object_object_add(o, "gid", json_object_new_int((int)id->gid));
     json_object_object_add(o, "uid_map", json_object_new_string(map));
     json_object_object_add(o, "capabilities", json_object_new_string(caps));
-    json_object_object_add(o, "seccomp", json_object_new_string(s.seccomp ? "default filter" : "off"));
-    json_object_object_add(o, "hostname", json_object_new_string(s.hostname ? s.hostname : "appbox"));
+    json_object_object_add(o, "seccomp", json_object_new_string(s.process.seccomp ? "default filter" : "off"));
+    json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
+    json_object *devices = json_object_new_array();
+    for (size_t i = 0; i < sc->devices.n; i++)
+        json_object_array_add(devices, json_object_new_string(sc->devices.v[i]));
+    json_object_object_add(o, "devices", devices);
+    json_object *masked = json_object_new_array();
+    for (size_t i = 0; i < sc->masked_paths.n; i++)
+        json_object_array_add(masked, json_object_new_string(sc->masked_paths.v[i]));
+    json_object_object_add(o, "masked_paths", masked);
 
     if (json) {
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
         printf("%s (%s)\n", name, running ? "running" : "stopped");
         printf("  base        %s\n", c.cc.base);
-        printf("  root        %s%s\n", s.root ? s.root : "host view: /usr /bin /sbin /lib* /etc read-only",
-               s.root ? (s.writable ? " (writable)" : " (read-only)") : "");
+        printf("  root        %s%s\n", sc->root ? sc->root : "host view: /usr /bin /sbin /lib* /etc read-only",
+               sc->root ? (sc->writable ? " (writable)" : " (read-only)") : "");
         printf("  run         %s\n", c.cc.run ? c.cc.run : "-");
         printf("  files       %s fresh and empty\n",
-               s.root ? "/tmp and /run (where the root has them)" : "/tmp /run /var/tmp and home");
-        for (size_t i = 0; i < s.n_mounts; i++) {
-            const struct mount_entry *m = &s.mounts[i];
-            if (m->kind == MOUNT_DEVICE)
+               sc->root ? "/tmp and /run (where the root has them)" : "/tmp /run /var/tmp and home");
+        for (size_t i = 0; i < sc->n_mounts; i++) {
+            const struct spec_mount *m = &sc->mounts[i];
+            if (spec_mount_is_device(m))
                 continue;
-            printf("              %-6s %s%s%s\n", mount_kind_name(m->kind), m->src ? m->src : "", m->src ? " -> " : "",
-                   m->dst);
+            printf("              %-6s %s%s%s\n", spec_mount_mode_name(m), m->source ? m->source : "",
+                   m->source ? " -> " : "", m->destination);
         }
-        printf("  devices     null zero full random urandom tty, own pts");
-        for (size_t i = 0; i < s.n_mounts; i++)
-            if (s.mounts[i].kind == MOUNT_DEVICE)
-                printf(", %s", s.mounts[i].dst);
-        printf("\n  network     %s\n", s.net == NET_NONE ? "none (only lo)" : "host (shares the host's network)");
-        printf("  identity    %s (uid %u, gid %u); ids map %s\n", id.name, id.uid, id.gid, map);
+        printf("  devices    ");
+        for (size_t i = 0; i < sc->devices.n; i++)
+            printf(" %s", sc->devices.v[i] + (strncmp(sc->devices.v[i], "/dev/", 5) == 0 ? 5 : 0));
+        printf(", own pts");
+        for (size_t i = 0; i < sc->n_mounts; i++)
+            if (spec_mount_is_device(&sc->mounts[i]))
+                printf(", %s", sc->mounts[i].destination);
+        printf("\n  network     %s\n", sc->net == NET_NONE ? "none (only lo)" : "host (shares the host's network)");
+        printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
+               sc->readonly_paths.n);
+        printf("  identity    %s (uid %u, gid %u); ids map %s\n", id->name, id->uid, id->gid, map);
         printf("  caps        %s\n", caps);
-        printf("  seccomp     %s\n", s.seccomp ? "default filter" : "OFF");
-        printf("  hostname    %s\n", s.hostname ? s.hostname : "appbox");
+        printf("  seccomp     %s\n", s.process.seccomp ? "default filter" : "OFF");
+        printf("  hostname    %s\n", sc->hostname);
         printf("  config      %s\n", c.conf_path);
     }
     json_object_put(o);

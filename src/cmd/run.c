@@ -28,7 +28,8 @@ static void run_usage(FILE *f)
                "  ++start           only start the container (it then runs until stopped)\n"
                "  ++stop            only stop the container\n"
                "  ++cmd CMD...      run CMD... instead of Run=\n"
-               "  ++network MODE    network for this start: none or host\n"
+               "  ++OPTION [VALUE]  any container option for this start (++network host,\n"
+               "                    ++bind DIR, ++env K=V, ...: see appbox sandbox --help)\n"
                "  ++aptupdate       apt-get update + upgrade in this container, then stop\n"
                "  ++aptupdateall    the same in every container\n");
 }
@@ -60,15 +61,6 @@ int cmd_run(int argc, char **argv)
             use_cmd = true;
             i++;
             break;
-        } else if (strcmp(o, "network") == 0) {
-            enum net_mode m;
-            if (i + 1 >= argc)
-                return cmd_usage_error("run", "++network: missing value (allowed: none, host)");
-            if (net_mode_from_name(argv[++i], &m) < 0)
-                return cmd_usage_error("run", "++network: '%s' is not a network mode (allowed: none, host)",
-                                       argv[i]);
-            conf_remove(&overrides, "Network", "Mode");
-            conf_add(&overrides, "Network", "Mode", argv[i], 0);
         } else if (strcmp(o, "aptupdate") == 0) {
             /* seed 001: start with the network on, apt update + upgrade, stop */
             conf_free(&overrides);
@@ -76,8 +68,18 @@ int cmd_run(int argc, char **argv)
         } else if (strcmp(o, "aptupdateall") == 0) {
             return update_all(false);
         } else {
-            return cmd_usage_error("run", "%s: unknown ++option (allowed: ++show, ++start, ++stop, ++cmd, "
-                                          "++network, ++aptupdate, ++aptupdateall)", argv[i]);
+            int k = cmd_parse_override("run", argc, argv, &i, &overrides);
+            if (k < 0) {
+                conf_free(&overrides);
+                return -k;
+            }
+            if (k == 0) {
+                conf_free(&overrides);
+                return cmd_usage_error("run", "%s: unknown ++option (allowed: ++show, ++start, ++stop, ++cmd, "
+                                              "++aptupdate, ++aptupdateall, and any container option as "
+                                              "++OPTION, such as ++network MODE: see appbox sandbox --help)",
+                                       argv[i]);
+            }
         }
     }
     if (!use_cmd && i < argc && strcmp(argv[i], "--") == 0)

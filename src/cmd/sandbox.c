@@ -46,17 +46,16 @@ int cmd_sandbox(int argc, char **argv)
         spec_free(&s);
         return cmd_report(&err);
     }
-    if (s.argv.n == 0) {
+    if (s.process.argv.n == 0) {
         spec_free(&s);
         fprintf(stderr, "appbox: sandbox: no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])\n");
         return 2;
     }
-    if (s.writable && !s.root) {
+    if (spec_validate(&s, &err) < 0) {
         spec_free(&s);
-        fprintf(stderr, "appbox: --writable: only applies with --root DIR (the host view is always read-only)\n");
-        return 2;
+        return cmd_report(&err);
     }
-    if (!s.seccomp)
+    if (!s.process.seccomp)
         fprintf(stderr, "appbox: warning: --seccomp off: the command may use every system call, "
                         "including those that attack the kernel\n");
     int code = 0;

@@ -9,19 +9,31 @@
 
 int cmd_start(int argc, char **argv)
 {
-    if (argc != 1 || argv[0][0] == '-') {
+    if (argc < 1 || argv[0][0] == '-' || argv[0][0] == '+') {
         if (argc >= 1 && cmd_is_help(argv[0])) {
-            printf("Usage: appbox start NAME\n\nStart NAME; it runs until appbox stop NAME.\n");
+            printf("Usage: appbox start NAME [++OPTION [VALUE]]...\n\nStart NAME; it runs until appbox stop NAME.\n"
+                   "++OPTION: any container option for this start (++network host, ++env K=V, ...).\n");
             return 0;
         }
-        return cmd_usage_error("start", "usage: appbox start NAME");
+        return cmd_usage_error("start", "usage: appbox start NAME [++OPTION [VALUE]]...");
+    }
+    struct conf overrides = { 0 };
+    for (int i = 1; i < argc; i++) {
+        int k = strncmp(argv[i], "++", 2) == 0 ? cmd_parse_override("start", argc, argv, &i, &overrides) : 0;
+        if (k <= 0) {
+            conf_free(&overrides);
+            return k < 0 ? -k
+                         : cmd_usage_error("start", "'%s': unexpected argument (allowed: ++OPTION [VALUE], such as "
+                                                    "++network host)", argv[i]);
+        }
     }
     struct container c;
     ab_error err = { 0 };
     int r = container_open(argv[0], &c, &err);
     if (r == 0)
-        r = container_start(&c, NULL, false, &err);
+        r = container_start(&c, &overrides, false, &err);
     container_close(&c);
+    conf_free(&overrides);
     if (r < 0)
         return cmd_report(&err);
     if (r == 1)

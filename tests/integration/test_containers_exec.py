@@ -179,3 +179,36 @@ def test_exec_sees_no_host_path(ctr, world_tmp):
             r = ctr.ab(*args, "hp", "ls", "-d", str(path))
             assert r.returncode != 0 and "No such file" in r.stderr, (args, path, r.stdout, r.stderr)
     end_app(p)
+
+
+def test_exec_uses_what_the_container_was_started_with(ctr):
+    """Joining never resolves anything again: with the bind source removed
+    from the host after the start, exec still joins (the bind inside is the
+    tree the start pinned), and a broken appbox.conf is not read either."""
+    src = ctr.base / "bound"
+    src.mkdir()
+    (src / "mark").write_text("pinned\n")
+    os.chown(src, ctr.user.uid, ctr.user.gid)
+    ctr.create("ep", "--bind", f"{src}:/data")
+    ok(ctr.ab("start", "ep"))
+    try:
+        spec = ctr.runtime / "ep" / "spec.json"
+        assert spec.exists() and '"resolved":true' in spec.read_text().replace(" ", "")
+        (src / "mark").unlink()
+        src.rmdir()
+        r = ctr.ab("exec", "ep", "sh", "-c", "test -d /data && echo joined")
+        assert r.returncode == 0 and r.stdout.strip() == "joined", r.stderr
+        # `show` of the running container reads the same spec
+        info = ctr.show("ep")
+        assert [f["source"] for f in info["files"]] == [str(src)]
+        # a file broken since the start does not lock the session out
+        ctr.conf("ep").write_text("[Files]\nBind=/no/such/dir\n")
+        r = ctr.ab("exec", "ep", "true")
+        assert r.returncode == 0, r.stderr
+    finally:
+        ok(ctr.ab("stop", "ep"))
+    # the next start resolves afresh, and says what is missing, where
+    r = ctr.ab("start", "ep")
+    assert r.returncode != 0 and "/no/such/dir" in r.stderr and str(ctr.conf("ep")) in r.stderr, r.stderr
+    assert ctr.state("ep") == "stopped"
+    assert not (ctr.runtime / "ep" / "spec.json").exists()

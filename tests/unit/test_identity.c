@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity.h"
+#include "runtime/identity.h"
 
 static void test_file_has(void **state)
 {
@@ -21,7 +21,7 @@ static void test_file_has(void **state)
 
 static void test_lines(void **state)
 {
-    struct identity id = { .uid = 1000, .gid = 1001 };
+    struct spec_user id = { .uid = 1000, .gid = 1001 };
     strcpy(id.name, "ann");
     strcpy(id.group, "staff");
     strcpy(id.home, "/home/ann");
@@ -38,9 +38,9 @@ static void test_resolve_root_target(void **state)
 {
     struct spec s;
     spec_init(&s);
-    s.uid_set = true;
-    s.uid = 0;
-    struct identity id;
+    s.process.uid_set = true;
+    s.process.uid = 0;
+    struct spec_user id;
     ab_error err = { 0 };
     assert_int_equal(identity_resolve(&s, &id, &err), 0);
     assert_int_equal(id.uid, 0);
@@ -52,7 +52,7 @@ static void test_from_passwd(void **state)
 {
     const char *pw = "root:x:0:0:root:/root:/bin/bash\nann:x:1000:100:Ann:/home/ann:/bin/zsh\nbad line\n";
     const char *gr = "root:x:0:\nusers:x:100:\n";
-    struct identity id;
+    struct spec_user id;
     ab_error err = { 0 };
     memset(&id, 0, sizeof(id));
     assert_int_equal(identity_from_passwd(&id, pw, gr, "ann", &err), 0);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idmap.h"
+#include "runtime/idmap.h"
 
 static void test_subid_lookup(void **state)
 {
@@ -37,7 +37,7 @@ static void test_subid_lookup(void **state)
 
 static void test_ranged_keeps_self(void **state)
 {
-    struct idmap m;
+    struct spec_idmap m;
     idmap_build_ranged(&m, 1000, 100000, 65536);
     char buf[256];
     assert_int_equal(idmap_format(&m, buf, sizeof(buf)), 0);
@@ -51,7 +51,7 @@ static void test_ranged_keeps_self(void **state)
 
 static void test_ranged_small_range(void **state)
 {
-    struct idmap m;
+    struct spec_idmap m;
     idmap_build_ranged(&m, 1000, 100000, 500);
     char buf[256];
     idmap_format(&m, buf, sizeof(buf));
@@ -60,7 +60,7 @@ static void test_ranged_small_range(void **state)
 
 static void test_ranged_high_self(void **state)
 {
-    struct idmap m;
+    struct spec_idmap m;
     idmap_build_ranged(&m, 70000, 100000, 65536);
     char buf[256];
     idmap_format(&m, buf, sizeof(buf));
@@ -69,7 +69,7 @@ static void test_ranged_high_self(void **state)
 
 static void test_single_and_shifted(void **state)
 {
-    struct idmap m;
+    struct spec_idmap m;
     char buf[256];
     idmap_build_single(&m, 0, 1000);
     idmap_format(&m, buf, sizeof(buf));

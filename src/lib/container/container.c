@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "runtime/caps.h"
+#include "runtime/resolve.h"
+#include "spec/spec_json.h"
+#include "util/fsutil.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
 #include "image/apt.h"
@@ -62,25 +65,6 @@ void container_close(struct container *c)
     memset(c, 0, sizeof(*c));
 }
 
-char *conf_to_text(const struct conf *c)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    const char *cur = NULL;
-    for (size_t i = 0; i < c->n; i++) {
-        if (!cur || strcmp(cur, c->e[i].section) != 0) {
-            fprintf(f, "[%s]\n", c->e[i].section);
-            cur = c->e[i].section;
-        }
-        fprintf(f, "%s=%s\n", c->e[i].key, c->e[i].value);
-    }
-    fclose(f);
-    return buf;
-}
-
 int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err)
 {
     struct container_conf cc;
@@ -91,31 +75,43 @@ int container_spec(const struct container *c, const struct conf *entries, struct
     }
     *out = cc.spec;
     memset(&cc.spec, 0, sizeof(cc.spec));
-    /* The base of ENTRIES, not of appbox.conf: a session runs with what
-     * the supervisor was started with, even if the file changed since. */
+    /* The base of ENTRIES, not of appbox.conf: a start runs with what it
+     * was given, overrides included. */
     bool host = strcmp(cc.base, "host") == 0;
     container_conf_free(&cc);
     if (host) {
         /* The host view with a home of the container's own that persists. */
-        struct identity id;
+        struct spec_user id;
         identity_resolve(out, &id, err);
         _cleanup_free_ char *home = store_path(c->name, "home", err);
         if (!home || access(home, F_OK) < 0)
             return 0;
-        _cleanup_free_ char *dst = strdup(id.home);
-        if (!dst || spec_add_mount(out, MOUNT_BIND, home, dst) < 0)
+        if (spec_add_bind(out, home, id.home, false, "the container's home") < 0)
             return ab_fail(err, ENOMEM, "out of memory");
         /* the user's binds come after, so they may still go inside home */
-        struct mount_entry last = out->mounts[out->n_mounts - 1];
-        memmove(out->mounts + 1, out->mounts, (out->n_mounts - 1) * sizeof(*out->mounts));
-        out->mounts[0] = last;
-    } else if (!out->root) {
-        out->root = store_path(c->name, "rootfs", err);
-        out->writable = true;
-        if (!out->root)
+        spec_mount_to_front(out, out->container.n_mounts - 1);
+    } else if (!out->container.root) {
+        out->container.root = store_path(c->name, "rootfs", err);
+        out->container.writable = true;
+        if (!out->container.root)
             return -ENOMEM;
     }
     return 0;
+}
+
+int container_running_spec(const char *name, struct spec *out, ab_error *err)
+{
+    _cleanup_free_ char *path = store_run_path(name, "spec.json", err);
+    if (!path)
+        return -ENOMEM;
+    _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 22);
+    if (!text) {
+        memset(out, 0, sizeof(*out)); /* nothing to free */
+        return ab_error_set(err, AB_ERR_RUNTIME, errno,
+                            "cannot read %s: %s (was %s started by an older appbox? restart it)", path,
+                            strerror(errno), name);
+    }
+    return spec_from_json(text, path, out, err);
 }
 
 static int merged_entries(const struct container *c, const struct conf *overrides, struct conf *out)
@@ -123,8 +119,9 @@ static int merged_entries(const struct container *c, const struct conf *override
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < c->conf.n; i++) {
         const struct conf_entry *e = &c->conf.e[i];
-        bool overridden = false;
-        for (size_t j = 0; overrides && j < overrides->n; j++)
+        bool overridden = false, repeatable = false;
+        conf_key_known(e->section, e->key, &repeatable);
+        for (size_t j = 0; overrides && !repeatable && j < overrides->n; j++)
             overridden |= strcmp(e->section, overrides->e[j].section) == 0 &&
                           strcmp(e->key, overrides->e[j].key) == 0;
         if (!overridden && conf_add(out, e->section, e->key, e->value, e->line) < 0)
@@ -144,20 +141,23 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
              state_read_pid(c->name, "init.pid"));
         return 1;
     }
+    /* What a SIGKILLed supervisor could not undo, undone now. */
+    supervisor_cleanup_stale(c->name);
     struct conf all;
     int r = merged_entries(c, overrides, &all);
     struct spec s;
     spec_init(&s);
     if (r == 0)
         r = container_spec(c, &all, &s, err);
-    _cleanup_free_ char *text = r == 0 ? conf_to_text(&all) : NULL;
     conf_free(&all);
-    if (r == 0 && !text)
-        r = ab_fail(err, ENOMEM, "out of memory");
+    /* Resolved once, here: the supervisor keeps the result for every
+     * session (spec.json), which never resolves again. */
+    if (r == 0)
+        r = spec_resolve(&s, err);
     if (r == 0) {
-        SHOW("starting %s: root %s, network %s%s", c->name, s.root ? s.root : "host view", net_mode_name(s.net),
-             auto_stop ? ", stops when the last session leaves" : "");
-        r = supervisor_start(c->name, &s, text, auto_stop, err);
+        SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
+             net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");
+        r = supervisor_start(c->name, &s, auto_stop, err);
         if (r == 0)
             SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(c->name, "supervisor.pid"),
                  state_read_pid(c->name, "init.pid"));
@@ -237,15 +237,11 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     if (r < 0)
         return r;
 
-    /* The container runs with what its supervisor was started with. */
-    _cleanup_free_ char *runtime_conf = store_run_path(c->name, "spec.conf", err);
-    struct conf entries = { 0 };
+    /* The container runs with what it was started with: the resolved spec
+     * its supervisor keeps, loaded as it is (no file parsed, no path
+     * resolved again). */
     struct spec s;
-    spec_init(&s);
-    r = runtime_conf ? conf_read(runtime_conf, &entries, err) : -ENOMEM;
-    if (r == 0)
-        r = container_spec(c, &entries, &s, err);
-    conf_free(&entries);
+    r = container_running_spec(c->name, &s, err);
     flock(start, LOCK_UN);
     if (r == 0) {
         SHOW("running %s in %s (init %d)", jp->login_shell ? "a login shell" : jp->argv[0], c->name, ns.init_pid);
@@ -262,28 +258,28 @@ int container_run_as_root(const char *dir, const char *src_ro, char *const argv[
 {
     struct spec s;
     spec_init(&s);
-    s.uid_set = true;
-    s.uid = 0;
+    s.process.uid_set = true;
+    s.process.uid = 0;
     /* Without a subordinate range only one id can be mapped.  As root
      * inside (0 -> the caller) the caller's own id is unmapped there, and
      * chown to it (a home in the new root) fails with EINVAL; so map the
      * caller to itself and give it root's capabilities in the namespace
      * instead: the same files, owned by the same host id, and chown works. */
-    struct identity id;
-    struct idmap uids, gids;
+    struct spec_user id;
+    struct spec_idmap uids, gids;
     ab_error ignored;
     identity_resolve(&s, &id, &ignored);
     if (id.caller_uid != 0 &&
         idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, 0, 0, &ignored) == 0 &&
         uids.n == 1 && !uids.via_helper) {
-        s.uid = id.caller_uid;
-        s.cap_add = caps_default_root();
+        s.process.uid = id.caller_uid;
+        s.process.cap_add = caps_default_root();
     }
-    int r = spec_add_mount(&s, MOUNT_BIND, dir, "/mnt");
+    int r = spec_add_bind(&s, dir, "/mnt", false, NULL);
     if (r == 0 && src_ro)
-        r = spec_add_mount(&s, MOUNT_RO_BIND, src_ro, "/src");
+        r = spec_add_bind(&s, src_ro, "/src", true, NULL);
     for (size_t i = 0; r == 0 && argv[i]; i++)
-        r = strv_push(&s.argv, argv[i]);
+        r = strv_push(&s.process.argv, argv[i]);
     int code = 0;
     if (r == 0)
         r = sandbox_run(&s, &code, err);
@@ -320,7 +316,7 @@ int container_remove_files(const char *name, ab_error *err)
             return r;
     }
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
-                                         "supervisor.pid", "spec.conf", "stop.timeout", "supervisor.log" };
+                                         "supervisor.pid", "spec.json", "stop.timeout", "supervisor.log" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(name, files[i]);
     _cleanup_free_ char *run = store_run_path(name, NULL, err);

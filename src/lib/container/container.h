@@ -32,8 +32,10 @@ void container_close(struct container *c);
  * writable root, or for the host view a persistent home). */
 int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err);
 
-/* Serialize entries to appbox.conf text (for the runtime copy). */
-char *conf_to_text(const struct conf *c);
+/* The resolved spec a running container was started with (its
+ * supervisor's spec.json), for sessions and `show`.  OUT is always safe to
+ * spec_free(). */
+int container_running_spec(const char *name, struct spec *out, ab_error *err);
 
 /* Start the container if it is not running.  OVERRIDES are extra entries
  * (++network).  AUTO_STOP: stop when the last session leaves.

@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/pipeline.h"
 #include "runtime/sandbox.h"
+#include "spec/spec_json.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
@@ -100,7 +102,7 @@ int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err)
 
 static void cleanup_runtime(const char *name)
 {
-    static const char *const files[] = { "init.pid", "supervisor.pid", "spec.conf", "stop.timeout",
+    static const char *const files[] = { "init.pid", "supervisor.pid", "spec.json", "stop.timeout",
                                          "control.sock", "auto.stop", "stop.reason" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(name, files[i]);
@@ -117,9 +119,12 @@ static int stop_timeout(const char *name)
  * only dropped at exit): whoever takes start.lock next must find the
  * container stopped, not a supervisor on its way out. */
 static int supervisor_lock_fd = -1;
+/* The container's runner: its modules' teardown runs when it is gone. */
+static struct runner runner;
 
 static _Noreturn void finish(const char *name, const char *why, bool killed)
 {
+    pipeline_teardown(runtime_modules, &runner);
     cleanup_runtime(name);
     state_log(name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
     if (supervisor_lock_fd >= 0) {
@@ -147,8 +152,7 @@ static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int time
     finish(name, why, killed);
 }
 
-static _Noreturn void supervisor_main(const char *name, const struct spec *spec, const char *spec_text,
-                                      bool auto_stop, int ready_fd)
+static _Noreturn void supervisor_main(const char *name, const struct spec *spec, bool auto_stop, int ready_fd)
 {
     ab_error err = { 0 };
     setsid();
@@ -174,18 +178,27 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     pid_t init = -1;
     struct ns_fds ns;
     int ctl = sup >= 0 ? control_listen(name, &err) : -1;
-    if (ctl >= 0 && sandbox_start_service(spec, &ns, &err) == 0) {
+    /* The resolved spec is written before anything is created: if this
+     * supervisor is killed, the next start tears down from it. */
+    _cleanup_free_ char *json = spec_to_json(spec);
+    if (ctl >= 0 && !json)
+        ctl = ab_fail(&err, ENOMEM, "cannot write the spec of %s", name);
+    if (ctl >= 0 && state_write_file(name, "spec.json", json, &err) < 0)
+        ctl = -1;
+    runner_init(&runner, spec, -1);
+    if (ctl >= 0 && sandbox_start_service(&runner, &ns, &err) == 0) {
         init = ns.init_pid;
         char buf[32];
         snprintf(buf, sizeof(buf), "%d\n", init);
         state_write_file(name, "init.pid", buf, &err);
         snprintf(buf, sizeof(buf), "%d\n", getpid());
         state_write_file(name, "supervisor.pid", buf, &err);
-        state_write_file(name, "spec.conf", spec_text, &err);
         state_remove(name, "stop.timeout");
         state_log(name, "started (supervisor %d, init %d)", getpid(), init);
     }
     if (init < 0) {
+        if (sup >= 0)
+            state_remove(name, "spec.json");
         if (write(ready_fd, err.msg, strlen(err.msg) + 1) < 0)
             _exit(125);
         _exit(125);
@@ -250,8 +263,7 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     }
 }
 
-int supervisor_start(const char *name, const struct spec *spec, const char *spec_text, bool auto_stop,
-                     ab_error *err)
+int supervisor_start(const char *name, const struct spec *spec, bool auto_stop, ab_error *err)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -268,7 +280,7 @@ int supervisor_start(const char *name, const struct spec *spec, const char *spec
         close(pipefd[0]);
         pid_t s = fork();
         if (s == 0)
-            supervisor_main(name, spec, spec_text, auto_stop, pipefd[1]);
+            supervisor_main(name, spec, auto_stop, pipefd[1]);
         _exit(s < 0 ? 1 : 0);
     }
     close(pipefd[1]);
@@ -322,4 +334,24 @@ int supervisor_stop(const char *name, int timeout, const char *why, ab_error *er
     if (r < 0)
         return ab_fail(err, -r, "cannot wait for %s to stop", name);
     return 0;
+}
+
+void supervisor_cleanup_stale(const char *name)
+{
+    if (state_running(name))
+        return;
+    ab_error err;
+    _cleanup_free_ char *path = store_run_path(name, "spec.json", &err);
+    _cleanup_free_ char *text = path ? fs_read_file_at(AT_FDCWD, path, false, 1 << 22) : NULL;
+    if (!text)
+        return;
+    struct spec s;
+    if (spec_from_json(text, path, &s, &err) == 0) {
+        struct runner r;
+        runner_init(&r, &s, -1);
+        pipeline_teardown(runtime_modules, &r);
+        state_log(name, "cleaned up after a supervisor that was killed");
+    }
+    spec_free(&s);
+    cleanup_runtime(name);
 }

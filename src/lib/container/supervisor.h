@@ -11,11 +11,17 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
-/* Start NAME's container from SPEC.  SPEC_TEXT (the effective appbox.conf)
- * is kept in the runtime dir for sessions that join later.  The caller
- * holds start.lock.  AUTO_STOP: stop when the last session leaves. */
-int supervisor_start(const char *name, const struct spec *spec, const char *spec_text, bool auto_stop,
-                     ab_error *err);
+/* Start NAME's container from SPEC (resolved).  The supervisor keeps it as
+ * spec.json in the runtime dir for the sessions that join later, and runs
+ * the pipeline's teardown when the container is gone.  The caller holds
+ * start.lock.  AUTO_STOP: stop when the last session leaves. */
+int supervisor_start(const char *name, const struct spec *spec, bool auto_stop, ab_error *err);
+
+/* NAME is not running but its spec.json is there: its supervisor was
+ * killed (SIGKILL) before it could tear down.  Run the pipeline's teardown
+ * from that spec, then remove what the supervisor left.  The caller holds
+ * start.lock. */
+void supervisor_cleanup_stale(const char *name);
 
 /* Stop NAME's container: TERM to everything inside, KILL after TIMEOUT
  * seconds (negative: the default), then tear down; WHY goes into the log

@@ -30,22 +30,22 @@ static int run_in_root(const char *rootfs, const char *script, const strv *binds
 {
     struct spec s;
     spec_init(&s);
-    s.root = strdup(rootfs);
-    s.writable = true;
-    s.uid_set = true;
-    s.uid = 0;
-    s.net = NET_HOST;
-    int r = s.root ? 0 : -ENOMEM;
+    s.container.root = strdup(rootfs);
+    s.container.writable = true;
+    s.process.uid_set = true;
+    s.process.uid = 0;
+    s.container.net = NET_HOST;
+    int r = s.container.root ? 0 : -ENOMEM;
     char resolv[PATH_MAX];
     if (r == 0 && realpath("/etc/resolv.conf", resolv))
-        r = spec_add_mount(&s, MOUNT_RO_BIND, resolv, "/etc/resolv.conf");
+        r = spec_add_bind(&s, resolv, "/etc/resolv.conf", true, NULL);
     for (size_t i = 0; r == 0 && binds && i + 1 < binds->n; i += 2)
-        r = spec_add_mount(&s, MOUNT_RO_BIND, binds->v[i], binds->v[i + 1]);
+        r = spec_add_bind(&s, binds->v[i], binds->v[i + 1], true, NULL);
     const char *argv[] = { "/bin/sh", "-c", script, NULL };
     for (size_t i = 0; r == 0 && argv[i]; i++)
-        r = strv_push(&s.argv, argv[i]);
+        r = strv_push(&s.process.argv, argv[i]);
     if (r == 0)
-        r = strv_push(&s.env, "DEBIAN_FRONTEND=noninteractive");
+        r = strv_push(&s.process.env, "DEBIAN_FRONTEND=noninteractive");
     if (r < 0) {
         spec_free(&s);
         return ab_fail(err, ENOMEM, "out of memory");

@@ -123,18 +123,18 @@ int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err)
                                               [IMAGE_BOOTSTRAP_TAR] = "rootfs" };
     struct spec s;
     spec_init(&s);
-    s.uid_set = true;
-    s.uid = 0;
-    int r = spec_add_mount(&s, MOUNT_BIND, rootfs, "/mnt");
+    s.process.uid_set = true;
+    s.process.uid = 0;
+    int r = spec_add_bind(&s, rootfs, "/mnt", false, NULL);
     if (r == 0)
-        r = spec_add_mount(&s, MOUNT_RO_BIND, ref->path, "/src");
+        r = spec_add_bind(&s, ref->path, "/src", true, NULL);
     if (r == 0)
-        r = spec_add_mount(&s, MOUNT_RO_BIND, helper, "/appbox-unpack");
+        r = spec_add_bind(&s, helper, "/appbox-unpack", true, NULL);
     if (r == 0)
-        r = spec_add_mount(&s, MOUNT_TMPFS, NULL, "/scratch");
+        r = spec_add_tmpfs(&s, "/scratch", NULL);
     const char *argv[] = { "/appbox-unpack", kind_names[ref->kind], "/src", "/mnt", ref->tag, NULL };
     for (size_t i = 0; r == 0 && argv[i]; i++)
-        r = strv_push(&s.argv, argv[i]);
+        r = strv_push(&s.process.argv, argv[i]);
     if (r < 0) {
         spec_free(&s);
         return ab_fail(err, ENOMEM, "out of memory");

@@ -36,9 +36,9 @@ static int last_cap(void)
 
 uint64_t caps_for_spec(const struct spec *s, bool root_inside)
 {
-    uint64_t base = root_inside && !s->cap_drop_all ? caps_default_root() : 0;
+    uint64_t base = root_inside && !s->process.cap_drop_all ? caps_default_root() : 0;
     uint64_t all = last_cap() >= 63 ? ~0ULL : BIT(last_cap() + 1) - 1;
-    return ((base & ~s->cap_drop) | s->cap_add) & all;
+    return ((base & ~s->process.cap_drop) | s->process.cap_add) & all;
 }
 
 int caps_set(uint64_t keep, ab_error *err)

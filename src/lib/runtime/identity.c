@@ -13,7 +13,7 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-int identity_resolve(const struct spec *s, struct identity *id, ab_error *err)
+int identity_resolve(const struct spec *s, struct spec_user *id, ab_error *err)
 {
     memset(id, 0, sizeof(*id));
     id->caller_uid = getuid();
@@ -28,7 +28,7 @@ int identity_resolve(const struct spec *s, struct identity *id, ab_error *err)
         snprintf(id->shell, sizeof(id->shell), "/bin/sh");
     }
 
-    id->uid = s->uid_set ? s->uid : id->caller_uid;
+    id->uid = s->process.uid_set ? s->process.uid : id->caller_uid;
     if (id->uid == id->caller_uid) {
         id->gid = id->caller_gid;
         snprintf(id->name, sizeof(id->name), "%s", id->caller_name);
@@ -58,14 +58,14 @@ int identity_resolve(const struct spec *s, struct identity *id, ab_error *err)
     return 0;
 }
 
-int identity_passwd_line(const struct identity *id, char *buf, size_t size)
+int identity_passwd_line(const struct spec_user *id, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s:x:%u:%u:%s:%s:%s\n", id->name, id->uid, id->gid, id->name, id->home,
                      id->shell);
     return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
 }
 
-int identity_group_line(const struct identity *id, char *buf, size_t size)
+int identity_group_line(const struct spec_user *id, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s:x:%u:\n", id->group, id->gid);
     return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
@@ -102,7 +102,7 @@ static bool field(const char *line, const char *eol, int n, const char **start, 
     return true;
 }
 
-int identity_from_passwd(struct identity *id, const char *text, const char *group_text, const char *user,
+int identity_from_passwd(struct spec_user *id, const char *text, const char *group_text, const char *user,
                          ab_error *err)
 {
     char *end;
@@ -154,7 +154,7 @@ int identity_from_passwd(struct identity *id, const char *text, const char *grou
     return ab_usage(err, "--user: '%s' is not a user in the container (not in its /etc/passwd)", user);
 }
 
-int resolve_user_in_root(const char *user, struct identity *id, ab_error *err)
+int resolve_user_in_root(const char *user, struct spec_user *id, ab_error *err)
 {
     _cleanup_free_ char *pw = fs_read_file_at(AT_FDCWD, "/etc/passwd", false, 1 << 22);
     _cleanup_free_ char *gr = fs_read_file_at(AT_FDCWD, "/etc/group", false, 1 << 22);

@@ -7,32 +7,20 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
-struct identity {
-    uid_t caller_uid;
-    gid_t caller_gid;
-    char caller_name[64];
-    uid_t uid;              /* inside */
-    gid_t gid;
-    char name[64];
-    char group[64];
-    char home[256];
-    char shell[256];        /* the caller's login shell; checked inside later */
-};
-
-int identity_resolve(const struct spec *s, struct identity *id, ab_error *err);
+int identity_resolve(const struct spec *s, struct spec_user *id, ab_error *err);
 
 /* "name:x:uid:gid::home:shell\n" and "group:x:gid:\n" lines. */
-int identity_passwd_line(const struct identity *id, char *buf, size_t size);
-int identity_group_line(const struct identity *id, char *buf, size_t size);
+int identity_passwd_line(const struct spec_user *id, char *buf, size_t size);
+int identity_group_line(const struct spec_user *id, char *buf, size_t size);
 
 /* Look USER (a name or a number) up in TEXT (a passwd file) and make it
  * the identity; group name from GROUP_TEXT when given. */
-int identity_from_passwd(struct identity *id, const char *text, const char *group_text, const char *user,
+int identity_from_passwd(struct spec_user *id, const char *text, const char *group_text, const char *user,
                          ab_error *err);
 
 /* The same, reading /etc/passwd and /etc/group of the current root
  * without NSS (which could load the container's libraries). */
-int resolve_user_in_root(const char *user, struct identity *id, ab_error *err);
+int resolve_user_in_root(const char *user, struct spec_user *id, ab_error *err);
 
 /* Whether TEXT (a passwd or group file) has an entry with NAME and ID. */
 int identity_file_has(const char *text, const char *name, unsigned id);

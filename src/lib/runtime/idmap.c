@@ -63,14 +63,14 @@ int subid_lookup(const char *file, const char *name, uint32_t id, uint32_t *star
     return subid_lookup_text(text, name, id, start, count);
 }
 
-static void add_range(struct idmap *m, uint32_t inside, uint32_t outside, uint32_t count)
+static void add_range(struct spec_idmap *m, uint32_t inside, uint32_t outside, uint32_t count)
 {
-    if (count == 0 || m->n >= IDMAP_MAX_RANGES)
+    if (count == 0 || m->n >= SPEC_IDMAP_MAX_RANGES)
         return;
-    m->r[m->n++] = (struct idmap_range){ inside, outside, count };
+    m->r[m->n++] = (struct spec_idmap_range){ inside, outside, count };
 }
 
-int idmap_build_ranged(struct idmap *m, uint32_t self, uint32_t sub_start, uint32_t sub_count)
+int idmap_build_ranged(struct spec_idmap *m, uint32_t self, uint32_t sub_start, uint32_t sub_count)
 {
     memset(m, 0, sizeof(*m));
     m->via_helper = true;
@@ -89,19 +89,19 @@ int idmap_build_ranged(struct idmap *m, uint32_t self, uint32_t sub_start, uint3
     return 0;
 }
 
-void idmap_build_single(struct idmap *m, uint32_t inside, uint32_t self)
+void idmap_build_single(struct spec_idmap *m, uint32_t inside, uint32_t self)
 {
     memset(m, 0, sizeof(*m));
     add_range(m, inside, self, 1);
 }
 
-void idmap_build_shifted(struct idmap *m, uint32_t base, uint32_t count)
+void idmap_build_shifted(struct spec_idmap *m, uint32_t base, uint32_t count)
 {
     memset(m, 0, sizeof(*m));
     add_range(m, 0, base, count);
 }
 
-bool idmap_contains(const struct idmap *m, uint32_t inside)
+bool idmap_contains(const struct spec_idmap *m, uint32_t inside)
 {
     for (size_t i = 0; i < m->n; i++)
         if (inside >= m->r[i].inside && inside - m->r[i].inside < m->r[i].count)
@@ -109,7 +109,7 @@ bool idmap_contains(const struct idmap *m, uint32_t inside)
     return false;
 }
 
-uint32_t idmap_outside(const struct idmap *m, uint32_t inside)
+uint32_t idmap_outside(const struct spec_idmap *m, uint32_t inside)
 {
     for (size_t i = 0; i < m->n; i++)
         if (inside >= m->r[i].inside && inside - m->r[i].inside < m->r[i].count)
@@ -117,7 +117,7 @@ uint32_t idmap_outside(const struct idmap *m, uint32_t inside)
     return UINT32_MAX;
 }
 
-int idmap_format(const struct idmap *m, char *buf, size_t size)
+int idmap_format(const struct spec_idmap *m, char *buf, size_t size)
 {
     size_t o = 0;
     buf[0] = '\0';
@@ -130,7 +130,7 @@ int idmap_format(const struct idmap *m, char *buf, size_t size)
     return 0;
 }
 
-int idmap_choose(struct idmap *uids, struct idmap *gids, uid_t caller_uid, gid_t caller_gid,
+int idmap_choose(struct spec_idmap *uids, struct spec_idmap *gids, uid_t caller_uid, gid_t caller_gid,
                  const char *caller_name, uid_t target_uid, gid_t target_gid, ab_error *err)
 {
     uint32_t us, uc, gs, gc;
@@ -159,12 +159,12 @@ int idmap_choose(struct idmap *uids, struct idmap *gids, uid_t caller_uid, gid_t
     return 0;
 }
 
-static pid_t start_helper(const char *helper, pid_t pid, const struct idmap *m, ab_error *err)
+static pid_t start_helper(const char *helper, pid_t pid, const struct spec_idmap *m, ab_error *err)
 {
     char pidstr[16];
     snprintf(pidstr, sizeof(pidstr), "%d", pid);
-    char nums[IDMAP_MAX_RANGES * 3][12];
-    const char *argv[3 + IDMAP_MAX_RANGES * 3 + 1];
+    char nums[SPEC_IDMAP_MAX_RANGES * 3][12];
+    const char *argv[3 + SPEC_IDMAP_MAX_RANGES * 3 + 1];
     size_t a = 0;
     argv[a++] = helper;
     argv[a++] = pidstr;
@@ -202,7 +202,7 @@ static int wait_helper(const char *helper, pid_t child, pid_t pid, ab_error *err
     return 0;
 }
 
-static int write_map(pid_t pid, const char *file, const struct idmap *m, ab_error *err)
+static int write_map(pid_t pid, const char *file, const struct spec_idmap *m, ab_error *err)
 {
     char path[64], buf[256];
     snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
@@ -214,7 +214,7 @@ static int write_map(pid_t pid, const char *file, const struct idmap *m, ab_erro
     return 0;
 }
 
-int idmap_write(pid_t pid, const struct idmap *uids, const struct idmap *gids, ab_error *err)
+int idmap_write(pid_t pid, const struct spec_idmap *uids, const struct spec_idmap *gids, ab_error *err)
 {
     int r;
     if (uids->via_helper) {
@@ -247,3 +247,13 @@ int idmap_write(pid_t pid, const struct idmap *uids, const struct idmap *gids, a
         return r;
     return write_map(pid, "gid_map", gids, err);
 }
+
+static int idmap_host_setup(struct runner *r, ab_error *err)
+{
+    return idmap_write(r->child, &r->spec->container.uid_map, &r->spec->container.gid_map, err);
+}
+
+const struct module idmap_module = {
+    .name = "idmap",
+    .host_setup = idmap_host_setup,
+};

@@ -27,9 +27,11 @@
 #include "runtime/idmap.h"
 #include "runtime/init.h"
 #include "runtime/mounts.h"
+#include "runtime/pipeline.h"
 #include "runtime/pty.h"
+#include "runtime/resolve.h"
 #include "runtime/seccomp_filter.h"
-#include "container/store.h"
+#include "spec/defaults.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -58,7 +60,6 @@ void ns_fds_close(struct ns_fds *ns)
 
 struct child_args {
     const struct spec *spec;
-    const struct identity *id;
     int sock;
     bool want_pty;
     bool service;          /* init waits for stop instead of running argv */
@@ -76,21 +77,6 @@ static _Noreturn void child_fail(int sock, const ab_error *err)
 {
     send_error(sock, err);
     _exit(ab_error_exit_code(err));
-}
-
-static int loopback_up(ab_error *err)
-{
-    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return ab_fail(err, errno, "cannot open a socket to configure lo");
-    struct ifreq ifr = { 0 };
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return ab_fail(err, errno, "cannot read the flags of lo");
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return ab_fail(err, errno, "cannot bring lo up");
-    return 0;
 }
 
 /* Add NAME=VALUE entries of EXTRA to ENV, replacing same-named ones. */
@@ -116,10 +102,9 @@ static int add_env(strv *env, const strv *extra)
 
 /* The clean environment: nothing of the host's but the terminal type and
  * the locale, so no token or bus address leaks in. */
-static int build_env(const struct spec *s, const struct identity *id, const char *shell, strv *env)
+static int build_env(const struct spec *s, const struct spec_user *id, const char *shell, strv *env)
 {
-    const char *path = id->uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                    : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+    const char *path = spec_default_path(id->uid == 0);
     const char *const base[][2] = {
         { "PATH", path }, { "HOME", id->home }, { "USER", id->name }, { "LOGNAME", id->name }, { "SHELL", shell },
     };
@@ -133,10 +118,10 @@ static int build_env(const struct spec *s, const struct identity *id, const char
         if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
             strncmp(*e, "LC_", 3) == 0)
             strv_push(env, *e);
-    return add_env(env, &s->env);
+    return add_env(env, &s->process.env);
 }
 
-static int take_identity(const struct identity *id, ab_error *err)
+static int take_identity(const struct spec_user *id, ab_error *err)
 {
     /* Supplementary groups are only ours to set when setgroups is allowed
      * (not in a single-id namespace, where they are kept as nobody). */
@@ -158,7 +143,7 @@ static int take_identity(const struct identity *id, ab_error *err)
 _Noreturn void sandbox_exec_command(const struct exec_params *p)
 {
     const struct spec *s = p->spec;
-    const struct identity *id = p->id;
+    const struct spec_user *id = p->id;
     const struct child_args *a = &(struct child_args){ .sock = p->sock, .want_pty = p->want_pty };
     const char *shell = p->shell;
     ab_error err = { 0 };
@@ -186,7 +171,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     if (caps_apply(keep, id->uid == 0, &err) < 0)
         child_fail(a->sock, &err);
 
-    const char *chdir_to = p->chdir ? p->chdir : s->chdir;
+    const char *chdir_to = p->chdir ? p->chdir : s->process.cwd;
     const char *dir = chdir_to ? chdir_to : id->home;
     if (chdir(dir) < 0) {
         if (chdir_to) {
@@ -219,7 +204,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
         ab_fail(&err, errno, "cannot close inherited file descriptors");
         child_fail(a->sock, &err);
     }
-    if (s->seccomp && seccomp_filter_load(&err) < 0)
+    if (s->process.seccomp && seccomp_filter_load(&err) < 0)
         child_fail(a->sock, &err);
 
     extern char **environ;
@@ -242,7 +227,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     child_fail(a->sock, &err);
 }
 
-static const char *pick_shell(const struct identity *id)
+static const char *pick_shell(const struct spec_user *id)
 {
     struct stat st;
     if (stat(id->shell, &st) == 0 && S_ISREG(st.st_mode))
@@ -254,10 +239,10 @@ static const char *pick_shell(const struct identity *id)
  * container's processes, no capability but CAP_KILL (as root inside, for
  * processes of other users), not dumpable (its /proc/1/exe is the appbox
  * binary on the host), and no fd but 0-2. */
-static void init_drop_privileges(const struct identity *id)
+static void init_drop_privileges(const struct spec_user *id)
 {
     ab_error err;
-    struct identity as = *id;
+    struct spec_user as = *id;
     if (setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0) {
         /* 0 is mapped: run init as root inside, so it may signal everyone */
         as.uid = 0;
@@ -272,55 +257,53 @@ static void init_drop_privileges(const struct identity *id)
     syscall(SYS_close_range, 3, ~0U, 0);
 }
 
+static int uts_after_pivot(struct inside *in, ab_error *err)
+{
+    const char *h = in->spec->container.hostname ? in->spec->container.hostname : SPEC_DEFAULT_HOSTNAME;
+    if (sethostname(h, strlen(h)) < 0)
+        return ab_fail(err, errno, "cannot set the host name to %s", h);
+    return 0;
+}
+
+const struct module uts_module = {
+    .name = "hostname",
+    .after_pivot = uts_after_pivot,
+};
+
 /* PID 1 of the container.  Never returns. */
 static _Noreturn void child_main(const struct child_args *a)
 {
     const struct spec *s = a->spec;
+    const struct spec_user *id = &s->process.user;
     ab_error err = { 0 };
 
     /* If appbox dies, so does the container (all of it: we are its init). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     sigprocmask(SIG_SETMASK, &a->mask, NULL);
-    /* Trees the parent prepared (idmapped binds), then "go". */
-    int premade_root = -1;
-    int *premade = calloc(s->n_mounts + 1, sizeof(int));
-    if (!premade)
-        _exit(125);
-    for (size_t i = 0; i < s->n_mounts; i++)
-        premade[i] = -1;
+    /* Trees the runner prepared (idmapped binds), then "go". */
+    struct inside in = { .spec = s, .sock = a->sock, .premade_root = -1 };
+    for (size_t i = 0; i < RUNNER_MAX_TREES; i++)
+        in.premade[i] = -1;
     for (;;) {
         struct sync_msg m;
         int fd = -1;
         if (fd_recv(a->sock, &fd, &m, sizeof(m)) != (int)sizeof(m))
-            _exit(125); /* the parent failed (its message says why) or is gone */
+            _exit(125); /* the runner failed (its message says why) or is gone */
         if (m.type == MSG_GO)
             break;
         if (m.type == MSG_TREE && fd >= 0 && m.kind == -1)
-            premade_root = fd;
-        else if (m.type == MSG_TREE && fd >= 0 && m.kind >= 0 && (size_t)m.kind < s->n_mounts)
-            premade[m.kind] = fd;
+            in.premade_root = fd;
+        else if (m.type == MSG_TREE && fd >= 0 && m.kind >= 0 && m.kind < RUNNER_MAX_TREES)
+            in.premade[m.kind] = fd;
         else if (fd >= 0)
             close(fd);
     }
 
-    const char *h = s->hostname ? s->hostname : "appbox";
-    if (sethostname(h, strlen(h)) < 0) {
-        ab_fail(&err, errno, "cannot set the host name to %s", h);
+    /* Every module's steps inside, around the pivot into the new root. */
+    if (pipeline_before_pivot(runtime_modules, &in, &err) < 0 || mounts_pivot(&err) < 0 ||
+        pipeline_after_pivot(runtime_modules, &in, &err) < 0)
         child_fail(a->sock, &err);
-    }
-    if (s->net == NET_NONE && loopback_up(&err) < 0)
-        child_fail(a->sock, &err);
-
-    /* Host root is not mapped in our namespace (container root is an
-     * unprivileged host id): mounts_setup() becomes the namespace's root
-     * once it has opened what it needs of the host, or files we create
-     * would have no owner. */
-    struct mounts_ctx mc = { .spec = s, .id = a->id, .own_netns = s->net != NET_HOST,
-                             .become_ns_root = a->id->caller_uid == 0, .premade_root = premade_root,
-                             .premade = premade };
-    if (mounts_setup(&mc, &err) < 0)
-        child_fail(a->sock, &err);
-    const char *shell = pick_shell(a->id);
+    const char *shell = pick_shell(id);
 
     sigset_t oldmask;
     init_block_signals(&oldmask);
@@ -338,7 +321,7 @@ static _Noreturn void child_main(const struct child_args *a)
         }
         fds_send(a->sock, fds, NS_COUNT, &ready, sizeof(ready));
         close(a->sock);
-        init_drop_privileges(a->id);
+        init_drop_privileges(id);
         _exit(init_service_loop());
     }
     pid_t cmd = fork();
@@ -348,7 +331,7 @@ static _Noreturn void child_main(const struct child_args *a)
     }
     if (cmd == 0) {
         init_child_reset(&oldmask);
-        struct exec_params p = { .spec = s, .id = a->id, .argv = s->argv.v, .sock = a->sock,
+        struct exec_params p = { .spec = s, .id = id, .argv = s->process.argv.v, .sock = a->sock,
                                  .want_pty = a->want_pty, .shell = shell };
         sandbox_exec_command(&p);
     }
@@ -357,7 +340,7 @@ static _Noreturn void child_main(const struct child_args *a)
      * may signal it), no capabilities, not dumpable (its /proc/1/exe is the
      * appbox binary on the host), and no fd but 0-2. */
     close(a->sock);
-    init_drop_privileges(a->id);
+    init_drop_privileges(id);
     _exit(init_loop(cmd));
 }
 
@@ -418,111 +401,36 @@ static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
     return r;
 }
 
-/* Whether the tree at FD (a directory or file opened from a root caller's
- * --root or bind source) lies in appbox's own data store, below a directory
- * of root's that no one else may enter (the data root and container dirs
- * are made 0700): files planted there, set-id or with capabilities, are
- * out of every other host user's reach.  The path checked is the kernel's
- * name of the opened file, so a symlink swapped after the check changes
- * nothing: the tree cloned is the one checked.  REAL_DATA: the data
- * root's real path (NULL: none, so nothing is in the store). */
-static bool in_private_store(int fd, const char *real_data)
+int runner_send_tree(struct runner *r, int index, int treefd)
 {
-    char link[64], path[PATH_MAX];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, sizeof(path) - 1);
-    if (!real_data || n <= 0)
-        return false;
-    path[n] = '\0';
-    size_t len = strlen(real_data);
-    if (strncmp(path, real_data, len) != 0 || path[len] != '/')
-        return false;
-    /* The gate must be strictly above the tree: container root owns the
-     * tree's top once it is idmapped, and could open that one up. */
-    for (char *slash; (slash = strrchr(path, '/')) && (size_t)(slash - path) >= len;) {
-        *slash = '\0';
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !(st.st_mode & 077))
-            return true;
-    }
-    return false;
+    struct sync_msg m = { .type = MSG_TREE, .kind = index };
+    return fd_send(r->sock, treefd, &m, sizeof(m)) < 0 ? -errno : 0;
 }
 
-/* A root caller's container ids are an unprivileged range, so the files of
- * host root would be nobody's inside, and read-only trees of root's (a
- * --root without --writable, --ro-bind) unusable as they should be.  For
- * those, the parent (still host root) makes idmapped copies of the trees,
- * mapped through the container's own user namespace: on-disk 0 is
- * container root.  Not for trees the container may write: there, what
- * container root creates would be owned by host root on disk, so a setuid
- * program (or one with v2 file capabilities) it made would be host root's
- * for every host user who can reach the folder.  Those are bound plainly
- * by the child: host root's files show as nobody, and new files belong to
- * the container's unprivileged host range, where a set-id bit grants
- * nothing.  The exception is a writable tree inside appbox's own store
- * (a named container's root, its home, what create and rm work on), which
- * no other host user can reach and which needs real root ownership: dpkg
- * installs setuid programs.  Where a file system cannot be idmapped, the
- * child binds it plainly (files then show as nobody). */
-static void send_idmapped_trees(int sock, pid_t pid, const struct spec *s)
+/* Clone the container's PID 1 and run every module's host-side steps
+ * (its id maps first) before "go".  On success the runner holds its pid
+ * and the parent's end of the sync socket. */
+static int spawn(struct runner *run, bool service, bool want_pty, const sigset_t *orig_mask, ab_error *err)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
-    _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
-    if (userns < 0)
-        return;
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
-    /* With CAP_SYS_ADMIN kept and no filter, container root could remount
-     * a read-only tree read-write (the flag is not locked): then even those
-     * stay plain outside the store. */
-    bool can_remount = (s->cap_add & (1ULL << CAP_SYS_ADMIN)) && !s->seccomp;
-    ab_error ignored;
-    _cleanup_free_ char *data = store_data_root(&ignored);
-    _cleanup_free_ char *real_data = data ? realpath(data, NULL) : NULL;
-    for (long i = -1; i < (long)s->n_mounts; i++) {
-        const char *src = i < 0 ? s->root : s->mounts[i].src;
-        bool read_only = i < 0 ? !s->writable : s->mounts[i].kind == MOUNT_RO_BIND;
-        if (!src || (i >= 0 && s->mounts[i].kind != MOUNT_BIND && s->mounts[i].kind != MOUNT_RO_BIND))
-            continue;
-        /* Opened once: the tree idmapped is the one whose place was checked. */
-        _cleanup_close_ int at = open(src, O_PATH | O_CLOEXEC);
-        if (at < 0 || ((!read_only || can_remount) && !in_private_store(at, real_data)))
-            continue;
-        _cleanup_close_ int t = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-        if (t < 0)
-            continue;
-        if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-            continue;
-        struct sync_msg m = { .type = MSG_TREE, .kind = (int)i };
-        fd_send(sock, t, &m, sizeof(m));
-    }
-}
-
-/* Clone the container's PID 1 and give it its id maps.  Returns its pid
- * and the parent's end of the sync socket in *sock. */
-static pid_t spawn(const struct spec *s, const struct identity *id, bool service, bool want_pty,
-                   const sigset_t *orig_mask, int *sock, ab_error *err)
-{
-    struct idmap uids, gids;
-    int r = idmap_choose(&uids, &gids, id->caller_uid, id->caller_gid, id->caller_name, id->uid, id->gid, err);
+    const struct spec *s = run->spec;
+    int r = pipeline_prepare(runtime_modules, run, err);
     if (r < 0)
         return r;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return ab_fail(err, errno, "cannot create the sync socket");
-    struct child_args a = { .spec = s, .id = id, .sock = sv[1], .want_pty = want_pty, .service = service,
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        r = ab_fail(err, errno, "cannot create the sync socket");
+        pipeline_teardown(runtime_modules, run);
+        return r;
+    }
+    struct child_args a = { .spec = s, .sock = sv[1], .want_pty = want_pty, .service = service,
                             .mask = *orig_mask };
-
-    unsigned long long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                               CLONE_NEWCGROUP;
-    if (s->net != NET_HOST)
-        flags |= CLONE_NEWNET;
     fflush(NULL);
-    pid_t pid = clone_child(flags);
+    pid_t pid = clone_child(s->container.namespaces);
     if (pid < 0) {
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        pipeline_teardown(runtime_modules, run);
         return ab_fail(err, e, "cannot create the container's namespaces");
     }
     if (pid == 0) {
@@ -530,10 +438,10 @@ static pid_t spawn(const struct spec *s, const struct identity *id, bool service
         child_main(&a);
     }
     close(sv[1]);
+    run->child = pid;
+    run->sock = sv[0];
 
-    r = idmap_write(pid, &uids, &gids, err);
-    if (r == 0 && id->caller_uid == 0)
-        send_idmapped_trees(sv[0], pid, s);
+    r = pipeline_host_setup(runtime_modules, run, err);
     if (r == 0) {
         struct sync_msg go = { .type = MSG_GO };
         if (fd_send(sv[0], -1, &go, sizeof(go)) < 0)
@@ -541,12 +449,14 @@ static pid_t spawn(const struct spec *s, const struct identity *id, bool service
     }
     if (r < 0) {
         close(sv[0]);
+        run->sock = -1;
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        run->child = -1;
+        pipeline_teardown(runtime_modules, run);
         return r;
     }
-    *sock = sv[0];
-    return pid;
+    return 0;
 }
 
 /* Until the command execs, the child may report a failure or hand us its
@@ -600,44 +510,46 @@ static bool want_pty(void)
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
-int sandbox_run(const struct spec *s, int *exit_code, ab_error *err)
+int sandbox_run(struct spec *s, int *exit_code, ab_error *err)
 {
-    if (s->argv.n == 0)
+    if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
-    struct identity id;
-    int r = identity_resolve(s, &id, err);
+    int r = spec_resolve(s, err);
     if (r < 0)
         return r;
-    _cleanup_close_ int sock = -1;
+    struct runner run;
+    runner_init(&run, s, -1);
     sigset_t orig;
     block_forwarded(&orig);
-    pid_t pid = spawn(s, &id, false, want_pty(), &orig, &sock, err);
-    if (pid < 0) {
+    r = spawn(&run, false, want_pty(), &orig, err);
+    if (r < 0) {
         sigprocmask(SIG_SETMASK, &orig, NULL);
-        return pid;
+        return r;
     }
-    return wait_for_command(sock, pid, &orig, exit_code, err);
+    r = wait_for_command(run.sock, run.child, &orig, exit_code, err);
+    close(run.sock);
+    run.sock = -1;
+    run.child = -1;
+    pipeline_teardown(runtime_modules, &run);
+    return r;
 }
 
-int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err)
+int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
 {
     for (int i = 0; i < NS_COUNT; i++)
         ns->fd[i] = -1;
-    struct identity id;
-    int r = identity_resolve(s, &id, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int sock = -1;
     sigset_t cur;
     sigprocmask(SIG_SETMASK, NULL, &cur);
-    pid_t pid = spawn(s, &id, true, false, &cur, &sock, err);
-    if (pid < 0)
-        return pid;
+    int r = spawn(run, true, false, &cur, err);
+    if (r < 0)
+        return r;
     struct sync_msg m;
     size_t n = 0;
-    int got = fds_recv(sock, ns->fd, NS_COUNT, &n, &m, sizeof(m));
+    int got = fds_recv(run->sock, ns->fd, NS_COUNT, &n, &m, sizeof(m));
+    close(run->sock);
+    run->sock = -1;
     if (got == (int)sizeof(m) && m.type == MSG_READY && n == NS_COUNT) {
-        ns->init_pid = pid;
+        ns->init_pid = run->child;
         return 0;
     }
     for (size_t i = 0; i < n; i++)
@@ -648,7 +560,9 @@ int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err
     } else {
         ab_fail(err, 0, "the container's init exited during setup");
     }
-    waitpid(pid, NULL, 0);
+    waitpid(run->child, NULL, 0);
+    run->child = -1;
+    pipeline_teardown(runtime_modules, run);
     return -(err->errnum ? err->errnum : EINVAL);
 }
 
@@ -681,10 +595,9 @@ static int join_wait(pid_t cmd, pid_t parent)
 int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct join_params *jp, int *exit_code,
                  ab_error *err)
 {
-    struct identity id;
-    int r = identity_resolve(s, &id, err);
-    if (r < 0)
-        return r;
+    /* The identity the container was started with: nothing is resolved
+     * again on the host. */
+    struct spec_user id = s->process.user;
     if (jp->as_root) {
         id.uid = 0;
         id.gid = 0;
@@ -719,7 +632,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
             _exit(125);
         /* The user namespace first: it gives the rights to join the rest. */
         for (int i = 0; i < NS_COUNT; i++) {
-            if (i == NS_NET && s->net == NET_HOST)
+            if (i == NS_NET && s->container.net == NET_HOST)
                 continue;
             if (setns(ns->fd[i], ns_types[i]) < 0) {
                 ab_fail(&e, errno, "cannot enter the container's %s namespace", ns_names[i]);

@@ -17,12 +17,15 @@
 #include <sys/types.h>
 
 #include "runtime/identity.h"
+#include "runtime/pipeline.h"
 #include "spec/spec.h"
 #include "util/error.h"
 #include "util/strv.h"
 
-/* On success *exit_code is the command's status (128+N for signal N). */
-int sandbox_run(const struct spec *s, int *exit_code, ab_error *err);
+/* Resolve S (spec_resolve(), a no-op when it is resolved) and run its
+ * command in a new container.  On success *exit_code is the command's
+ * status (128+N for signal N). */
+int sandbox_run(struct spec *s, int *exit_code, ab_error *err);
 
 /* A running container's namespaces, as fds PID 1 handed out of itself (it
  * is not dumpable, so not even its owner may open /proc/PID/ns later). */
@@ -33,10 +36,15 @@ struct ns_fds {
 };
 void ns_fds_close(struct ns_fds *ns);
 
-/* Start a container whose PID 1 waits (service mode); returns once it is
- * set up, with its host pid and namespaces.  The caller is its parent and
- * must wait for it; if the caller dies, the container dies. */
-int sandbox_start_service(const struct spec *s, struct ns_fds *ns, ab_error *err);
+/* Start a container whose PID 1 waits (service mode), from RUN's resolved
+ * spec; returns once it is set up, with its host pid and namespaces.  The
+ * caller is the runner: PID 1's parent, which must wait for it (if the
+ * caller dies, the container dies), own its helpers, and call
+ * pipeline_teardown(runtime_modules, RUN) when it is gone. */
+int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err);
+
+/* The hostname module (after the pivot). */
+extern const struct module uts_module;
 
 struct join_params {
     char *const *argv;
@@ -47,13 +55,14 @@ struct join_params {
     const char *chdir;
 };
 
-/* Run a command inside the running container with namespaces NS. */
+/* Run a command inside the running container with namespaces NS; S is
+ * the resolved spec it was started with (never resolved again). */
 int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct join_params *jp, int *exit_code,
                  ab_error *err);
 
 struct exec_params {
     const struct spec *spec;
-    const struct identity *id;
+    const struct spec_user *id;
     char *const *argv;
     int sock;                  /* errors and the pty go to the parent here */
     bool want_pty;

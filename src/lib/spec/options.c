@@ -24,16 +24,27 @@ static int set_string(char **slot, const char *value)
     return 0;
 }
 
-/* An existing host path, made absolute; symlinks on the host side are the
- * user's own and are resolved here once. */
+/* A host path: syntax only (non-empty; made absolute against the working
+ * directory, lexically).  Whether it exists, and what it is, is settled
+ * once, when the container starts (spec_resolve()). */
 static int host_path(const char *flag, const char *value, char **out, ab_error *err)
 {
     if (!*value)
         return ab_usage(err, "%s: empty path (expected an existing host path)", flag);
-    char *r = realpath(value, NULL);
-    if (!r)
-        return ab_usage(err, "%s: '%s': %s (expected an existing host path)", flag, value, strerror(errno));
-    *out = r;
+    _cleanup_free_ char *abs = NULL;
+    if (value[0] != '/') {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return ab_usage(err, "%s: '%s': %s (expected an existing host path)", flag, value, strerror(errno));
+        if (asprintf(&abs, "%s/%s", cwd, value) < 0)
+            return ab_fail(err, ENOMEM, "%s", flag);
+    }
+    char *clean = fs_clean_abs_path(abs ? abs : value);
+    if (!clean) /* "..": left to realpath() at resolve time, as the user wrote it */
+        clean = strdup(abs ? abs : value);
+    if (!clean)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    *out = clean;
     return 0;
 }
 
@@ -55,23 +66,25 @@ static int opt_root(struct spec *s, const char *flag, const char *value, ab_erro
     int r = host_path(flag, value, &p, err);
     if (r < 0)
         return r;
-    struct stat st;
-    if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-        return ab_usage(err, "%s: '%s' is not a directory (expected a root file system directory)", flag, value);
-    free(s->root);
-    s->root = take_ptr(p);
+    char *origin = strdup(flag);
+    if (!origin)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    free(s->container.root);
+    s->container.root = take_ptr(p);
+    free(s->container.root_origin);
+    s->container.root_origin = origin;
     return 0;
 }
 
 static int opt_writable(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    s->writable = true;
+    s->container.writable = true;
     return 0;
 }
 
 static int opt_network(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    if (net_mode_from_name(value, &s->net) < 0)
+    if (net_mode_from_name(value, &s->container.net) < 0)
         return ab_usage(err, "%s: '%s' is not a network mode (allowed: none, host)", flag, value);
     return 0;
 }
@@ -104,7 +117,7 @@ int split_src_dst(const char *arg, char **src, char **dst)
     return 0;
 }
 
-static int add_bind(struct spec *s, enum mount_kind kind, const char *flag, const char *value, ab_error *err)
+static int add_bind(struct spec *s, bool read_only, const char *flag, const char *value, ab_error *err)
 {
     _cleanup_free_ char *src_raw = NULL, *dst_raw = NULL, *src = NULL, *dst = NULL;
     if (split_src_dst(value, &src_raw, &dst_raw) < 0)
@@ -119,19 +132,19 @@ static int add_bind(struct spec *s, enum mount_kind kind, const char *flag, cons
         return r;
     if (strcmp(dst, "/") == 0)
         return ab_usage(err, "%s: '%s': cannot bind over / (use --root)", flag, value);
-    if (spec_add_mount(s, kind, src, dst) < 0)
+    if (spec_add_bind(s, src, dst, read_only, flag) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
     return 0;
 }
 
 static int opt_bind(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    return add_bind(s, MOUNT_BIND, flag, value, err);
+    return add_bind(s, false, flag, value, err);
 }
 
 static int opt_ro_bind(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    return add_bind(s, MOUNT_RO_BIND, flag, value, err);
+    return add_bind(s, true, flag, value, err);
 }
 
 static int opt_tmpfs(struct spec *s, const char *flag, const char *value, ab_error *err)
@@ -142,7 +155,7 @@ static int opt_tmpfs(struct spec *s, const char *flag, const char *value, ab_err
         return r;
     if (strcmp(dst, "/") == 0)
         return ab_usage(err, "%s: '/': cannot mount a tmpfs over / (use --root)", flag);
-    if (spec_add_mount(s, MOUNT_TMPFS, NULL, dst) < 0)
+    if (spec_add_tmpfs(s, dst, flag) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
     return 0;
 }
@@ -152,17 +165,10 @@ static int opt_device(struct spec *s, const char *flag, const char *value, ab_er
     if (value[0] != '/')
         return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0)",
                         flag, value);
-    _cleanup_free_ char *p = NULL;
-    int r = host_path(flag, value, &p, err);
-    if (r < 0)
-        return r;
-    struct stat st;
-    if (stat(p, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
-        return ab_usage(err, "%s: '%s' is not a device node (expected a character or block device)", flag, value);
     _cleanup_free_ char *dst = fs_clean_abs_path(value);
     if (!dst)
         return ab_usage(err, "%s: '%s' contains '..' (a device path must not)", flag, value);
-    if (spec_add_mount(s, MOUNT_DEVICE, p, dst) < 0)
+    if (spec_add_device(s, dst, flag) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
     return 0;
 }
@@ -184,16 +190,16 @@ static int opt_env(struct spec *s, const char *flag, const char *value, ab_error
         return ab_usage(err, "%s: '%s' is not NAME=VALUE (NAME: letters, digits, '_')", flag, value);
     /* A later --env for the same name replaces the earlier one. */
     size_t nlen = (size_t)(eq - value) + 1;
-    for (size_t i = 0; i < s->env.n; i++)
-        if (strncmp(s->env.v[i], value, nlen) == 0) {
+    for (size_t i = 0; i < s->process.env.n; i++)
+        if (strncmp(s->process.env.v[i], value, nlen) == 0) {
             char *c = strdup(value);
             if (!c)
                 return ab_fail(err, ENOMEM, "%s", flag);
-            free(s->env.v[i]);
-            s->env.v[i] = c;
+            free(s->process.env.v[i]);
+            s->process.env.v[i] = c;
             return 0;
         }
-    if (strv_push(&s->env, value) < 0)
+    if (strv_push(&s->process.env, value) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
     return 0;
 }
@@ -204,8 +210,8 @@ static int opt_chdir(struct spec *s, const char *flag, const char *value, ab_err
     int r = container_path(flag, value, &p, err);
     if (r < 0)
         return r;
-    free(s->chdir);
-    s->chdir = take_ptr(p);
+    free(s->process.cwd);
+    s->process.cwd = take_ptr(p);
     return 0;
 }
 
@@ -217,7 +223,7 @@ static int opt_hostname(struct spec *s, const char *flag, const char *value, ab_
         ok = isalnum((unsigned char)value[i]) || value[i] == '-' || value[i] == '.';
     if (!ok)
         return ab_usage(err, "%s: '%s' is not a valid host name (1-64 letters, digits, '-', '.')", flag, value);
-    return set_string(&s->hostname, value) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+    return set_string(&s->container.hostname, value) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
 }
 
 static int opt_uid(struct spec *s, const char *flag, const char *value, ab_error *err)
@@ -228,8 +234,8 @@ static int opt_uid(struct spec *s, const char *flag, const char *value, ab_error
     if (!*value || *end || errno || v > 65535 || value[0] == '-' || value[0] == '+')
         return ab_usage(err, "%s: '%s' is not a user id (allowed: 0 for root, or a number up to 65535)",
                         flag, value);
-    s->uid_set = true;
-    s->uid = (uid_t)v;
+    s->process.uid_set = true;
+    s->process.uid = (uid_t)v;
     return 0;
 }
 
@@ -261,15 +267,15 @@ static int opt_cap(struct spec *s, const char *flag, const char *value, bool add
                         flag, value);
     uint64_t bits = c == CAP_ALL ? (CAP_LAST_CAP >= 63 ? ~0ULL : ((1ULL << (CAP_LAST_CAP + 1)) - 1)) : 1ULL << c;
     if (add) {
-        s->cap_add |= bits;
-        s->cap_drop &= ~bits;
+        s->process.cap_add |= bits;
+        s->process.cap_drop &= ~bits;
     } else {
         if (c == CAP_ALL) {
-            s->cap_drop_all = true;
-            s->cap_add = 0;
+            s->process.cap_drop_all = true;
+            s->process.cap_add = 0;
         }
-        s->cap_drop |= bits;
-        s->cap_add &= ~bits;
+        s->process.cap_drop |= bits;
+        s->process.cap_add &= ~bits;
     }
     return 0;
 }
@@ -287,9 +293,9 @@ static int opt_cap_drop(struct spec *s, const char *flag, const char *value, ab_
 static int opt_seccomp(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
     if (strcmp(value, "on") == 0)
-        s->seccomp = true;
+        s->process.seccomp = true;
     else if (strcmp(value, "off") == 0)
-        s->seccomp = false;
+        s->process.seccomp = false;
     else
         return ab_usage(err, "%s: '%s' is not a seccomp setting (allowed: on, off)", flag, value);
     return 0;
@@ -343,6 +349,23 @@ int spec_option_apply(struct spec *s, const struct spec_option *opt,
     return opt->apply(s, flag, value, err);
 }
 
+int spec_option_take_value(const struct spec_option *opt, const char *flag, const char *eq, int argc, char **argv,
+                           int *i, const char **value, ab_error *err)
+{
+    *value = NULL;
+    if (opt->metavar) {
+        if (eq)
+            *value = eq;
+        else if (*i + 1 < argc)
+            *value = argv[++*i];
+        else
+            return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
+    } else if (eq) {
+        return ab_usage(err, "%s: takes no value (got '%s')", flag, eq);
+    }
+    return 0;
+}
+
 int spec_parse_args(struct spec *s, int argc, char **argv,
                     spec_unknown_fn unknown, void *ud, ab_error *err)
 {
@@ -385,17 +408,10 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
             continue;
         }
         const char *value = NULL;
-        if (o->metavar) {
-            if (eq)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return ab_usage(err, "%s: missing value (expected %s)", flag, o->metavar);
-        } else if (eq) {
-            return ab_usage(err, "%s: takes no value (got '%s')", flag, eq + 1);
-        }
-        int r = spec_option_apply(s, o, flag, value, err);
+        int r = spec_option_take_value(o, flag, eq ? eq + 1 : NULL, argc, argv, &i, &value, err);
+        if (r < 0)
+            return r;
+        r = spec_option_apply(s, o, flag, value, err);
         if (r < 0)
             return r;
         if (record && (r = record(rud, o, value)) < 0)
@@ -405,7 +421,7 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
     if (stop_at_command)
         return i;
     for (; i < argc; i++)
-        if (strv_push(&s->argv, argv[i]) < 0)
+        if (strv_push(&s->process.argv, argv[i]) < 0)
             return ab_fail(err, ENOMEM, "cannot store the command");
     return 0;
 }

@@ -48,6 +48,14 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
 
 const struct spec_option *spec_option_by_key(const char *section, const char *key);
 
+/* An option given in another spelling ("++network host" for run, "--env"
+ * for exec): parse ARGV[*I] (NAME already split off by the caller as
+ * OPT) the way the flag would be, consuming its value from "=VALUE" (EQ,
+ * may be NULL) or the next word.  On success *VALUE is the value (NULL for
+ * a plain flag) and *I the last word used.  FLAG names it in messages. */
+int spec_option_take_value(const struct spec_option *opt, const char *flag, const char *eq, int argc, char **argv,
+                           int *i, const char **value, ab_error *err);
+
 /* Capability names: "NET_ADMIN", "cap_net_admin", "all".  Returns the
  * number, CAP_ALL for "all", or -1. */
 #define CAP_ALL 64

@@ -1,48 +1,131 @@
 #include "spec/spec.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "spec/defaults.h"
+#include "util/cleanup.h"
+
+static int push_all(strv *v, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strv_push(v, list[i]) < 0)
+            return -ENOMEM;
+    return 0;
+}
 
 void spec_init(struct spec *s)
 {
     memset(s, 0, sizeof(*s));
-    s->net = NET_NONE;
-    s->seccomp = true;
+    s->container.net = NET_NONE;
+    s->container.init = SPEC_INIT_APPBOX;
+    s->container.stop_signal = SPEC_DEFAULT_STOP_SIGNAL;
+    s->process.seccomp = true;
+    /* Out of memory here leaves a list short; spec_validate() refuses a
+     * spec whose defaults are incomplete rather than run it less masked. */
+    push_all(&s->container.masked_paths, spec_default_masked_paths);
+    push_all(&s->container.readonly_paths, spec_default_readonly_paths);
+    push_all(&s->container.devices, spec_default_devices);
+}
+
+static void mount_free(struct spec_mount *m)
+{
+    free(m->source);
+    free(m->destination);
+    free(m->data);
+    free(m->origin);
+}
+
+void spec_process_free(struct spec_process *p)
+{
+    strv_clear(&p->argv);
+    strv_clear(&p->env);
+    free(p->cwd);
+    memset(p, 0, sizeof(*p));
 }
 
 void spec_free(struct spec *s)
 {
-    free(s->root);
-    for (size_t i = 0; i < s->n_mounts; i++) {
-        free(s->mounts[i].src);
-        free(s->mounts[i].dst);
-    }
-    free(s->mounts);
-    strv_clear(&s->env);
-    free(s->chdir);
-    free(s->hostname);
-    strv_clear(&s->argv);
+    struct spec_container *c = &s->container;
+    free(c->root);
+    free(c->root_origin);
+    for (size_t i = 0; i < c->n_mounts; i++)
+        mount_free(&c->mounts[i]);
+    free(c->mounts);
+    free(c->hostname);
+    strv_clear(&c->masked_paths);
+    strv_clear(&c->readonly_paths);
+    strv_clear(&c->devices);
+    spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
 
-int spec_add_mount(struct spec *s, enum mount_kind kind, const char *src, const char *dst)
+static int dup_or_null(const char *in, char **out)
 {
-    struct mount_entry *nm = realloc(s->mounts, (s->n_mounts + 1) * sizeof(*nm));
+    *out = NULL;
+    if (in && !(*out = strdup(in)))
+        return -ENOMEM;
+    return 0;
+}
+
+int spec_add_mount(struct spec *s, enum mount_type type, const char *source, const char *destination,
+                   unsigned options, const char *data, const char *origin)
+{
+    struct spec_container *c = &s->container;
+    struct spec_mount *nm = realloc(c->mounts, (c->n_mounts + 1) * sizeof(*nm));
     if (!nm)
         return -ENOMEM;
-    s->mounts = nm;
-    struct mount_entry *m = &s->mounts[s->n_mounts];
-    m->kind = kind;
-    m->src = src ? strdup(src) : NULL;
-    m->dst = strdup(dst);
-    if ((src && !m->src) || !m->dst) {
-        free(m->src);
-        free(m->dst);
+    c->mounts = nm;
+    struct spec_mount m = { .type = type, .options = options };
+    if (dup_or_null(source, &m.source) < 0 || dup_or_null(destination, &m.destination) < 0 ||
+        dup_or_null(data, &m.data) < 0 || dup_or_null(origin, &m.origin) < 0 || !m.destination) {
+        mount_free(&m);
         return -ENOMEM;
     }
-    s->n_mounts++;
+    c->mounts[c->n_mounts++] = m;
     return 0;
+}
+
+int spec_add_bind(struct spec *s, const char *source, const char *destination, bool read_only, const char *origin)
+{
+    return spec_add_mount(s, MOUNT_TYPE_BIND, source, destination,
+                          MOUNT_RECURSIVE | MOUNT_NOSUID | MOUNT_NODEV | (read_only ? MOUNT_RO : 0), NULL, origin);
+}
+
+int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin)
+{
+    return spec_add_mount(s, MOUNT_TYPE_TMPFS, NULL, destination, MOUNT_NOSUID | MOUNT_NODEV, "mode=0755", origin);
+}
+
+int spec_add_device(struct spec *s, const char *path, const char *origin)
+{
+    return spec_add_mount(s, MOUNT_TYPE_BIND, path, path, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
+}
+
+void spec_mount_to_front(struct spec *s, size_t i)
+{
+    struct spec_container *c = &s->container;
+    if (i == 0 || i >= c->n_mounts)
+        return;
+    struct spec_mount m = c->mounts[i];
+    memmove(c->mounts + 1, c->mounts, i * sizeof(*c->mounts));
+    c->mounts[0] = m;
+}
+
+bool spec_mount_is_device(const struct spec_mount *m)
+{
+    return m->type == MOUNT_TYPE_BIND && !(m->options & (MOUNT_RECURSIVE | MOUNT_NODEV));
+}
+
+const char *spec_mount_mode_name(const struct spec_mount *m)
+{
+    if (m->type == MOUNT_TYPE_TMPFS)
+        return "tmpfs";
+    if (spec_mount_is_device(m))
+        return "device";
+    return (m->options & MOUNT_RO) ? "ro" : "rw";
 }
 
 static const char *const net_names[] = {
@@ -52,15 +135,45 @@ static const char *const net_names[] = {
 
 const char *net_mode_name(enum net_mode m)
 {
-    return (size_t)m < sizeof(net_names) / sizeof(net_names[0]) ? net_names[m] : "?";
+    return (size_t)m < ARRAY_SIZE(net_names) ? net_names[m] : "?";
 }
 
 int net_mode_from_name(const char *name, enum net_mode *out)
 {
-    for (size_t i = 0; i < sizeof(net_names) / sizeof(net_names[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(net_names); i++)
         if (net_names[i] && strcmp(name, net_names[i]) == 0) {
             *out = (enum net_mode)i;
             return 0;
         }
     return -EINVAL;
+}
+
+static size_t count(const char *const *list)
+{
+    size_t n = 0;
+    while (list[n])
+        n++;
+    return n;
+}
+
+int spec_validate(const struct spec *s, ab_error *err)
+{
+    const struct spec_container *c = &s->container;
+    if (c->writable && !c->root)
+        return ab_usage(err, "--writable (Writable=): only applies with --root DIR (Root=): the host view "
+                             "is always read-only");
+    if (c->masked_paths.n < count(spec_default_masked_paths) ||
+        c->readonly_paths.n < count(spec_default_readonly_paths) || c->devices.n < count(spec_default_devices))
+        return ab_fail(err, ENOMEM, "cannot build the default masks of the spec");
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        const struct spec_mount *m = &c->mounts[i];
+        if (!m->destination || m->destination[0] != '/')
+            return ab_usage(err, "%s: '%s' is not an absolute path inside the container",
+                            m->origin ? m->origin : "mount", m->destination ? m->destination : "");
+        if (m->type == MOUNT_TYPE_BIND && (!m->source || !*m->source))
+            return ab_usage(err, "%s: a bind needs a source", m->origin ? m->origin : "mount");
+    }
+    if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
+        return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
+    return 0;
 }

@@ -1,11 +1,24 @@
-/* The spec: one in-memory description of a container.  The CLI, the config
- * file and (later) the OCI reader fill it; the runtime only reads it. */
+/* The spec: one in-memory description of a container, in two parts shaped
+ * like OCI's config.json (and nspawn's Settings):
+ *
+ *  - the container part: root, an ordered list of mounts, namespaces, id
+ *    maps, network, devices, masked and read-only paths, hostname, how PID
+ *    1 runs, the stop signal;
+ *  - the process part: argv, env, cwd, user, capabilities, seccomp,
+ *    terminal.  `exec` and a session carry only this part.
+ *
+ * Its life: the option registry (options.h) fills it from any source,
+ * checking syntax only; spec_validate() checks what fields mean together;
+ * spec_resolve() resolves it once, at start (paths, identity, id maps);
+ * the resolved spec is written as JSON (spec_json.h) for sessions to load,
+ * and the runtime only reads it. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/error.h"
 #include "util/strv.h"
 
 enum net_mode {
@@ -13,41 +26,124 @@ enum net_mode {
     NET_HOST,       /* the host's network namespace */
 };
 
-enum mount_kind {
-    MOUNT_BIND,
-    MOUNT_RO_BIND,
-    MOUNT_TMPFS,
-    MOUNT_DEVICE,
+enum mount_type {
+    MOUNT_TYPE_BIND,    /* a host tree (or a single node) at destination */
+    MOUNT_TYPE_TMPFS,   /* a fresh tmpfs; data holds its options */
 };
 
-struct mount_entry {
-    enum mount_kind kind;
-    char *src;   /* absolute host path; NULL for tmpfs */
-    char *dst;   /* absolute, lexically clean path inside the container */
+/* Mount options, as OCI's "options" strings: "ro", "nosuid", "nodev",
+ * "noexec", "rbind" (MOUNT_RECURSIVE) vs "bind". */
+enum {
+    MOUNT_RO = 1u << 0,
+    MOUNT_NOSUID = 1u << 1,
+    MOUNT_NODEV = 1u << 2,
+    MOUNT_NOEXEC = 1u << 3,
+    MOUNT_RECURSIVE = 1u << 4,
 };
 
-struct spec {
+struct spec_mount {
+    enum mount_type type;
+    char *source;        /* host path; as given until resolved, then absolute and real; NULL for tmpfs */
+    char *destination;   /* absolute, lexically clean path inside the container */
+    unsigned options;    /* MOUNT_* */
+    char *data;          /* file system options ("mode=0755"); NULL: none */
+    char *origin;        /* who asked for it, for messages ("--bind", "appbox.conf:12: Bind"); may be NULL */
+    /* Set by spec_resolve(): the object the source named then (pinned). */
+    dev_t dev;
+    ino_t ino;
+};
+
+/* A bind of a device node: alone (not recursive) and without nodev. */
+bool spec_mount_is_device(const struct spec_mount *m);
+/* "rw", "ro", "tmpfs" or "device", for `show`. */
+const char *spec_mount_mode_name(const struct spec_mount *m);
+
+/* Who the process is, inside and outside.  Filled by spec_resolve(). */
+struct spec_user {
+    uid_t caller_uid;
+    gid_t caller_gid;
+    char caller_name[64];
+    uid_t uid;              /* inside */
+    gid_t gid;
+    char name[64];
+    char group[64];
+    char home[256];
+    char shell[256];        /* the caller's login shell; checked inside later */
+};
+
+#define SPEC_IDMAP_MAX_RANGES 4
+
+struct spec_idmap_range {
+    uint32_t inside, outside, count;
+};
+
+struct spec_idmap {
+    struct spec_idmap_range r[SPEC_IDMAP_MAX_RANGES];
+    size_t n;
+    bool via_helper;   /* written by newuidmap/newgidmap */
+};
+
+/* How PID 1 runs. */
+enum spec_init {
+    SPEC_INIT_APPBOX = 0,   /* appbox's own init: forwards signals, reaps, exits with the command */
+};
+
+struct spec_container {
     char *root;              /* NULL: the host view */
-    bool writable;           /* --root is writable */
-    enum net_mode net;
-    struct mount_entry *mounts;
+    char *root_origin;       /* who set it, for messages (as spec_mount.origin); may be NULL */
+    bool writable;           /* the root is writable */
+    struct spec_mount *mounts;   /* the user's mounts, in order, after the defaults */
     size_t n_mounts;
+    enum net_mode net;
+    char *hostname;          /* NULL until resolved: then the default */
+    strv masked_paths;       /* absolute paths under /proc and /sys hidden from the app */
+    strv readonly_paths;     /* absolute paths under /proc made read-only */
+    strv devices;            /* device nodes of the host bound into the fresh /dev */
+    enum spec_init init;
+    int stop_signal;
+    /* Set by spec_resolve(). */
+    bool resolved;
+    unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
+    struct spec_idmap uid_map, gid_map;
+};
+
+struct spec_process {
+    strv argv;               /* the command */
     strv env;                /* K=V added to the clean environment */
-    char *chdir;             /* absolute; NULL: home */
-    char *hostname;          /* NULL: "appbox" */
+    char *cwd;               /* absolute; NULL: home */
     bool uid_set;
     uid_t uid;               /* uid inside; default: the caller's own */
     uint64_t cap_add;        /* bit N = capability N */
     uint64_t cap_drop;
     bool cap_drop_all;
     bool seccomp;            /* default filter on (true) or off */
-    strv argv;               /* the command */
+    bool terminal;           /* a pty of the container's own (decided at run time) */
+    struct spec_user user;   /* set by spec_resolve() */
+};
+
+struct spec {
+    struct spec_container container;
+    struct spec_process process;
 };
 
 void spec_init(struct spec *s);
 void spec_free(struct spec *s);
-int spec_add_mount(struct spec *s, enum mount_kind kind, const char *src, const char *dst);
+void spec_process_free(struct spec_process *p);
+
+/* Append a mount; strings are copied.  ORIGIN may be NULL. */
+int spec_add_mount(struct spec *s, enum mount_type type, const char *source, const char *destination,
+                   unsigned options, const char *data, const char *origin);
+int spec_add_bind(struct spec *s, const char *source, const char *destination, bool read_only,
+                  const char *origin);
+int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin);
+int spec_add_device(struct spec *s, const char *path, const char *origin);
+/* Move mount I to the front (its destination may be a parent of later ones). */
+void spec_mount_to_front(struct spec *s, size_t i);
 
 /* Names for messages and `show`. */
 const char *net_mode_name(enum net_mode m);
 int net_mode_from_name(const char *name, enum net_mode *out);
+
+/* What fields mean together: checked once, for every source, before
+ * anything is created.  Errors are usage errors naming the fields. */
+int spec_validate(const struct spec *s, ab_error *err);

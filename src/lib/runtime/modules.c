@@ -1,0 +1,15 @@
+/* The setup pipeline's modules, in the order their hooks run (see
+ * pipeline.h).  A new capability adds its module here. */
+#include "net/net.h"
+#include "runtime/idmap.h"
+#include "runtime/mounts.h"
+#include "runtime/pipeline.h"
+#include "runtime/sandbox.h"
+
+const struct module *const runtime_modules[] = {
+    &idmap_module,    /* host: the id maps, first: every other step needs them */
+    &net_module,      /* inside: lo up (none), nothing (host) */
+    &mounts_module,   /* host: idmapped trees; inside: the whole tree */
+    &uts_module,      /* inside, after the pivot: the host name */
+    NULL,
+};

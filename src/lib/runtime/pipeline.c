@@ -1,0 +1,131 @@
+#include "runtime/pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+void runner_init(struct runner *r, const struct spec *s, int state_dirfd)
+{
+    memset(r, 0, sizeof(*r));
+    r->spec = s;
+    r->child = -1;
+    r->sock = -1;
+    r->state_dirfd = state_dirfd;
+}
+
+/* HOOK is a member of struct module; ARG what it takes. */
+#define WALK(mods, hook, arg, err)                                                      \
+    do {                                                                                \
+        for (size_t i_ = 0; (mods)[i_]; i_++) {                                         \
+            if (!(mods)[i_]->hook)                                                      \
+                continue;                                                               \
+            int r_ = (mods)[i_]->hook((arg), (err));                                    \
+            if (r_ < 0)                                                                 \
+                return r_;                                                              \
+        }                                                                               \
+        return 0;                                                                       \
+    } while (0)
+
+int pipeline_prepare(const struct module *const *mods, struct runner *r, ab_error *err)
+{
+    WALK(mods, prepare, r, err);
+}
+
+int pipeline_host_setup(const struct module *const *mods, struct runner *r, ab_error *err)
+{
+    WALK(mods, host_setup, r, err);
+}
+
+int pipeline_before_pivot(const struct module *const *mods, struct inside *in, ab_error *err)
+{
+    WALK(mods, before_pivot, in, err);
+}
+
+int pipeline_after_pivot(const struct module *const *mods, struct inside *in, ab_error *err)
+{
+    WALK(mods, after_pivot, in, err);
+}
+
+void pipeline_teardown(const struct module *const *mods, struct runner *r)
+{
+    size_t n = 0;
+    while (mods[n])
+        n++;
+    while (n-- > 0)
+        if (mods[n]->teardown)
+            mods[n]->teardown(r);
+    runner_stop_helpers(r, 1000);
+}
+
+int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], bool keep_stdio, ab_error *err)
+{
+    if (r->n_helpers >= RUNNER_MAX_HELPERS)
+        return ab_fail(err, EMFILE, "cannot start %s: too many helper processes", name);
+    pid_t owner = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return ab_fail(err, errno, "cannot start %s", name);
+    if (pid == 0) {
+        /* Dies with its owner, even a SIGKILLed one; checked after, as the
+         * owner may already be gone. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != owner)
+            _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (!keep_stdio) {
+            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                _exit(127);
+        }
+        syscall(SYS_close_range, 3, ~0U, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    struct runner_helper *h = &r->helpers[r->n_helpers++];
+    h->pid = pid;
+    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    snprintf(h->name, sizeof(h->name), "%s", name);
+    return 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void runner_stop_helpers(struct runner *r, int timeout_ms)
+{
+    for (size_t i = 0; i < r->n_helpers; i++)
+        kill(r->helpers[i].pid, SIGTERM);
+    long deadline = now_ms() + timeout_ms;
+    for (size_t i = r->n_helpers; i-- > 0;) {
+        struct runner_helper *h = &r->helpers[i];
+        if (h->pidfd >= 0) {
+            struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+            long left = deadline - now_ms();
+            if (poll(&p, 1, left > 0 ? (int)left : 0) == 0)
+                kill(h->pid, SIGKILL);
+            close(h->pidfd);
+        } else {
+            kill(h->pid, SIGKILL);
+        }
+        while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    r->n_helpers = 0;
+}

@@ -1,0 +1,93 @@
+/* The setup pipeline: starting a container is an ordered list of modules,
+ * each with hooks at fixed points of the start.  A new capability (a
+ * network mode, a display, a cgroup) is a module in runtime_modules[]; it
+ * does not edit sandbox.c.
+ *
+ *   host:    prepare        before anything is created: check, allocate
+ *   [clone into the new namespaces]
+ *   host:    host_setup     after clone, before "go": id maps, idmapped
+ *                           trees, a veth, a cgroup, helper processes
+ *   inside:  before_pivot   in the new namespaces, host paths still in
+ *                           reach: loopback, the mount tree
+ *   [pivot_root]
+ *   inside:  after_pivot    host name, last changes inside
+ *   [the command's own steps: identity, caps, no_new_privs, seccomp, exec]
+ *   host:    teardown       in reverse order, when the container is gone;
+ *                           also for a container whose owner was SIGKILLed
+ *                           (run by the next start, from its spec.json)
+ *
+ * Helper processes (pasta, Xephyr, a proxy) are started with
+ * runner_spawn_helper(): they belong to the runner (the sandbox parent, or
+ * a named container's supervisor), die with it (PR_SET_PDEATHSIG), and are
+ * stopped at teardown. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+#define RUNNER_MAX_HELPERS 8
+#define RUNNER_MAX_TREES 64
+
+struct runner_helper {
+    pid_t pid;
+    int pidfd;
+    char name[32];
+};
+
+/* The host side of one container start: whoever runs the container. */
+struct runner {
+    const struct spec *spec;     /* resolved */
+    pid_t child;                 /* the container's PID 1 (host pid), after clone */
+    int sock;                    /* the sync socket to it, after clone */
+    int state_dirfd;             /* a named container's runtime dir, or -1 */
+    struct runner_helper helpers[RUNNER_MAX_HELPERS];
+    size_t n_helpers;
+};
+
+/* What the hooks inside the container see. */
+struct inside {
+    const struct spec *spec;
+    int sock;                    /* to the runner (errors) */
+    /* Trees the runner prepared (idmapped for a root caller), or -1:
+     * premade_root for the root, premade[i] for spec mounts[i]. */
+    int premade_root;
+    int premade[RUNNER_MAX_TREES];
+};
+
+struct module {
+    const char *name;
+    int (*prepare)(struct runner *r, ab_error *err);
+    int (*host_setup)(struct runner *r, ab_error *err);
+    int (*before_pivot)(struct inside *in, ab_error *err);
+    int (*after_pivot)(struct inside *in, ab_error *err);
+    void (*teardown)(struct runner *r);
+};
+
+/* The modules of a start, in order; NULL-terminated. */
+extern const struct module *const runtime_modules[];
+
+void runner_init(struct runner *r, const struct spec *s, int state_dirfd);
+
+/* Run one hook of every module in MODS that has it, in order; the first
+ * failure stops the walk, and its error says which module failed. */
+int pipeline_prepare(const struct module *const *mods, struct runner *r, ab_error *err);
+int pipeline_host_setup(const struct module *const *mods, struct runner *r, ab_error *err);
+int pipeline_before_pivot(const struct module *const *mods, struct inside *in, ab_error *err);
+int pipeline_after_pivot(const struct module *const *mods, struct inside *in, ab_error *err);
+/* Teardown in reverse order, then stop the runner's helpers (TERM, then
+ * KILL after a second).  Safe to call more than once. */
+void pipeline_teardown(const struct module *const *mods, struct runner *r);
+
+/* Hand the child a detached mount tree for the root (INDEX -1) or spec
+ * mount INDEX, before "go" (sandbox.c owns the sync protocol). */
+int runner_send_tree(struct runner *r, int index, int treefd);
+
+/* Start a helper process owned by R: ARGV (argv[0] a path) with fds 0-2
+ * from /dev/null unless KEEP_STDIO, every other fd closed, and a death
+ * signal so that it dies with the runner. */
+int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], bool keep_stdio, ab_error *err);
+/* Stop R's helpers: TERM, and KILL those still alive after TIMEOUT_MS. */
+void runner_stop_helpers(struct runner *r, int timeout_ms);
