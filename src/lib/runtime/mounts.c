@@ -33,42 +33,6 @@ static unsigned long long attrs_of(unsigned options)
 #define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 #define RW_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
-/* Everything opened from the host before the staging tmpfs hides it. */
-struct host_trees {
-    int root;                  /* --root clone, or -1 */
-    int view[16];              /* host view dirs, -1 when absent or a symlink */
-    int *devnode;              /* one per spec device */
-    int *user;                 /* one per spec mount (-1 for tmpfs) */
-    int sys;                   /* clone of /sys when we cannot mount our own */
-};
-
-static void host_trees_close(struct host_trees *t, size_t n_dev, size_t n_user)
-{
-    if (t->root >= 0)
-        close(t->root);
-    for (size_t i = 0; i < ARRAY_SIZE(t->view); i++)
-        if (t->view[i] >= 0)
-            close(t->view[i]);
-    for (size_t i = 0; t->devnode && i < n_dev; i++)
-        if (t->devnode[i] >= 0)
-            close(t->devnode[i]);
-    free(t->devnode);
-    for (size_t i = 0; t->user && i < n_user; i++)
-        if (t->user[i] >= 0)
-            close(t->user[i]);
-    free(t->user);
-    if (t->sys >= 0)
-        close(t->sys);
-}
-
-static int clone_tree(const char *path, bool recursive, ab_error *err)
-{
-    int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
-    if (fd < 0)
-        return ab_fail(err, errno, "cannot take a copy of the mount at %s", path);
-    return fd;
-}
-
 /* Clone the tree at PATH (a resolved path), checking that it is still the
  * object spec_resolve() pinned (DEV/INO; 0: not pinned). */
 static int clone_pinned(const char *path, dev_t dev, ino_t ino, bool recursive, ab_error *err)
@@ -133,68 +97,6 @@ static int new_fs(const char *type, const char *options, unsigned attrs, const c
     return mfd;
 }
 
-static int mount_new_fs_at(int rootfd, const char *path, const char *type, const char *options,
-                           unsigned attrs, ab_error *err)
-{
-    _cleanup_close_ int dst = fs_ensure_in_root(rootfd, path, false, err);
-    if (dst < 0)
-        return dst;
-    _cleanup_close_ int mfd = new_fs(type, options, attrs, path, err);
-    if (mfd < 0)
-        return mfd;
-    return attach(mfd, dst, path, err);
-}
-
-static int open_host_trees(struct inside *ctx, struct host_trees *t, ab_error *err)
-{
-    const struct spec *s = ctx->spec;
-    const struct spec_container *c = &s->container;
-    int r;
-    if (c->root) {
-        if (ctx->premade_root >= 0) {
-            t->root = ctx->premade_root;
-            ctx->premade_root = -1;
-        }
-        else if ((t->root = clone_pinned(c->root, 0, 0, true, err)) < 0)
-            return t->root;
-    } else {
-        for (size_t i = 0; spec_host_view_dirs[i]; i++) {
-            struct stat st;
-            if (lstat(spec_host_view_dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
-                continue;
-            if ((t->view[i] = clone_tree(spec_host_view_dirs[i], true, err)) < 0)
-                return t->view[i];
-        }
-    }
-    t->devnode = malloc((c->devices.n + 1) * sizeof(int));
-    t->user = malloc((c->n_mounts + 1) * sizeof(int));
-    if (!t->devnode || !t->user)
-        return ab_fail(err, ENOMEM, "cannot prepare mounts");
-    for (size_t i = 0; i < c->devices.n; i++)
-        t->devnode[i] = -1;
-    for (size_t i = 0; i < c->n_mounts; i++)
-        t->user[i] = -1;
-    for (size_t i = 0; i < c->devices.n; i++)
-        if ((t->devnode[i] = clone_tree(c->devices.v[i], false, err)) < 0)
-            return t->devnode[i];
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct spec_mount *m = &c->mounts[i];
-        if (m->type != MOUNT_TYPE_BIND)
-            continue;
-        if (i < RUNNER_MAX_TREES && ctx->premade[i] >= 0) {
-            t->user[i] = ctx->premade[i];
-            ctx->premade[i] = -1;
-            continue;
-        }
-        if ((r = clone_pinned(m->source, m->dev, m->ino, m->options & MOUNT_RECURSIVE, err)) < 0)
-            return ab_error_prefix(err, "cannot bind %s to %s", m->source, m->destination);
-        t->user[i] = r;
-    }
-    if (c->net == NET_HOST && (t->sys = clone_tree("/sys", true, err)) < 0)
-        return t->sys;
-    return 0;
-}
-
 static int copy_symlink(int rootfd, const char *hostpath, ab_error *err)
 {
     char target[4096];
@@ -204,51 +106,6 @@ static int copy_symlink(int rootfd, const char *hostpath, ab_error *err)
     target[n] = '\0';
     if (symlinkat(target, rootfd, hostpath + 1) < 0 && errno != EEXIST)
         return ab_fail(err, errno, "cannot create the symlink %s -> %s", hostpath, target);
-    return 0;
-}
-
-static int build_host_view(const struct inside *ctx, int rootfd, struct host_trees *t, ab_error *err)
-{
-    int r;
-    for (size_t i = 0; spec_host_view_dirs[i]; i++) {
-        if (t->view[i] < 0) {
-            if ((r = copy_symlink(rootfd, spec_host_view_dirs[i], err)) < 0)
-                return r;
-            continue;
-        }
-        _cleanup_close_ int dst = fs_ensure_in_root(rootfd, spec_host_view_dirs[i], false, err);
-        if (dst < 0)
-            return dst;
-        if ((r = set_attrs(t->view[i], spec_host_view_dirs[i], RO_ATTRS, true, err)) < 0 ||
-            (r = attach(t->view[i], dst, spec_host_view_dirs[i], err)) < 0)
-            return r;
-    }
-    static const char *const fresh[] = { "/tmp", "/var/tmp" };
-    for (size_t i = 0; i < ARRAY_SIZE(fresh); i++)
-        if ((r = mount_new_fs_at(rootfd, fresh[i], "tmpfs", "mode=1777", RW_ATTRS, err)) < 0)
-            return r;
-    if ((r = mount_new_fs_at(rootfd, "/run", "tmpfs", "mode=0755", RW_ATTRS, err)) < 0)
-        return r;
-    return 0;
-}
-
-static int build_foreign_root(const struct inside *ctx, int rootfd, ab_error *err)
-{
-    /* Fresh /tmp and /run where the root has them: a read-only root still
-     * needs somewhere to write, and nothing of one run should leak into the
-     * next through them. */
-    static const char *const fresh[] = { "/tmp", "/run" };
-    for (size_t i = 0; i < ARRAY_SIZE(fresh); i++) {
-        _cleanup_close_ int fd = fs_open_in_root(rootfd, fresh[i], O_PATH | O_DIRECTORY);
-        if (fd < 0)
-            continue;
-        _cleanup_close_ int mfd = new_fs("tmpfs", i == 0 ? "mode=1777" : "mode=0755", RW_ATTRS, fresh[i], err);
-        if (mfd < 0)
-            return mfd;
-        int r = attach(mfd, fd, fresh[i], err);
-        if (r < 0)
-            return r;
-    }
     return 0;
 }
 
@@ -316,136 +173,6 @@ static int readonly_path(int dirfd, const char *path, const char *what, ab_error
     return attach(t, fd, path, err);
 }
 
-/* Apply the spec's masked and read-only paths that lie below TOP ("/proc",
- * "/sys"), opened from TOPFD. */
-static int mask_below(const struct spec_container *c, const char *top, int topfd, int nullfd, ab_error *err)
-{
-    size_t len = strlen(top);
-    int r;
-    for (size_t i = 0; i < c->readonly_paths.n; i++) {
-        const char *p = c->readonly_paths.v[i];
-        if (strncmp(p, top, len) == 0 && p[len] == '/' && (r = readonly_path(topfd, p + len + 1, top, err)) < 0)
-            return r;
-    }
-    for (size_t i = 0; i < c->masked_paths.n; i++) {
-        const char *p = c->masked_paths.v[i];
-        if (strncmp(p, top, len) == 0 && p[len] == '/' && (r = mask_path(topfd, p + len + 1, nullfd, top, err)) < 0)
-            return r;
-    }
-    return 0;
-}
-
-static int mount_proc(const struct spec_container *c, int rootfd, int nullfd, ab_error *err)
-{
-    int r = mount_new_fs_at(rootfd, "/proc", "proc", NULL,
-                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int proc = fs_open_in_root(rootfd, "/proc", O_PATH | O_DIRECTORY);
-    if (proc < 0)
-        return ab_fail(err, -proc, "cannot open the new /proc");
-    return mask_below(c, "/proc", proc, nullfd, err);
-}
-
-static int mount_sys(const struct inside *ctx, int rootfd, struct host_trees *t, int nullfd, ab_error *err)
-{
-    int r;
-    _cleanup_close_ int dst = fs_ensure_in_root(rootfd, "/sys", false, err);
-    if (dst < 0)
-        return dst;
-    if (ctx->spec->container.net != NET_HOST) {
-        _cleanup_close_ int mfd = new_fs("sysfs", NULL, RO_ATTRS | MOUNT_ATTR_NOEXEC, "/sys", err);
-        if (mfd < 0)
-            return mfd;
-        if ((r = attach(mfd, dst, "/sys", err)) < 0)
-            return r;
-    } else {
-        if ((r = set_attrs(t->sys, "/sys", RO_ATTRS | MOUNT_ATTR_NOEXEC, true, err)) < 0 ||
-            (r = attach(t->sys, dst, "/sys", err)) < 0)
-            return r;
-    }
-    _cleanup_close_ int sys = fs_open_in_root(rootfd, "/sys", O_PATH | O_DIRECTORY);
-    if (sys < 0)
-        return ab_fail(err, -sys, "cannot open the new /sys");
-    return mask_below(&ctx->spec->container, "/sys", sys, nullfd, err);
-}
-
-static int mount_dev(const struct spec_container *c, int rootfd, struct host_trees *t, ab_error *err)
-{
-    int r = mount_new_fs_at(rootfd, "/dev", "tmpfs", "mode=0755,size=512k",
-                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int dev = fs_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
-    if (dev < 0)
-        return ab_fail(err, -dev, "cannot open the new /dev");
-    for (size_t i = 0; i < c->devices.n; i++) {
-        const char *p = c->devices.v[i];
-        _cleanup_close_ int dst = fs_ensure_in_root(rootfd, p, true, err);
-        if (dst < 0)
-            return dst;
-        if ((r = set_attrs(t->devnode[i], p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, err)) < 0 ||
-            (r = attach(t->devnode[i], dst, p, err)) < 0)
-            return r;
-    }
-    /* A devpts instance of our own: the container's ptys are not the host's. */
-    _cleanup_close_ int pts = fs_ensure_in_root(rootfd, "/dev/pts", false, err);
-    if (pts < 0)
-        return pts;
-    _cleanup_close_ int ptsfs = new_fs("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
-                                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "/dev/pts", err);
-    if (ptsfs < 0) /* gid 5 (tty) is not mapped in a single-id namespace */
-        ptsfs = new_fs("devpts", "newinstance,ptmxmode=0666,mode=0620",
-                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, "/dev/pts", err);
-    if (ptsfs < 0)
-        return ptsfs;
-    if ((r = attach(ptsfs, pts, "/dev/pts", err)) < 0)
-        return r;
-    if ((r = mount_new_fs_at(rootfd, "/dev/shm", "tmpfs", "mode=1777",
-                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err)) < 0)
-        return r;
-    if ((r = mount_new_fs_at(rootfd, "/dev/mqueue", "mqueue", NULL,
-                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err)) < 0)
-        return r;
-    static const char *const links[][2] = {
-        { "ptmx", "pts/ptmx" },         { "fd", "/proc/self/fd" },
-        { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-        { "stderr", "/proc/self/fd/2" },
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
-        if (symlinkat(links[i][1], dev, links[i][0]) < 0)
-            return ab_fail(err, errno, "cannot create /dev/%s", links[i][0]);
-    return 0;
-}
-
-static int mount_user_entries(const struct inside *ctx, int rootfd, struct host_trees *t, ab_error *err)
-{
-    const struct spec_container *c = &ctx->spec->container;
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct spec_mount *m = &c->mounts[i];
-        int r;
-        if (m->type == MOUNT_TYPE_TMPFS) {
-            if ((r = mount_new_fs_at(rootfd, m->destination, "tmpfs", m->data, attrs_of(m->options), err)) < 0)
-                return ab_error_prefix(err, "%s %s", m->origin ? m->origin : "tmpfs", m->destination);
-            continue;
-        }
-        struct stat st;
-        if (fstat(t->user[i], &st) < 0)
-            return ab_fail(err, errno, "cannot inspect %s", m->source);
-        _cleanup_close_ int dst = fs_ensure_in_root(rootfd, m->destination, !S_ISDIR(st.st_mode), err);
-        if (dst < 0)
-            return ab_error_prefix(err, "cannot bind %s to %s", m->source, m->destination);
-        struct stat dt;
-        if (fstat(dst, &dt) == 0 && S_ISDIR(dt.st_mode) != S_ISDIR(st.st_mode))
-            return ab_fail(err, 0, "cannot bind %s to %s: one is a directory and the other is not",
-                           m->source, m->destination);
-        if ((r = set_attrs(t->user[i], m->destination, attrs_of(m->options), m->options & MOUNT_RECURSIVE, err)) < 0 ||
-            (r = attach(t->user[i], dst, m->destination, err)) < 0)
-            return ab_error_prefix(err, "cannot bind %s to %s", m->source, m->destination);
-    }
-    return 0;
-}
-
 /* Give the user an entry in the root's /etc/passwd and /etc/group when it
  * lacks one, by binding an extended copy over it (the root is untouched). */
 static int add_identity_entry(int rootfd, int scratchfd, const char *file, const char *name, unsigned idnum,
@@ -495,6 +222,367 @@ static int add_identity(const struct inside *ctx, int rootfd, ab_error *err)
     return add_identity_entry(rootfd, scratch, "/etc/group", id->group, id->gid, line, err);
 }
 
+/* The whole tree is one ordered list of operations, planned from the
+ * spec (mounts_plan) and consumed by one loop (apply_op), as bubblewrap's
+ * SetupOp list: a new kind of mount is a new op kind, or a new entry in
+ * the plan, never a new pass. */
+enum op_kind {
+    OP_TREE,          /* attach a tree opened from the host before staging (source) */
+    OP_NEW_FS,        /* a fresh file system (fstype, data) */
+    OP_MASK,          /* hide: /dev/null over a file, an empty read-only tmpfs over a directory */
+    OP_READONLY,      /* make an existing mount point read-only */
+    OP_SYMLINK,       /* a symlink to data */
+    OP_HOST_SYMLINK,  /* the host's own symlink at the same place (host view) */
+    OP_HOME,          /* the user's home: a private tmpfs */
+    OP_IDENTITY,      /* the user's passwd and group entries */
+    OP_ROOT_RO,       /* the host view's skeleton made read-only, last */
+};
+
+/* Op flags. */
+enum {
+    OPF_RECURSIVE = 1u << 0,  /* the tree with its submounts */
+    OPF_FILE = 1u << 1,       /* the mount point is a file */
+    OPF_IF_DIR = 1u << 2,     /* only where the root has a directory there (else skipped) */
+    OPF_IF_EXISTS = 1u << 3,  /* only where the path exists (masks: absent on this kernel) */
+    OPF_SOURCE_KIND = 1u << 4, /* mount point kind (file or dir) follows the source */
+};
+
+struct mount_op {
+    enum op_kind kind;
+    const char *dest;         /* absolute, in the container; "/" is the root */
+    const char *source;       /* OP_TREE: host path; NULL with premade */
+    const char *fstype;       /* OP_NEW_FS */
+    const char *data;         /* OP_NEW_FS options, OP_SYMLINK target */
+    const char *fallback;     /* OP_NEW_FS: options to retry with */
+    unsigned long long attrs; /* MOUNT_ATTR_* */
+    unsigned flags;           /* OPF_* */
+    dev_t dev;                /* OP_TREE: pinned by spec_resolve() (ino 0: not pinned) */
+    ino_t ino;
+    const char *what;         /* for messages: the flag or appbox.conf key it came from */
+    int tree;                 /* OP_TREE: the tree opened in phase one, or -1 */
+    int *premade;             /* OP_TREE: a tree the runner made (idmapped), taken over */
+};
+
+struct mount_plan {
+    struct mount_op *ops;
+    size_t n, cap;
+};
+
+static void plan_free(struct mount_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->ops[i].tree >= 0)
+            close(p->ops[i].tree);
+    free(p->ops);
+}
+
+static struct mount_op *plan_add(struct mount_plan *p, enum op_kind kind, const char *dest)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        struct mount_op *n = realloc(p->ops, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        p->ops = n;
+        p->cap = cap;
+    }
+    struct mount_op *op = &p->ops[p->n++];
+    *op = (struct mount_op){ .kind = kind, .dest = dest, .what = dest, .tree = -1 };
+    return op;
+}
+
+#define ADD(plan, kind, dest)                                   \
+    ({                                                          \
+        struct mount_op *op_ = plan_add((plan), (kind), (dest)); \
+        if (!op_)                                               \
+            return ab_fail(err, ENOMEM, "cannot plan the mounts"); \
+        op_;                                                    \
+    })
+
+static int plan_new_fs(struct mount_plan *p, const char *dest, const char *fstype, const char *data,
+                       unsigned long long attrs, unsigned flags, ab_error *err)
+{
+    struct mount_op *op = ADD(p, OP_NEW_FS, dest);
+    op->fstype = fstype;
+    op->data = data;
+    op->attrs = attrs;
+    op->flags = flags;
+    return 0;
+}
+
+/* Masks and read-only paths of the spec below TOP ("/proc", "/sys"). */
+static int plan_masks(struct mount_plan *p, const struct spec_container *c, const char *top, ab_error *err)
+{
+    size_t len = strlen(top);
+    for (size_t i = 0; i < c->readonly_paths.n; i++)
+        if (strncmp(c->readonly_paths.v[i], top, len) == 0 && c->readonly_paths.v[i][len] == '/')
+            ADD(p, OP_READONLY, c->readonly_paths.v[i])->flags = OPF_IF_EXISTS;
+    for (size_t i = 0; i < c->masked_paths.n; i++)
+        if (strncmp(c->masked_paths.v[i], top, len) == 0 && c->masked_paths.v[i][len] == '/')
+            ADD(p, OP_MASK, c->masked_paths.v[i])->flags = OPF_IF_EXISTS;
+    return 0;
+}
+
+static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
+{
+    const struct spec_container *c = &in->spec->container;
+    int r;
+    /* the root: the spec's, or an empty tmpfs for the host view */
+    if (c->root) {
+        struct mount_op *op = ADD(p, OP_TREE, "/");
+        op->source = c->root;
+        op->premade = &in->premade_root;
+        op->attrs = c->writable ? RW_ATTRS : RO_ATTRS;
+        op->flags = OPF_RECURSIVE;
+        op->what = c->root;
+        /* Fresh /tmp and /run where the root has them: a read-only root
+         * still needs somewhere to write, and nothing of one run should
+         * leak into the next through them. */
+        if ((r = plan_new_fs(p, "/tmp", "tmpfs", "mode=1777", RW_ATTRS, OPF_IF_DIR, err)) < 0 ||
+            (r = plan_new_fs(p, "/run", "tmpfs", "mode=0755", RW_ATTRS, OPF_IF_DIR, err)) < 0)
+            return r;
+    } else {
+        if ((r = plan_new_fs(p, "/", "tmpfs", "mode=0755,size=1m", RW_ATTRS, 0, err)) < 0)
+            return r;
+        for (size_t i = 0; spec_host_view_dirs[i]; i++) {
+            struct stat st;
+            if (lstat(spec_host_view_dirs[i], &st) < 0)
+                continue;
+            if (S_ISLNK(st.st_mode)) {
+                ADD(p, OP_HOST_SYMLINK, spec_host_view_dirs[i]);
+                continue;
+            }
+            if (!S_ISDIR(st.st_mode))
+                continue;
+            struct mount_op *op = ADD(p, OP_TREE, spec_host_view_dirs[i]);
+            op->source = spec_host_view_dirs[i];
+            op->attrs = RO_ATTRS;
+            op->flags = OPF_RECURSIVE;
+        }
+        if ((r = plan_new_fs(p, "/tmp", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
+            (r = plan_new_fs(p, "/var/tmp", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
+            (r = plan_new_fs(p, "/run", "tmpfs", "mode=0755", RW_ATTRS, 0, err)) < 0)
+            return r;
+    }
+    /* /dev: a small tmpfs, the host's harmless nodes, a devpts of its own
+     * (the container's ptys are not the host's), shm, mqueue, links */
+    if ((r = plan_new_fs(p, "/dev", "tmpfs", "mode=0755,size=512k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0,
+                         err)) < 0)
+        return r;
+    for (size_t i = 0; i < c->devices.n; i++) {
+        struct mount_op *op = ADD(p, OP_TREE, c->devices.v[i]);
+        op->source = c->devices.v[i];
+        op->attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+        op->flags = OPF_FILE;
+    }
+    if ((r = plan_new_fs(p, "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, err)) < 0)
+        return r;
+    p->ops[p->n - 1].fallback = "newinstance,ptmxmode=0666,mode=0620"; /* gid 5 unmapped in a single-id map */
+    if ((r = plan_new_fs(p, "/dev/shm", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
+        (r = plan_new_fs(p, "/dev/mqueue", "mqueue", NULL, RW_ATTRS | MOUNT_ATTR_NOEXEC, 0, err)) < 0)
+        return r;
+    static const char *const links[][2] = {
+        { "/dev/ptmx", "pts/ptmx" },         { "/dev/fd", "/proc/self/fd" },
+        { "/dev/stdin", "/proc/self/fd/0" }, { "/dev/stdout", "/proc/self/fd/1" },
+        { "/dev/stderr", "/proc/self/fd/2" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+        ADD(p, OP_SYMLINK, links[i][0])->data = links[i][1];
+    /* /proc and /sys, and what of them the app must not see or write */
+    if ((r = plan_new_fs(p, "/proc", "proc", NULL, RW_ATTRS | MOUNT_ATTR_NOEXEC, 0, err)) < 0 ||
+        (r = plan_masks(p, c, "/proc", err)) < 0)
+        return r;
+    if (c->net != NET_HOST) {
+        r = plan_new_fs(p, "/sys", "sysfs", NULL, RO_ATTRS | MOUNT_ATTR_NOEXEC, 0, err);
+    } else {
+        /* a fresh sysfs can only be mounted for a network namespace of our own */
+        struct mount_op *op = ADD(p, OP_TREE, "/sys");
+        op->source = "/sys";
+        op->attrs = RO_ATTRS | MOUNT_ATTR_NOEXEC;
+        op->flags = OPF_RECURSIVE;
+    }
+    if (r < 0 || (r = plan_masks(p, c, "/sys", err)) < 0)
+        return r;
+    ADD(p, OP_HOME, in->spec->process.user.home);
+    ADD(p, OP_IDENTITY, "/etc/passwd");
+    /* the spec's own mounts, in order, last: they may go over anything above */
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        const struct spec_mount *m = &c->mounts[i];
+        if (m->type == MOUNT_TYPE_TMPFS) {
+            if ((r = plan_new_fs(p, m->destination, "tmpfs", m->data, attrs_of(m->options), 0, err)) < 0)
+                return r;
+            p->ops[p->n - 1].what = m->origin ? m->origin : "tmpfs";
+            continue;
+        }
+        struct mount_op *op = ADD(p, OP_TREE, m->destination);
+        op->source = m->source;
+        op->premade = i < RUNNER_MAX_TREES ? &in->premade[i] : NULL;
+        op->attrs = attrs_of(m->options);
+        op->flags = OPF_SOURCE_KIND | ((m->options & MOUNT_RECURSIVE) ? OPF_RECURSIVE : 0);
+        op->dev = m->dev;
+        op->ino = m->ino;
+        op->what = m->origin;
+    }
+    if (!c->root)
+        ADD(p, OP_ROOT_RO, "/");
+    return 0;
+}
+
+/* Phase one, with the caller's credentials and the host's tree still in
+ * view: open every host tree the plan attaches. */
+static int open_trees(struct mount_plan *p, ab_error *err)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        struct mount_op *op = &p->ops[i];
+        if (op->kind != OP_TREE)
+            continue;
+        if (op->premade && *op->premade >= 0) {
+            op->tree = *op->premade;
+            *op->premade = -1;
+            continue;
+        }
+        op->tree = clone_pinned(op->source, op->dev, op->ino, op->flags & OPF_RECURSIVE, err);
+        if (op->tree < 0) {
+            op->tree = -1;
+            return op->dest[1] ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest) : -EIO;
+        }
+    }
+    return 0;
+}
+
+/* Where OP goes: the staging root itself, or a path in it (made when
+ * missing); -ENOENT (no error) for an op that is skipped here. */
+static int op_target(const struct mount_op *op, int rootfd, int stagefd, ab_error *err)
+{
+    if (strcmp(op->dest, "/") == 0)
+        return fcntl(stagefd, F_DUPFD_CLOEXEC, 3);
+    if (op->flags & (OPF_IF_DIR | OPF_IF_EXISTS)) {
+        int fd = fs_open_in_root(rootfd, op->dest, O_PATH | ((op->flags & OPF_IF_DIR) ? O_DIRECTORY : 0));
+        return fd < 0 ? -ENOENT : fd;
+    }
+    bool as_file = op->flags & OPF_FILE;
+    struct stat st;
+    if ((op->flags & OPF_SOURCE_KIND) && fstat(op->tree, &st) == 0)
+        as_file = !S_ISDIR(st.st_mode);
+    int fd = fs_ensure_in_root(rootfd, op->dest, as_file, err);
+    if (fd >= 0 && (op->flags & OPF_SOURCE_KIND)) {
+        struct stat dt;
+        if (fstat(fd, &dt) == 0 && S_ISDIR(dt.st_mode) == as_file) {
+            close(fd);
+            return ab_fail(err, 0, "one is a directory and the other is not");
+        }
+    }
+    return fd;
+}
+
+static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stagefd, ab_error *err)
+{
+    int r;
+    switch (op->kind) {
+    case OP_HOST_SYMLINK:
+        return copy_symlink(rootfd, op->dest, err);
+    case OP_SYMLINK: {
+        _cleanup_free_ char *parent = strdup(op->dest);
+        if (!parent)
+            return ab_fail(err, ENOMEM, "%s", op->dest);
+        *strrchr(parent, '/') = '\0';
+        _cleanup_close_ int dir = fs_open_in_root(rootfd, *parent ? parent : "/", O_PATH | O_DIRECTORY);
+        if (dir < 0 || symlinkat(op->data, dir, strrchr(op->dest, '/') + 1) < 0)
+            return ab_fail(err, dir < 0 ? -dir : errno, "cannot create %s", op->dest);
+        return 0;
+    }
+    case OP_HOME:
+        return mount_home(in, rootfd, err);
+    case OP_IDENTITY:
+        return add_identity(in, rootfd, err);
+    case OP_ROOT_RO:
+        return set_attrs(rootfd, "/", RO_ATTRS, false, err);
+    case OP_MASK:
+    case OP_READONLY: {
+        /* below a fresh /proc or /sys: opened from it without following
+         * a link, as the kernel's own entries are never links */
+        const char *rest = strchr(op->dest + 1, '/');
+        _cleanup_free_ char *top = rest ? strndup(op->dest, (size_t)(rest - op->dest)) : NULL;
+        _cleanup_close_ int topfd = top ? fs_open_in_root(rootfd, top, O_PATH | O_DIRECTORY) : -1;
+        if (topfd < 0)
+            return ab_fail(err, topfd < 0 && top ? -topfd : EINVAL, "cannot open the new %s", top ? top : op->dest);
+        if (op->kind == OP_READONLY)
+            return readonly_path(topfd, rest + 1, top, err);
+        _cleanup_close_ int nullfd = fs_open_in_root(rootfd, "/dev/null", O_PATH);
+        if (nullfd < 0)
+            return ab_fail(err, -nullfd, "cannot open the new /dev/null");
+        return mask_path(topfd, rest + 1, nullfd, top, err);
+    }
+    case OP_TREE:
+    case OP_NEW_FS:
+        break;
+    }
+    _cleanup_close_ int dst = op_target(op, rootfd, stagefd, err);
+    if (dst == -ENOENT)
+        return 0;
+    if (dst < 0)
+        return op->kind == OP_TREE ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest)
+                                   : ab_error_prefix(err, "%s", op->what);
+    if (op->kind == OP_TREE) {
+        if ((r = set_attrs(op->tree, op->dest, op->attrs, op->flags & OPF_RECURSIVE, err)) < 0 ||
+            (r = attach(op->tree, dst, op->dest, err)) < 0)
+            return op->dest[1] ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest) : r;
+        close(op->tree);
+        op->tree = -1;
+        return 0;
+    }
+    ab_error first;
+    int mfd = new_fs(op->fstype, op->data, (unsigned)op->attrs, op->dest, &first);
+    if (mfd < 0 && op->fallback)
+        mfd = new_fs(op->fstype, op->fallback, (unsigned)op->attrs, op->dest, err);
+    else if (mfd < 0)
+        *err = first;
+    if (mfd < 0)
+        return op->what != op->dest ? ab_error_prefix(err, "%s %s", op->what, op->dest) : mfd;
+    r = attach(mfd, dst, op->dest, err);
+    close(mfd);
+    return r;
+}
+
+/* The whole tree, at NEWROOT; mounts_pivot() makes it "/" once every
+ * module has run its steps before the pivot. */
+static int mounts_build(struct inside *in, ab_error *err)
+{
+    /* Nothing we mount may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return ab_fail(err, errno, "cannot make the mount namespace private");
+    struct mount_plan plan = { 0 };
+    int r = mounts_plan(in, &plan, err);
+    /* Host paths are opened with the caller's own credentials, so that a
+     * root caller can use directories only root may enter. */
+    if (r >= 0)
+        r = open_trees(&plan, err);
+    /* Host root is not mapped in our namespace (container root is an
+     * unprivileged host id): become the namespace's root once the host's
+     * trees are open, or files we create would have no owner. */
+    if (r >= 0 && in->spec->process.user.caller_uid == 0 &&
+        (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0))
+        r = ab_fail(err, errno, "cannot become root in the container's user namespace");
+    if (r >= 0)
+        r = mount(NULL, STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m") < 0
+                ? ab_fail(err, errno, "cannot mount the staging tmpfs on " STAGING) : 0;
+    if (r >= 0 && (mkdir(NEWROOT, 0755) < 0 || mkdir(SCRATCH, 0700) < 0))
+        r = ab_fail(err, errno, "cannot create the staging directories");
+    _cleanup_close_ int stagefd = r >= 0 ? open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (r >= 0 && stagefd < 0)
+        r = ab_fail(err, errno, "cannot open " NEWROOT);
+    /* The root is op 0; every later op works inside it, fd-relative. */
+    _cleanup_close_ int rootfd = -1;
+    for (size_t i = 0; r >= 0 && i < plan.n; i++) {
+        r = apply_op(in, &plan.ops[i], rootfd, stagefd, err);
+        if (r >= 0 && i == 0 && (rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+            r = ab_fail(err, errno, "cannot open " NEWROOT);
+    }
+    plan_free(&plan);
+    return r;
+}
+
 int mounts_pivot(ab_error *err)
 {
     if (chdir(NEWROOT) < 0)
@@ -507,73 +595,6 @@ int mounts_pivot(ab_error *err)
     if (chdir("/") < 0)
         return ab_fail(err, errno, "cannot enter /");
     return 0;
-}
-
-/* The whole tree, at NEWROOT; mounts_pivot() makes it "/" once every
- * module has run its steps before the pivot. */
-static int mounts_build(struct inside *ctx, ab_error *err)
-{
-    const struct spec_container *s = &ctx->spec->container;
-    bool become_ns_root = ctx->spec->process.user.caller_uid == 0;
-    int r;
-    /* Nothing we mount may propagate back to the host. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return ab_fail(err, errno, "cannot make the mount namespace private");
-
-    struct host_trees t = { .root = -1, .sys = -1 };
-    for (size_t i = 0; i < ARRAY_SIZE(t.view); i++)
-        t.view[i] = -1;
-    /* Host paths are opened with the caller's own credentials, so that a
-     * root caller can use directories only root may enter. */
-    r = open_host_trees(ctx, &t, err);
-    if (r >= 0 && become_ns_root &&
-        (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0))
-        r = ab_fail(err, errno, "cannot become root in the container's user namespace");
-    if (r >= 0)
-        r = mount(NULL, STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m") < 0
-                ? ab_fail(err, errno, "cannot mount the staging tmpfs on " STAGING) : 0;
-    if (r >= 0 && (mkdir(NEWROOT, 0755) < 0 || mkdir(SCRATCH, 0700) < 0))
-        r = ab_fail(err, errno, "cannot create the staging directories");
-    if (r >= 0) {
-        if (s->root) {
-            _cleanup_close_ int dst = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            unsigned long long attrs = s->writable ? RW_ATTRS : RO_ATTRS;
-            if (dst < 0)
-                r = ab_fail(err, errno, "cannot open " NEWROOT);
-            else if ((r = set_attrs(t.root, s->root, attrs, true, err)) >= 0)
-                r = attach(t.root, dst, s->root, err);
-        } else {
-            r = mount(NULL, NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0
-                    ? ab_fail(err, errno, "cannot mount the root tmpfs") : 0;
-        }
-    }
-    _cleanup_close_ int rootfd = r >= 0 ? open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (r >= 0 && rootfd < 0)
-        r = ab_fail(err, errno, "cannot open " NEWROOT);
-    if (r >= 0)
-        r = s->root ? build_foreign_root(ctx, rootfd, err) : build_host_view(ctx, rootfd, &t, err);
-    if (r >= 0)
-        r = mount_dev(s, rootfd, &t, err);
-    _cleanup_close_ int null_in_root = r >= 0 ? fs_open_in_root(rootfd, "/dev/null", O_PATH) : -1;
-    if (r >= 0 && null_in_root < 0)
-        r = ab_fail(err, -null_in_root, "cannot open the new /dev/null");
-    if (r >= 0)
-        r = mount_proc(s, rootfd, null_in_root, err);
-    if (r >= 0)
-        r = mount_sys(ctx, rootfd, &t, null_in_root, err);
-    if (r >= 0)
-        r = mount_home(ctx, rootfd, err);
-    if (r >= 0)
-        r = add_identity(ctx, rootfd, err);
-    if (r >= 0)
-        r = mount_user_entries(ctx, rootfd, &t, err);
-    if (r >= 0 && !s->root) {
-        /* The host view's skeleton is read-only too; only its tmpfs are not. */
-        _cleanup_close_ int rfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        r = rfd < 0 ? ab_fail(err, errno, "cannot open " NEWROOT) : set_attrs(rfd, "/", RO_ATTRS, false, err);
-    }
-    host_trees_close(&t, s->devices.n, s->n_mounts);
-    return r;
 }
 
 static int mounts_before_pivot(struct inside *in, ab_error *err)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -270,6 +271,23 @@ const struct module uts_module = {
     .after_pivot = uts_after_pivot,
 };
 
+struct command_start {
+    const struct child_args *a;
+    const char *shell;
+    const sigset_t *oldmask;
+};
+
+/* The command, from clone() in child_main(): never returns. */
+static int command_main(void *arg)
+{
+    const struct command_start *cs = arg;
+    const struct child_args *a = cs->a;
+    init_child_reset(cs->oldmask);
+    struct exec_params p = { .spec = a->spec, .id = &a->spec->process.user, .argv = a->spec->process.argv.v,
+                             .sock = a->sock, .want_pty = a->want_pty, .shell = cs->shell };
+    sandbox_exec_command(&p);
+}
+
 /* PID 1 of the container.  Never returns. */
 static _Noreturn void child_main(const struct child_args *a)
 {
@@ -324,17 +342,29 @@ static _Noreturn void child_main(const struct child_args *a)
         init_drop_privileges(id);
         _exit(init_service_loop());
     }
-    pid_t cmd = fork();
+    /* The command shares PID 1's memory until it execs (CLONE_VM |
+     * CLONE_VFORK, as posix_spawn does, on a stack of its own): no page
+     * tables to copy, and no copy-on-write faults in either process.  PID 1
+     * sleeps meanwhile, so nothing else touches that memory; the command's
+     * exec (or _exit on failure) gives it back.  Credentials, capabilities,
+     * the seccomp filter, signal handlers and fds stay per process.
+     * PID 1 resumes only once the command runs, so it stops being
+     * dumpable first: the command (same uid inside) must never reach
+     * /proc/1/fd or ptrace PID 1 before init_drop_privileges().  The flag
+     * belongs to the shared memory, so the command is not dumpable either
+     * until its exec sets it afresh. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct command_start cs = { .a = a, .shell = shell, .oldmask = &oldmask };
+    const size_t stack_size = 1 << 20;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    pid_t cmd = stack == MAP_FAILED ? -1
+                                    : clone(command_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                                            &cs);
     if (cmd < 0) {
         ab_fail(&err, errno, "cannot start the command");
         child_fail(a->sock, &err);
     }
-    if (cmd == 0) {
-        init_child_reset(&oldmask);
-        struct exec_params p = { .spec = s, .id = id, .argv = s->process.argv.v, .sock = a->sock,
-                                 .want_pty = a->want_pty, .shell = shell };
-        sandbox_exec_command(&p);
-    }
+    munmap(stack, stack_size);
 
     /* Init keeps nothing it does not need: the command's identity (so it
      * may signal it), no capabilities, not dumpable (its /proc/1/exe is the

@@ -112,6 +112,12 @@ static int build(scmp_filter_ctx *out, ab_error *err)
     int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     if (r == 0)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    /* A binary tree of syscall numbers instead of a linear list: fewer
+     * instructions on every path, so the kernel's per-syscall action cache
+     * (built by emulating the filter for every number when it is loaded),
+     * the JIT and each filtered call all do less. */
+    if (r == 0)
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     if (r == 0 && seccomp_arch_native() == SCMP_ARCH_X86_64) {
         r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
         if (r == -EEXIST)

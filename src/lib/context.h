@@ -1,0 +1,52 @@
+/* The context every lib/ call that touches the store takes, instead of
+ * globals and environment reads: where containers and runtime state live
+ * (resolved once, their directories opened once as fds), what appbox needs
+ * to know of its environment, and where messages go.  The CLI fills it
+ * from the environment (cmd/common.c); lib/ never reads getenv, never
+ * prints and never exits. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "util/error.h"
+
+/* What the caller's environment says, as given (any may be NULL). */
+struct ab_env {
+    const char *home;              /* HOME */
+    const char *xdg_data_home;     /* XDG_DATA_HOME */
+    const char *xdg_runtime_dir;   /* XDG_RUNTIME_DIR */
+    const char *data_dir;          /* APPBOX_DATA_DIR: overrides the data dir */
+    const char *runtime_dir;       /* APPBOX_RUNTIME_DIR: overrides the runtime dir */
+    const char *self_exe;          /* APPBOX_EXE: appbox's own path before a sealed re-exec */
+    const char *bootstrap_tool;    /* APPBOX_BOOTSTRAP: mmdebstrap or debootstrap */
+    const char *path;              /* PATH, to find helper tools */
+};
+
+typedef void (*ab_log_fn)(void *ud, const char *msg);
+
+struct ab_ctx {
+    char *data_dir;        /* $XDG_DATA_HOME/appbox, /var/lib/appbox for root */
+    char *runtime_dir;     /* $XDG_RUNTIME_DIR/appbox, /run/appbox for root */
+    int data_fd;           /* O_PATH fds of the two, opened (and made) on first use; -1 until */
+    int runtime_fd;
+    char *self_exe;
+    char *bootstrap_tool;
+    char *path;
+    ab_log_fn log;         /* progress messages (run ++show, create's steps); NULL: quiet */
+    void *log_ud;
+};
+
+/* Fill CTX from ENV: the directories chosen (root: /var/lib/appbox and
+ * /run/appbox; a user: the XDG directories, or ~/.local/share and
+ * /tmp/appbox-UID), nothing opened yet. */
+int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err);
+void ab_ctx_free(struct ab_ctx *ctx);
+
+/* The data and runtime directories as fds, created (0700, the caller's)
+ * and opened on first use, then kept. */
+int ab_ctx_data_fd(struct ab_ctx *ctx, ab_error *err);
+int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err);
+
+/* A progress message through CTX's log callback (nothing when NULL). */
+void ab_log(const struct ab_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
