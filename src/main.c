@@ -8,7 +8,7 @@
 
 struct verb {
     const char *name;
-    int (*fn)(int argc, char **argv);
+    int (*fn)(struct ab_ctx *ctx, int argc, char **argv);
     int guard_exe;  /* runs container code: protect the binary first */
 };
 
@@ -36,19 +36,27 @@ static const struct verb verbs[] = {
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cmd_help(0, NULL);
+        cmd_help(NULL, 0, NULL);
         return 2;
     }
     const char *v = argv[1];
     if (strcmp(v, "--version") == 0)
-        return cmd_version(0, NULL);
+        return cmd_version(NULL, 0, NULL);
     if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0)
-        return cmd_help(0, NULL);
+        return cmd_help(NULL, 0, NULL);
     for (const struct verb *e = verbs; e->name; e++)
         if (strcmp(e->name, v) == 0) {
             if (e->guard_exe)
                 exe_guard(argv);
-            return e->fn(argc - 2, argv + 2);
+            /* The environment is read here, once, into the context that
+             * every lib/ call gets. */
+            struct ab_ctx ctx;
+            ab_error err = { 0 };
+            if (cmd_context_init(&ctx, &err) < 0)
+                return cmd_report(&err);
+            int code = e->fn(&ctx, argc - 2, argv + 2);
+            ab_ctx_free(&ctx);
+            return code;
         }
     fprintf(stderr, "appbox: '%s' is not a verb (see appbox help)\n", v);
     return 2;

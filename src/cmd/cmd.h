@@ -3,28 +3,30 @@
 
 #include <stdio.h>
 
-int cmd_sandbox(int argc, char **argv);
-int cmd_create(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_start(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
-int cmd_exec(int argc, char **argv);
-int cmd_shell(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_config(int argc, char **argv);
-int cmd_edit(int argc, char **argv);
-int cmd_rm(int argc, char **argv);
-int cmd_launcher(int argc, char **argv);
-int cmd_update(int argc, char **argv);
-int cmd_image(int argc, char **argv);
+#include "context.h"
+
+int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_create(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_run(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_start(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_stop(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_exec(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_shell(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_list(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_show(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_config(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_edit(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_rm(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_update(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_image(struct ab_ctx *ctx, int argc, char **argv);
 /* update's work, shared with run ++aptupdate/++aptupdateall */
 #include <stdbool.h>
 #include <stddef.h>
-int update_containers(char **names, size_t n, bool verbose);
-int update_all(bool verbose);
-int cmd_help(int argc, char **argv);
-int cmd_version(int argc, char **argv);
+int update_containers(struct ab_ctx *ctx, char **names, size_t n, bool verbose);
+int update_all(struct ab_ctx *ctx, bool verbose);
+int cmd_help(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_version(struct ab_ctx *ctx, int argc, char **argv);
 
 /* Print "appbox: MSG" and return the exit code for ERR. */
 struct ab_error;
@@ -33,6 +35,11 @@ int cmd_report(const struct ab_error *err);
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when ARG is --help or -h. */
 int cmd_is_help(const char *arg);
+
+/* The context from the environment (HOME, XDG_*, APPBOX_*, PATH), with
+ * lib/'s messages printed on stderr from AB_LOG_WARNING up (a verb lowers
+ * ctx->log_min to show more). */
+int cmd_context_init(struct ab_ctx *ctx, ab_error *err);
 
 /* A "++OPTION [VALUE]" override (run, start) for any container option of
  * the registry: ARGV[*I] starts with "++".  Checked as the flag would be,
@@ -46,9 +53,9 @@ void cmd_print_spec_options(FILE *f, int with_keys);
 /* The absolute path of this appbox binary, for launchers. */
 const char *cmd_self_path(void);
 /* Launcher helpers shared by create, rm and launcher. */
-int launcher_install(const char *name, const char *as, int quiet);
+int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int quiet);
 /* 0 when NAME may install its launcher (as AS): the name is free or already NAME's. */
-int launcher_check(const char *name, const char *as, struct ab_error *err);
-int launcher_remove(const char *name, int quiet);
-char *launcher_path(const char *name);   /* recorded path, malloc'd, or NULL */
+int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, struct ab_error *err);
+int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet);
+char *launcher_path(struct ab_ctx *ctx, const char *name);   /* recorded path, malloc'd, or NULL */
 void launcher_unlink(const char *path);  /* only if it is an appbox launcher */

@@ -96,3 +96,28 @@ int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct c
     }
     return 1;
 }
+
+static void log_stderr(void *ud, enum ab_log_level level, const char *msg)
+{
+    fprintf(stderr, "appbox: %s%s\n", level == AB_LOG_WARNING ? "warning: " : "", msg);
+}
+
+int cmd_context_init(struct ab_ctx *ctx, ab_error *err)
+{
+    const struct ab_env env = {
+        .home = getenv("HOME"),
+        .xdg_data_home = getenv("XDG_DATA_HOME"),
+        .xdg_runtime_dir = getenv("XDG_RUNTIME_DIR"),
+        .data_dir = getenv("APPBOX_DATA_DIR"),
+        .runtime_dir = getenv("APPBOX_RUNTIME_DIR"),
+        .self_exe = getenv("APPBOX_EXE"),
+        .bootstrap_tool = getenv("APPBOX_BOOTSTRAP"),
+        .path = getenv("PATH"),
+    };
+    int r = ab_ctx_init(ctx, &env, err);
+    /* warnings always; steps with run ++show, long steps on a terminal */
+    ctx->log = log_stderr;
+    ctx->log_min = AB_LOG_WARNING;
+    return r;
+}
+

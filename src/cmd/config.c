@@ -26,7 +26,7 @@ static int split_key(const char *key, char *section, size_t ss, char *name, size
     return 0;
 }
 
-int cmd_config(int argc, char **argv)
+int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || cmd_is_help(argv[0]) || argc > 2) {
         if (argc >= 1 && cmd_is_help(argv[0])) {
@@ -39,9 +39,9 @@ int cmd_config(int argc, char **argv)
     const char *name = argv[0];
     struct container c;
     ab_error err = { 0 };
-    if (container_open(name, &c, &err) < 0) {
+    if (container_open(ctx, name, &c, &err) < 0) {
         /* a broken file can still be shown, to be fixed with edit */
-        if (argc == 1 && store_name_valid(name) && store_exists(name)) {
+        if (argc == 1 && store_name_valid(name) && store_exists(ctx, name)) {
             _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, c.conf_path, false, 1 << 20);
             if (t)
                 fputs(t, stdout);
@@ -94,7 +94,7 @@ int cmd_config(int argc, char **argv)
     return 0;
 }
 
-int cmd_edit(int argc, char **argv)
+int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc != 1 || argv[0][0] == '-') {
         if (argc == 1 && cmd_is_help(argv[0])) {
@@ -108,9 +108,9 @@ int cmd_edit(int argc, char **argv)
     ab_error err = { 0 };
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
-    if (!store_exists(name))
+    if (!store_exists(ctx, name))
         return cmd_usage_error("edit", "no container named '%s' (see appbox list)", name);
-    _cleanup_free_ char *path = store_path(name, "appbox.conf", &err);
+    _cleanup_free_ char *path = store_path(ctx, name, "appbox.conf", &err);
     _cleanup_free_ char *copy = NULL;
     if (!path || asprintf(&copy, "%s.edit", path) < 0)
         return 125;

@@ -16,6 +16,7 @@
 #include "spec/options.h"
 #include "container/store.h"
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 #include "util/interrupt.h"
 
 struct create_args {
@@ -130,7 +131,7 @@ static int record(void *ud, const struct spec_option *o, const char *value)
     "if [ -f $r/etc/group ] && [ ! -L $r/etc/group ] && ! grep -q \"^$5:\" $r/etc/group; then "                \
     "echo \"$5:x:$2:\" >> $r/etc/group; fi"
 
-static int make_rootfs(const char *name, const char *dir, const char *base, const struct image_ref *image,
+static int make_rootfs(struct ab_ctx *ctx, const char *name, const char *dir, const char *base, const struct image_ref *image,
                        const struct create_args *a, const struct spec *s, ab_error *err)
 {
     struct spec_user id;
@@ -141,7 +142,7 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
     if (strcmp(base, "host") == 0) {
         char *const argv[] = { "sh", "-c", "mkdir -m 0700 /mnt/home && chown \"$1:$2\" /mnt/home", "sh", uid, gid,
                                NULL };
-        return container_run_as_root(dir, NULL, argv, err);
+        return container_run_as_root(ctx, dir, NULL, argv, err);
     }
     if (image->kind != IMAGE_NONE) {
         _cleanup_free_ char *rootfs = NULL;
@@ -152,25 +153,25 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
         bool tty = !a->verbose && isatty(STDERR_FILENO);
         if (tty)
             fprintf(stderr, "\r\033[Kappbox: creating %s: unpacking %s", name, base);
-        int r = image_import(image, rootfs, err);
+        int r = image_import(ctx, image, rootfs, err);
         if (tty)
             fprintf(stderr, "\r\033[K");
         if (r < 0)
             return r;
         char *const home[] = { "sh", "-c", USER_SETUP, "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
-        if ((r = container_run_as_root(dir, NULL, home, err)) < 0)
+        if ((r = container_run_as_root(ctx, dir, NULL, home, err)) < 0)
             return r;
         if (a->packages.n || a->debs.n) {
             if (!apt_present(rootfs))
                 return ab_error_set(err, AB_ERR_USAGE, 0, "--packages/--deb: %s is not a Debian/Ubuntu root (no "
                                     "apt-get)", base);
-            _cleanup_free_ char *log = container_log_path(name, "create", err);
+            _cleanup_free_ char *log = container_log_path(ctx, name, "create", err);
             if (!log)
                 return -ENOMEM;
             if (!a->verbose && isatty(STDERR_FILENO))
                 fprintf(stderr, "appbox: installing %zu package(s) and %zu .deb file(s); log: %s\n", a->packages.n,
                         a->debs.n, log);
-            if ((r = apt_install(rootfs, &a->packages, &a->debs, log, a->verbose, err)) < 0)
+            if ((r = apt_install(ctx, rootfs, &a->packages, &a->debs, log, a->verbose, err)) < 0)
                 return r;
         }
         return 0;
@@ -179,14 +180,17 @@ static int make_rootfs(const char *name, const char *dir, const char *base, cons
     char *const argv[] = { "sh", "-c",
                            "mkdir /mnt/rootfs && cp -a --no-preserve=ownership /src/. /mnt/rootfs/ && " USER_SETUP,
                            "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
-    int r = container_run_as_root(dir, base + 4, argv, err);
+    int r = container_run_as_root(ctx, dir, base + 4, argv, err);
     if (r < 0)
         ab_error_prefix(err, "cannot copy %s into %s/rootfs", base + 4, dir);
     return r;
 }
 
-int cmd_create(int argc, char **argv)
+int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
 {
+    /* a bootstrap says it starts (it takes minutes) when someone watches */
+    if (isatty(STDERR_FILENO))
+        ctx->log_min = AB_LOG_INFO;
     if (argc < 1 || argv[0][0] == '-') {
         if (argc >= 1 && cmd_is_help(argv[0])) {
             create_usage(stdout);
@@ -244,7 +248,7 @@ int cmd_create(int argc, char **argv)
         return cmd_usage_error("create", "--%s: only for --base debian:SUITE or ubuntu:SUITE",
                                a.mirror ? "mirror" : "variant");
     if (a.base && bootstrap_base_kind(a.base)) {
-        if (bootstrap_parse(a.base, &boot, &err) < 0)
+        if (bootstrap_parse(ctx, a.base, &boot, &err) < 0)
             return cmd_report(&err);
         base = strdup(a.base);
     } else if (a.base && image_base_kind_known(a.base)) {
@@ -291,16 +295,16 @@ int cmd_create(int argc, char **argv)
         conf_add(&full, conf.e[i].section, conf.e[i].key, conf.e[i].value, 0);
     conf_free(&conf);
 
-    _cleanup_free_ char *root = store_data_root(&err);
-    _cleanup_free_ char *dir = store_path(name, NULL, &err);
-    _cleanup_free_ char *conf_path = store_path(name, "appbox.conf", &err);
-    if (!root || !dir || !conf_path || store_mkdirs(root, true, &err) < 0)
+    _cleanup_free_ char *root = store_data_root(ctx, &err);
+    _cleanup_free_ char *dir = store_path(ctx, name, NULL, &err);
+    _cleanup_free_ char *conf_path = store_path(ctx, name, "appbox.conf", &err);
+    if (!root || !dir || !conf_path || fs_mkdirs(root, true, &err) < 0)
         return cmd_report(&err);
     if ((a.packages.n || a.debs.n) && (!strcmp(base, "host") || !strncmp(base, "dir:", 4)))
         return cmd_usage_error("create", "--packages/--deb: need a Debian/Ubuntu base (debian:SUITE, ubuntu:SUITE "
                                          "or an image)");
     /* Before the copy: a launcher name that is taken fails now, not after. */
-    if (!a.no_launcher && launcher_check(name, a.as, &err) < 0)
+    if (!a.no_launcher && launcher_check(ctx, name, a.as, &err) < 0)
         return cmd_report(&err);
     if (mkdir(dir, 0700) < 0) {
         if (errno == EEXIST)
@@ -315,20 +319,20 @@ int cmd_create(int argc, char **argv)
     r = 0;
     if (boot.dist) {
         /* The pristine base comes from the cache (built on first use). */
-        r = bootstrap_cached_tar(&boot, &boot_tar, &err);
+        r = bootstrap_cached_tar(ctx, &boot, &boot_tar, &err);
         if (r == 0) {
             image.kind = IMAGE_BOOTSTRAP_TAR;
             image.path = take_ptr(boot_tar);
         }
     }
     if (r == 0)
-        r = make_rootfs(name, dir, base, &image, &a, &s, &err);
+        r = make_rootfs(ctx, name, dir, base, &image, &a, &s, &err);
     image_ref_free(&image);
     if (r == 0 && interrupted())
         r = ab_error_set(&err, AB_ERR_RUNTIME, 0, "interrupted (signal %d)", interrupted());
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);
-    if (r == 0 && !a.no_launcher && launcher_install(name, a.as, 0) != 0)
+    if (r == 0 && !a.no_launcher && launcher_install(ctx, name, a.as, 0) != 0)
         r = ab_fail(&err, 0, "cannot install the launcher of %s", name);
     conf_free(&full);
     spec_free(&s);
@@ -336,7 +340,7 @@ int cmd_create(int argc, char **argv)
     strv_clear(&a.debs);
     if (r < 0) {
         ab_error e2 = { 0 };
-        container_remove_files(name, &e2);
+        container_remove_files(ctx, name, &e2);
         return cmd_report(&err);
     }
     printf("created %s (%s)\n", name, base);

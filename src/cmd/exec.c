@@ -24,7 +24,7 @@ static int arg_value(int argc, char **argv, int *i, const char *opt, const char 
     return 1;
 }
 
-int cmd_exec(int argc, char **argv)
+int cmd_exec(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool as_root = false;
     const char *user = NULL, *v;
@@ -89,8 +89,8 @@ int cmd_exec(int argc, char **argv)
      * (spec.conf), so appbox.conf is not read then: no parsing on this hot
      * path, and a file broken since the start does not lock anyone out.
      * A stopped one gets appbox.conf checked, for the clearer error. */
-    bool running = store_name_valid(name) && state_running(name);
-    if ((running ? container_open_state(name, &c, &err) : container_open(name, &c, &err)) < 0) {
+    bool running = store_name_valid(name) && state_running(ctx, name);
+    if ((running ? container_open_state(ctx, name, &c, &err) : container_open(ctx, name, &c, &err)) < 0) {
         container_close(&c);
         return cmd_report(&err);
     }

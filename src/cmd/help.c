@@ -5,13 +5,13 @@
 #include "util/error.h"
 
 
-int cmd_version(int argc, char **argv)
+int cmd_version(struct ab_ctx *ctx, int argc, char **argv)
 {
     printf("appbox %s\n", APPBOX_VERSION);
     return 0;
 }
 
-int cmd_help(int argc, char **argv)
+int cmd_help(struct ab_ctx *ctx, int argc, char **argv)
 {
     printf("Usage: appbox [--version] [--help] VERB [ARGS...]\n"
            "\n"

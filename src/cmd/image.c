@@ -1,6 +1,7 @@
 /* image: the cache of pristine Debian/Ubuntu bases. */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,8 +11,11 @@
 #include "image/bootstrap.h"
 #include "util/cleanup.h"
 
-int cmd_image(int argc, char **argv)
+int cmd_image(struct ab_ctx *ctx, int argc, char **argv)
 {
+    /* a bootstrap says it starts (it takes minutes) when someone watches */
+    if (isatty(STDERR_FILENO))
+        ctx->log_min = AB_LOG_INFO;
     if (argc < 1 || cmd_is_help(argv[0])) {
         fprintf(argc < 1 ? stderr : stdout,
                 "Usage: appbox image list | appbox image rm NAME | appbox image pull debian:SUITE|ubuntu:SUITE "
@@ -24,9 +28,9 @@ int cmd_image(int argc, char **argv)
         if (argc != 1)
             return cmd_usage_error("image", "list takes no arguments");
         strv names = { 0 };
-        if (image_cache_list(&names, &err) < 0)
+        if (image_cache_list(ctx, &names, &err) < 0)
             return cmd_report(&err);
-        _cleanup_free_ char *dir = image_cache_dir(&err);
+        _cleanup_free_ char *dir = image_cache_dir(ctx, &err);
         printf("%-40s %10s  %s\n", "NAME", "SIZE", "BUILT");
         for (size_t i = 0; i < names.n; i++) {
             _cleanup_free_ char *p = NULL;
@@ -44,7 +48,7 @@ int cmd_image(int argc, char **argv)
     if (strcmp(argv[0], "rm") == 0) {
         if (argc != 2)
             return cmd_usage_error("image", "usage: appbox image rm NAME");
-        if (image_cache_remove(argv[1], &err) < 0)
+        if (image_cache_remove(ctx, argv[1], &err) < 0)
             return cmd_report(&err);
         printf("removed %s\n", argv[1]);
         return 0;
@@ -70,10 +74,10 @@ int cmd_image(int argc, char **argv)
         if (!base || !bootstrap_base_kind(base))
             return cmd_usage_error("image", "pull: '%s' is not a base to bootstrap (allowed: debian:SUITE, "
                                             "ubuntu:SUITE)", base ? base : "");
-        if (bootstrap_parse(base, &o, &err) < 0)
+        if (bootstrap_parse(ctx, base, &o, &err) < 0)
             return cmd_report(&err);
         _cleanup_free_ char *tar = NULL;
-        if (bootstrap_cached_tar(&o, &tar, &err) < 0)
+        if (bootstrap_cached_tar(ctx, &o, &tar, &err) < 0)
             return cmd_report(&err);
         _cleanup_free_ char *name = bootstrap_cache_name(&o);
         printf("%s: %s\n", name, tar);

@@ -46,7 +46,7 @@ static char *launcher_owner(const char *path)
 /* Whether NAME may have the launcher PATH: refused when PATH is someone
  * else's file, or the launcher of another container that still exists
  * (taking it over would make that command run NAME instead). */
-static int launcher_check_path(const char *name, const char *path, ab_error *err)
+static int launcher_check_path(struct ab_ctx *ctx, const char *name, const char *path, ab_error *err)
 {
     if (access(path, F_OK) < 0)
         return 0;
@@ -54,7 +54,7 @@ static int launcher_check_path(const char *name, const char *path, ab_error *err
         return ab_usage(err, "launcher: %s exists and is not an appbox launcher; choose another name with --as",
                         path);
     _cleanup_free_ char *owner = launcher_owner(path);
-    if (owner && strcmp(owner, name) != 0 && store_name_valid(owner) && store_exists(owner))
+    if (owner && strcmp(owner, name) != 0 && store_name_valid(owner) && store_exists(ctx, owner))
         return ab_usage(err, "launcher: %s is the launcher of the container %s; choose another name with --as",
                         path, owner);
     return 0;
@@ -63,7 +63,7 @@ static int launcher_check_path(const char *name, const char *path, ab_error *err
 /* Whether NAME may install its launcher as AS (or NAME); 0 when HOME is
  * not set (launcher_install says so).  Apart from launcher_install so that
  * a caller with work to do first (create) can refuse before doing it. */
-int launcher_check(const char *name, const char *as, ab_error *err)
+int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, ab_error *err)
 {
     _cleanup_free_ char *dir = launcher_dir();
     _cleanup_free_ char *path = NULL;
@@ -71,7 +71,7 @@ int launcher_check(const char *name, const char *as, ab_error *err)
         return 0;
     if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
-    return launcher_check_path(name, path, err);
+    return launcher_check_path(ctx, name, path, err);
 }
 
 static void shell_quote(FILE *f, const char *s)
@@ -82,7 +82,7 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-int launcher_install(const char *name, const char *as, int quiet)
+int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int quiet)
 {
     ab_error err = { 0 };
     _cleanup_free_ char *dir = launcher_dir();
@@ -90,12 +90,12 @@ int launcher_install(const char *name, const char *as, int quiet)
         fprintf(stderr, "appbox: cannot install a launcher: HOME is not set\n");
         return 125;
     }
-    if (store_mkdirs(dir, false, &err) < 0)
+    if (fs_mkdirs(dir, false, &err) < 0)
         return cmd_report(&err);
-    _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(name, "launcher", &err);
+    _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(ctx, name, "launcher", &err);
     if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0 || asprintf(&tmp, "%s.appbox-tmp", path) < 0 || !record)
         return 125;
-    if (launcher_check(name, as, &err) < 0)
+    if (launcher_check(ctx, name, as, &err) < 0)
         return cmd_report(&err);
     FILE *f = fopen(tmp, "we");
     if (!f) {
@@ -134,10 +134,10 @@ int launcher_install(const char *name, const char *as, int quiet)
     return 0;
 }
 
-char *launcher_path(const char *name)
+char *launcher_path(struct ab_ctx *ctx, const char *name)
 {
     ab_error err = { 0 };
-    _cleanup_free_ char *record = store_path(name, "launcher", &err);
+    _cleanup_free_ char *record = store_path(ctx, name, "launcher", &err);
     char *path = record ? fs_read_file_at(AT_FDCWD, record, false, 8192) : NULL;
     if (path)
         path[strcspn(path, "\n")] = '\0';
@@ -150,11 +150,11 @@ void launcher_unlink(const char *path)
         unlink(path);
 }
 
-int launcher_remove(const char *name, int quiet)
+int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet)
 {
     ab_error err = { 0 };
-    _cleanup_free_ char *record = store_path(name, "launcher", &err);
-    _cleanup_free_ char *path = launcher_path(name);
+    _cleanup_free_ char *record = store_path(ctx, name, "launcher", &err);
+    _cleanup_free_ char *path = launcher_path(ctx, name);
     if (!path) {
         if (!quiet)
             fprintf(stderr, "appbox: launcher: %s has no launcher\n", name);
@@ -172,7 +172,7 @@ int launcher_remove(const char *name, int quiet)
 
 #define LAUNCHER_USAGE "appbox launcher install NAME [--as COMMAND] | appbox launcher remove NAME"
 
-int cmd_launcher(int argc, char **argv)
+int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc >= 1 && cmd_is_help(argv[0])) {
         printf("Usage: " LAUNCHER_USAGE "\n");
@@ -204,9 +204,9 @@ int cmd_launcher(int argc, char **argv)
     ab_error err = { 0 };
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
-    if (!store_exists(name))
+    if (!store_exists(ctx, name))
         return cmd_usage_error("launcher", "no container named '%s' (see appbox list)", name);
     if (as && !store_name_valid(as))
         return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
-    return install ? launcher_install(name, as, 0) : launcher_remove(name, 0);
+    return install ? launcher_install(ctx, name, as, 0) : launcher_remove(ctx, name, 0);
 }

@@ -17,17 +17,17 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-static char *launcher_of(const char *name)
+static char *launcher_of(struct ab_ctx *ctx, const char *name)
 {
     ab_error err;
-    _cleanup_free_ char *record = store_path(name, "launcher", &err);
+    _cleanup_free_ char *record = store_path(ctx, name, "launcher", &err);
     char *p = record ? fs_read_file_at(AT_FDCWD, record, false, 8192) : NULL;
     if (p)
         p[strcspn(p, "\n")] = '\0';
     return p;
 }
 
-int cmd_list(int argc, char **argv)
+int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
     for (int i = 0; i < argc; i++) {
@@ -42,7 +42,7 @@ int cmd_list(int argc, char **argv)
     }
     ab_error err = { 0 };
     strv names = { 0 };
-    if (store_list(&names, &err) < 0)
+    if (store_list(ctx, &names, &err) < 0)
         return cmd_report(&err);
 
     json_object *arr = json_object_new_array();
@@ -52,11 +52,11 @@ int cmd_list(int argc, char **argv)
         const char *n = names.v[i];
         struct container c;
         ab_error e2 = { 0 };
-        int ok = container_open(n, &c, &e2) == 0;
-        bool running = state_running(n);
-        int sessions = running ? state_sessions(n) : 0;
-        pid_t pid = running ? state_read_pid(n, "init.pid") : 0;
-        _cleanup_free_ char *launcher = launcher_of(n);
+        int ok = container_open(ctx, n, &c, &e2) == 0;
+        bool running = state_running(ctx, n);
+        int sessions = running ? state_sessions(ctx, n) : 0;
+        pid_t pid = running ? state_read_pid(ctx, n, "init.pid") : 0;
+        _cleanup_free_ char *launcher = launcher_of(ctx, n);
         const char *base = ok ? c.cc.base : "(appbox.conf has an error)";
         if (json) {
             json_object *o = json_object_new_object();
@@ -85,7 +85,7 @@ int cmd_list(int argc, char **argv)
     return 0;
 }
 
-int cmd_show(int argc, char **argv)
+int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
     const char *name = NULL;
@@ -108,15 +108,24 @@ int cmd_show(int argc, char **argv)
         return cmd_usage_error("show", "missing NAME (usage: appbox show NAME [--json])");
     struct container c;
     ab_error err = { 0 };
-    if (container_open(name, &c, &err) < 0) {
+    /* A running container is shown as it runs (the spec its supervisor
+     * keeps: appbox.conf only for its Base= and Run=, and a bound folder
+     * removed since the start changes nothing); a stopped one as it would
+     * start, resolved the same way. */
+    bool running = store_name_valid(name) && state_running(ctx, name);
+    if ((running ? container_open_state(ctx, name, &c, &err) : container_open(ctx, name, &c, &err)) < 0) {
         container_close(&c);
         return cmd_report(&err);
     }
-    /* A running container is shown as it runs (the spec its supervisor
-     * keeps); a stopped one as it would start, resolved the same way. */
-    bool running = state_running(name);
+    if (running) {
+        ab_error ignored;
+        if (conf_load(c.conf_path, &c.conf, &c.cc, &ignored) < 0 || !c.cc.base) {
+            free(c.cc.base);
+            c.cc.base = strdup("(appbox.conf has an error)");
+        }
+    }
     struct spec s;
-    int r = running ? container_running_spec(name, &s, &err) : container_spec(&c, &c.conf, &s, &err);
+    int r = running ? container_running_spec(ctx, name, &s, &err) : container_spec(&c, &c.conf, &s, &err);
     if (r == 0)
         r = spec_resolve(&s, &err);
     if (r < 0) {

@@ -7,7 +7,7 @@
 #include "container/state.h"
 #include "container/store.h"
 
-int cmd_rm(int argc, char **argv)
+int cmd_rm(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool force = false;
     const char *name = NULL;
@@ -31,10 +31,10 @@ int cmd_rm(int argc, char **argv)
     ab_error err = { 0 };
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
-    if (!store_exists(name))
+    if (!store_exists(ctx, name))
         return cmd_usage_error("rm", "no container named '%s' (see appbox list)", name);
-    char *launcher = launcher_path(name);
-    if (container_remove(name, force, &err) < 0) {
+    char *launcher = launcher_path(ctx, name);
+    if (container_remove(ctx, name, force, &err) < 0) {
         free(launcher);
         return cmd_report(&err);
     }

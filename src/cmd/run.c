@@ -8,16 +8,6 @@
 #include "container/container.h"
 #include "spec/options.h"
 
-static void show_step(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "appbox: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 static void run_usage(FILE *f)
 {
     fprintf(f, "Usage: appbox run NAME [++OPTIONS] [--] [ARGS...]\n"
@@ -34,7 +24,7 @@ static void run_usage(FILE *f)
                "  ++aptupdateall    the same in every container\n");
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || cmd_is_help(argv[0])) {
         if (argc >= 1) {
@@ -52,7 +42,7 @@ int cmd_run(int argc, char **argv)
     for (; i < argc && strncmp(argv[i], "++", 2) == 0; i++) {
         const char *o = argv[i] + 2;
         if (strcmp(o, "show") == 0) {
-            container_show = show_step;
+            ctx->log_min = AB_LOG_STEP;
         } else if (strcmp(o, "start") == 0) {
             only_start = true;
         } else if (strcmp(o, "stop") == 0) {
@@ -64,9 +54,9 @@ int cmd_run(int argc, char **argv)
         } else if (strcmp(o, "aptupdate") == 0) {
             /* seed 001: start with the network on, apt update + upgrade, stop */
             conf_free(&overrides);
-            return update_containers((char **)&name, 1, false);
+            return update_containers(ctx, (char **)&name, 1, false);
         } else if (strcmp(o, "aptupdateall") == 0) {
-            return update_all(false);
+            return update_all(ctx, false);
         } else {
             int k = cmd_parse_override("run", argc, argv, &i, &overrides);
             if (k < 0) {
@@ -88,7 +78,7 @@ int cmd_run(int argc, char **argv)
     struct container c;
     ab_error err = { 0 };
     /* ++stop needs only the runtime state (as stop does), not appbox.conf */
-    int r = only_stop ? container_open_state(name, &c, &err) : container_open(name, &c, &err);
+    int r = only_stop ? container_open_state(ctx, name, &c, &err) : container_open(ctx, name, &c, &err);
     if (r < 0) {
         container_close(&c);
         conf_free(&overrides);
@@ -121,7 +111,7 @@ int cmd_run(int argc, char **argv)
     return code;
 }
 
-int cmd_shell(int argc, char **argv)
+int cmd_shell(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool as_root = false;
     const char *name = NULL;
@@ -144,7 +134,7 @@ int cmd_shell(int argc, char **argv)
         return cmd_usage_error("shell", "missing NAME (usage: appbox shell [--root] NAME)");
     struct container c;
     ab_error err = { 0 };
-    if (container_open(name, &c, &err) < 0)
+    if (container_open(ctx, name, &c, &err) < 0)
         return cmd_report(&err);
     char *argv0[] = { "sh", NULL };
     struct join_params jp = { .argv = argv0, .login_shell = true, .as_root = as_root };

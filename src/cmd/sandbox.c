@@ -30,7 +30,7 @@ static int sandbox_unknown(void *ud, const char *name, const char *value, ab_err
     return -ENOENT;
 }
 
-int cmd_sandbox(int argc, char **argv)
+int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv)
 {
     struct spec s;
     spec_init(&s);
@@ -59,7 +59,7 @@ int cmd_sandbox(int argc, char **argv)
         fprintf(stderr, "appbox: warning: --seccomp off: the command may use every system call, "
                         "including those that attack the kernel\n");
     int code = 0;
-    r = sandbox_run(&s, &code, &err);
+    r = sandbox_run(ctx, &s, &code, &err);
     spec_free(&s);
     if (r < 0)
         return cmd_report(&err);

@@ -7,7 +7,7 @@
 #include "cmd/cmd.h"
 #include "container/container.h"
 
-int cmd_start(int argc, char **argv)
+int cmd_start(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-' || argv[0][0] == '+') {
         if (argc >= 1 && cmd_is_help(argv[0])) {
@@ -23,13 +23,13 @@ int cmd_start(int argc, char **argv)
         if (k <= 0) {
             conf_free(&overrides);
             return k < 0 ? -k
-                         : cmd_usage_error("start", "'%s': unexpected argument (allowed: ++OPTION [VALUE], such as "
-                                                    "++network host)", argv[i]);
+                         : cmd_usage_error("start", "'%s': unexpected argument (usage: appbox start NAME "
+                                                    "[++OPTION [VALUE]]..., such as ++network host)", argv[i]);
         }
     }
     struct container c;
     ab_error err = { 0 };
-    int r = container_open(argv[0], &c, &err);
+    int r = container_open(ctx, argv[0], &c, &err);
     if (r == 0)
         r = container_start(&c, &overrides, false, &err);
     container_close(&c);
@@ -41,7 +41,7 @@ int cmd_start(int argc, char **argv)
     return 0;
 }
 
-int cmd_stop(int argc, char **argv)
+int cmd_stop(struct ab_ctx *ctx, int argc, char **argv)
 {
     const char *name = NULL;
     long timeout = 10;
@@ -71,7 +71,7 @@ int cmd_stop(int argc, char **argv)
      * appbox.conf was broken since its start can still be stopped. */
     struct container c;
     ab_error err = { 0 };
-    int r = container_open_state(name, &c, &err);
+    int r = container_open_state(ctx, name, &c, &err);
     if (r == 0)
         r = container_stop(&c, (int)timeout, &err);
     container_close(&c);

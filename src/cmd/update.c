@@ -11,7 +11,7 @@
 /* One line per container: what was done on stdout, a failure on stderr
  * (like every verb's errors).  The exit status is that of the first
  * failure: 2 for a name that is no container, as for the other verbs. */
-int update_containers(char **names, size_t n, bool verbose)
+int update_containers(struct ab_ctx *ctx, char **names, size_t n, bool verbose)
 {
     int code = 0;
     for (size_t i = 0; i < n; i++) {
@@ -19,7 +19,7 @@ int update_containers(char **names, size_t n, bool verbose)
         const char *why = NULL;
         fflush(stdout);
         /* container_update checks the name and that the container exists */
-        int r = container_update(names[i], verbose, &why, &err);
+        int r = container_update(ctx, names[i], verbose, &why, &err);
         if (r < 0) {
             fprintf(stderr, "appbox: %s: update failed: %s\n", names[i], err.msg);
             code = code ? code : ab_error_exit_code(&err);
@@ -31,20 +31,20 @@ int update_containers(char **names, size_t n, bool verbose)
     return code;
 }
 
-int update_all(bool verbose)
+int update_all(struct ab_ctx *ctx, bool verbose)
 {
     ab_error err = { 0 };
     strv names = { 0 };
-    if (store_list(&names, &err) < 0)
+    if (store_list(ctx, &names, &err) < 0)
         return cmd_report(&err);
-    int r = names.n ? update_containers(names.v, names.n, verbose) : 0;
+    int r = names.n ? update_containers(ctx, names.v, names.n, verbose) : 0;
     if (!names.n)
         printf("no containers\n");
     strv_clear(&names);
     return r;
 }
 
-int cmd_update(int argc, char **argv)
+int cmd_update(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool all = false, verbose = false;
     int first = argc;
@@ -70,11 +70,11 @@ int cmd_update(int argc, char **argv)
     if (all && first < argc)
         return cmd_usage_error("update", "--all and names: give one or the other");
     if (all)
-        return update_all(verbose);
+        return update_all(ctx, verbose);
     if (first >= argc)
         return cmd_usage_error("update", "missing NAME (usage: appbox update NAME... | --all)");
     for (int i = first; i < argc; i++)
         if (argv[i][0] == '-')
             return cmd_usage_error("update", "%s: options go before the names", argv[i]);
-    return update_containers(argv + first, (size_t)(argc - first), verbose);
+    return update_containers(ctx, argv + first, (size_t)(argc - first), verbose);
 }

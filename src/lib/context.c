@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "container/store.h"
 #include "util/cleanup.h"
+#include "util/fsutil.h"
+#include "util/fsutil.h"
 
 static int dup_opt(const char *in, char **out)
 {
@@ -77,7 +78,7 @@ static int open_dir(const char *path, int *slot, ab_error *err)
 {
     if (*slot >= 0)
         return *slot;
-    int r = store_mkdirs(path, true, err);
+    int r = fs_mkdirs(path, true, err);
     if (r < 0)
         return r;
     int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -97,14 +98,14 @@ int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err)
     return open_dir(ctx->runtime_dir, &ctx->runtime_fd, err);
 }
 
-void ab_log(const struct ab_ctx *ctx, const char *fmt, ...)
+void ab_log(const struct ab_ctx *ctx, enum ab_log_level level, const char *fmt, ...)
 {
-    if (!ctx || !ctx->log)
+    if (!ctx || !ctx->log || level < ctx->log_min)
         return;
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ctx->log(ctx->log_ud, msg);
+    ctx->log(ctx->log_ud, level, msg);
 }

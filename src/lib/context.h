@@ -23,7 +23,14 @@ struct ab_env {
     const char *path;              /* PATH, to find helper tools */
 };
 
-typedef void (*ab_log_fn)(void *ud, const char *msg);
+/* How much a message matters: the caller picks what it shows. */
+enum ab_log_level {
+    AB_LOG_STEP = 0,     /* each step (run ++show) */
+    AB_LOG_INFO = 1,     /* a long step starts (create's bootstrap on a terminal) */
+    AB_LOG_WARNING = 2,  /* something the user should know (an unpacker's warning) */
+};
+
+typedef void (*ab_log_fn)(void *ud, enum ab_log_level level, const char *msg);
 
 struct ab_ctx {
     char *data_dir;        /* $XDG_DATA_HOME/appbox, /var/lib/appbox for root */
@@ -33,8 +40,9 @@ struct ab_ctx {
     char *self_exe;
     char *bootstrap_tool;
     char *path;
-    ab_log_fn log;         /* progress messages (run ++show, create's steps); NULL: quiet */
+    ab_log_fn log;         /* messages; NULL: quiet */
     void *log_ud;
+    enum ab_log_level log_min;   /* messages below this level are not passed to log */
 };
 
 /* Fill CTX from ENV: the directories chosen (root: /var/lib/appbox and
@@ -48,5 +56,7 @@ void ab_ctx_free(struct ab_ctx *ctx);
 int ab_ctx_data_fd(struct ab_ctx *ctx, ab_error *err);
 int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err);
 
-/* A progress message through CTX's log callback (nothing when NULL). */
-void ab_log(const struct ab_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A message through CTX's log callback, when it has one and LEVEL is at
+ * least CTX's log_min. */
+void ab_log(const struct ab_ctx *ctx, enum ab_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -47,17 +47,25 @@ static void test_tool_steps(void **state)
     assert_true(strlen(o) < 256);
 }
 
+/* APPBOX_BOOTSTRAP, as the CLI hands it to lib/ in the context. */
+static const char *bootstrap_tool;
+
 static int parse(const char *base, const char *variant, const char *mirror)
 {
     struct bootstrap_opts o = { .variant = variant, .mirror = mirror };
     ab_error err = { 0 };
-    int r = bootstrap_parse(base, &o, &err);
+    struct ab_ctx ctx;
+    const struct ab_env env = { .home = "/nonexistent", .bootstrap_tool = bootstrap_tool, .path = "/usr/bin:/bin" };
+    if (ab_ctx_init(&ctx, &env, &err) < 0)
+        return -99;
+    int r = bootstrap_parse(&ctx, base, &o, &err);
+    ab_ctx_free(&ctx);
     return r;
 }
 
 static void test_bootstrap_parse(void **state)
 {
-    unsetenv("APPBOX_BOOTSTRAP");
+    bootstrap_tool = NULL;
     assert_int_equal(parse("debian:bookworm", NULL, NULL), 1);
     assert_int_equal(parse("ubuntu:noble", "apt", "https://mirror.example/ubuntu"), 1);
     assert_int_equal(parse("tar:/x", NULL, NULL), 0);
@@ -70,11 +78,11 @@ static void test_bootstrap_parse(void **state)
     assert_true(parse("debian:bookworm", NULL, "notaurl") < 0);
     assert_true(parse("debian:bookworm", NULL, "--help") < 0);
     assert_true(parse("debian:bookworm", NULL, "http://x/ debian") < 0);
-    setenv("APPBOX_BOOTSTRAP", "bogus", 1);
+    bootstrap_tool = "bogus";
     assert_true(parse("debian:bookworm", NULL, NULL) < 0);
-    setenv("APPBOX_BOOTSTRAP", "mmdebstrap", 1);
+    bootstrap_tool = "mmdebstrap";
     assert_int_equal(parse("debian:bookworm", NULL, NULL), 1);
-    unsetenv("APPBOX_BOOTSTRAP");
+    bootstrap_tool = NULL;
 }
 
 int main(void)

@@ -23,23 +23,18 @@
 #include "container/supervisor.h"
 #include "util/cleanup.h"
 
-void (*container_show)(const char *fmt, ...);
+#define SHOW(...) ab_log(ctx, AB_LOG_STEP, __VA_ARGS__)
 
-#define SHOW(...)                            \
-    do {                                     \
-        if (container_show)                  \
-            container_show(__VA_ARGS__);     \
-    } while (0)
-
-int container_open_state(const char *name, struct container *c, ab_error *err)
+int container_open_state(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err)
 {
     memset(c, 0, sizeof(*c));
+    c->ctx = ctx;
     int r = store_check_name(name, err);
     if (r < 0)
         return r;
     c->name = strdup(name);
-    c->dir = store_path(name, NULL, err);
-    c->conf_path = store_path(name, "appbox.conf", err);
+    c->dir = store_path(ctx, name, NULL, err);
+    c->conf_path = store_path(ctx, name, "appbox.conf", err);
     if (!c->name || !c->dir || !c->conf_path)
         return -ENOMEM;
     if (access(c->conf_path, F_OK) < 0)
@@ -47,12 +42,18 @@ int container_open_state(const char *name, struct container *c, ab_error *err)
     return 0;
 }
 
-int container_open(const char *name, struct container *c, ab_error *err)
+int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err)
 {
-    int r = container_open_state(name, c, err);
+    int r = container_open_state(ctx, name, c, err);
     if (r < 0)
         return r;
-    return conf_load(c->conf_path, &c->conf, &c->cc, err);
+    r = conf_load(c->conf_path, &c->conf, &c->cc, err);
+    /* What the next start resolves is checked now too, so that every verb
+     * reports a bad path of the file the same way (the start resolves
+     * again: paths may change in between). */
+    if (r == 0)
+        r = spec_resolve_paths(&c->cc.spec, err);
+    return r;
 }
 
 void container_close(struct container *c)
@@ -67,6 +68,7 @@ void container_close(struct container *c)
 
 int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err)
 {
+    struct ab_ctx *ctx = c->ctx;
     struct container_conf cc;
     int r = conf_to_container(entries, c->conf_path, &cc, err);
     if (r < 0) {
@@ -83,7 +85,7 @@ int container_spec(const struct container *c, const struct conf *entries, struct
         /* The host view with a home of the container's own that persists. */
         struct spec_user id;
         identity_resolve(out, &id, err);
-        _cleanup_free_ char *home = store_path(c->name, "home", err);
+        _cleanup_free_ char *home = store_path(ctx, c->name, "home", err);
         if (!home || access(home, F_OK) < 0)
             return 0;
         if (spec_add_bind(out, home, id.home, false, "the container's home") < 0)
@@ -91,7 +93,7 @@ int container_spec(const struct container *c, const struct conf *entries, struct
         /* the user's binds come after, so they may still go inside home */
         spec_mount_to_front(out, out->container.n_mounts - 1);
     } else if (!out->container.root) {
-        out->container.root = store_path(c->name, "rootfs", err);
+        out->container.root = store_path(ctx, c->name, "rootfs", err);
         out->container.writable = true;
         if (!out->container.root)
             return -ENOMEM;
@@ -99,9 +101,9 @@ int container_spec(const struct container *c, const struct conf *entries, struct
     return 0;
 }
 
-int container_running_spec(const char *name, struct spec *out, ab_error *err)
+int container_running_spec(struct ab_ctx *ctx, const char *name, struct spec *out, ab_error *err)
 {
-    _cleanup_free_ char *path = store_run_path(name, "spec.json", err);
+    _cleanup_free_ char *path = store_run_path(ctx, name, "spec.json", err);
     if (!path)
         return -ENOMEM;
     _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 22);
@@ -136,13 +138,14 @@ static int merged_entries(const struct container *c, const struct conf *override
 /* Called with start.lock held. */
 static int start_locked(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
 {
-    if (state_running(c->name)) {
-        SHOW("%s is running (supervisor %d, init %d)", c->name, state_read_pid(c->name, "supervisor.pid"),
-             state_read_pid(c->name, "init.pid"));
+    struct ab_ctx *ctx = c->ctx;
+    if (state_running(ctx, c->name)) {
+        SHOW("%s is running (supervisor %d, init %d)", c->name, state_read_pid(ctx, c->name, "supervisor.pid"),
+             state_read_pid(ctx, c->name, "init.pid"));
         return 1;
     }
     /* What a SIGKILLed supervisor could not undo, undone now. */
-    supervisor_cleanup_stale(c->name);
+    supervisor_cleanup_stale(ctx, c->name);
     struct conf all;
     int r = merged_entries(c, overrides, &all);
     struct spec s;
@@ -157,10 +160,10 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     if (r == 0) {
         SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
              net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");
-        r = supervisor_start(c->name, &s, auto_stop, err);
+        r = supervisor_start(ctx, c->name, &s, auto_stop, err);
         if (r == 0)
-            SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(c->name, "supervisor.pid"),
-                 state_read_pid(c->name, "init.pid"));
+            SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(ctx, c->name, "supervisor.pid"),
+                 state_read_pid(ctx, c->name, "init.pid"));
     }
     spec_free(&s);
     return r;
@@ -168,7 +171,8 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
 
 int container_start(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
 {
-    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    struct ab_ctx *ctx = c->ctx;
+    _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
     if (start < 0)
         return start;
     SHOW("taking %s's start lock", c->name);
@@ -178,13 +182,14 @@ int container_start(struct container *c, const struct conf *overrides, bool auto
 
 int container_stop(struct container *c, int timeout, ab_error *err)
 {
-    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    struct ab_ctx *ctx = c->ctx;
+    _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
     if (start < 0)
         return start;
     SHOW("taking %s's start lock", c->name);
     state_lock(start, LOCK_EX);
     SHOW("stopping %s: TERM to every process, KILL after %d s", c->name, timeout);
-    int r = supervisor_stop(c->name, timeout, NULL, err);
+    int r = supervisor_stop(ctx, c->name, timeout, NULL, err);
     if (r == 0)
         SHOW("stopped %s", c->name);
     return r;
@@ -194,18 +199,18 @@ int container_stop(struct container *c, int timeout, ab_error *err)
  * before returning: like a local program, it is gone when the command
  * exits, and the next run starts afresh.  The supervisor's watcher does the
  * same for sessions that die without getting here. */
-static void stop_if_last(const char *name, int start, int sessions)
+static void stop_if_last(struct ab_ctx *ctx, const char *name, int start, int sessions)
 {
     state_lock(sessions, LOCK_UN);
     state_lock(start, LOCK_EX); /* waits while the watcher is stopping it */
     ab_error ignored;
-    _cleanup_free_ char *auto_stop = store_run_path(name, "auto.stop", &ignored);
+    _cleanup_free_ char *auto_stop = store_run_path(ctx, name, "auto.stop", &ignored);
     bool last = flock(sessions, LOCK_EX | LOCK_NB) == 0;
     if (last)
         flock(sessions, LOCK_UN);
-    if (last && auto_stop && access(auto_stop, F_OK) == 0 && state_running(name)) {
+    if (last && auto_stop && access(auto_stop, F_OK) == 0 && state_running(ctx, name)) {
         SHOW("stopping %s: its last session left", name);
-        supervisor_stop(name, -1, "last session left", &ignored);
+        supervisor_stop(ctx, name, -1, "last session left", &ignored);
     }
     flock(start, LOCK_UN);
 }
@@ -213,10 +218,11 @@ static void stop_if_last(const char *name, int start, int sessions)
 int container_session(struct container *c, const struct conf *overrides, bool autostart,
                       const struct join_params *jp, int *exit_code, ab_error *err)
 {
-    _cleanup_close_ int start = state_open_lock(c->name, "start.lock", err);
+    struct ab_ctx *ctx = c->ctx;
+    _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
     if (start < 0)
         return start;
-    _cleanup_close_ int sessions = state_open_lock(c->name, "sessions.lock", err);
+    _cleanup_close_ int sessions = state_open_lock(ctx, c->name, "sessions.lock", err);
     if (sessions < 0)
         return sessions;
     state_lock(start, LOCK_EX);
@@ -225,15 +231,15 @@ int container_session(struct container *c, const struct conf *overrides, bool au
         r = start_locked(c, overrides, true, err);
         if (r < 0)
             return r;
-    } else if (!state_running(c->name)) {
+    } else if (!state_running(ctx, c->name)) {
         return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is not running (start it with: appbox start %s)", c->name,
                             c->name);
     }
     /* Our shared hold counts us in until we exit, however we exit. */
     state_lock(sessions, LOCK_SH);
-    SHOW("joined %s as a session (%d now)", c->name, state_sessions(c->name));
+    SHOW("joined %s as a session (%d now)", c->name, state_sessions(ctx, c->name));
     struct ns_fds ns;
-    r = supervisor_connect(c->name, &ns, err);
+    r = supervisor_connect(ctx, c->name, &ns, err);
     if (r < 0)
         return r;
 
@@ -241,7 +247,7 @@ int container_session(struct container *c, const struct conf *overrides, bool au
      * its supervisor keeps, loaded as it is (no file parsed, no path
      * resolved again). */
     struct spec s;
-    r = container_running_spec(c->name, &s, err);
+    r = container_running_spec(ctx, c->name, &s, err);
     flock(start, LOCK_UN);
     if (r == 0) {
         SHOW("running %s in %s (init %d)", jp->login_shell ? "a login shell" : jp->argv[0], c->name, ns.init_pid);
@@ -250,11 +256,11 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     ns_fds_close(&ns);
     spec_free(&s);
     if (autostart)
-        stop_if_last(c->name, start, sessions);
+        stop_if_last(ctx, c->name, start, sessions);
     return r;
 }
 
-int container_run_as_root(const char *dir, const char *src_ro, char *const argv[], ab_error *err)
+int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err)
 {
     struct spec s;
     spec_init(&s);
@@ -282,7 +288,7 @@ int container_run_as_root(const char *dir, const char *src_ro, char *const argv[
         r = strv_push(&s.process.argv, argv[i]);
     int code = 0;
     if (r == 0)
-        r = sandbox_run(&s, &code, err);
+        r = sandbox_run(ctx, &s, &code, err);
     spec_free(&s);
     if (r == 0 && code != 0)
         r = ab_fail(err, 0, "%s failed (exit status %d)", argv[0], code);
@@ -294,9 +300,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-int container_remove_files(const char *name, ab_error *err)
+int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
-    _cleanup_free_ char *dir = store_path(name, NULL, err);
+    _cleanup_free_ char *dir = store_path(ctx, name, NULL, err);
     if (!dir)
         return -ENOMEM;
     if (access(dir, F_OK) == 0) {
@@ -308,7 +314,7 @@ int container_remove_files(const char *name, ab_error *err)
         } else {
             /* Files owned by the container's ids: removed from inside its map. */
             char *const argv[] = { "find", "/mnt", "-mindepth", "1", "-delete", NULL };
-            r = container_run_as_root(dir, NULL, argv, err);
+            r = container_run_as_root(ctx, dir, NULL, argv, err);
             if (r == 0 && rmdir(dir) < 0)
                 r = ab_fail(err, errno, "cannot remove %s", dir);
         }
@@ -318,41 +324,41 @@ int container_remove_files(const char *name, ab_error *err)
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
                                          "supervisor.pid", "spec.json", "stop.timeout", "supervisor.log" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        state_remove(name, files[i]);
-    _cleanup_free_ char *run = store_run_path(name, NULL, err);
+        state_remove(ctx, name, files[i]);
+    _cleanup_free_ char *run = store_run_path(ctx, name, NULL, err);
     if (run)
         rmdir(run);
     return 0;
 }
 
-int container_remove(const char *name, bool force, ab_error *err)
+int container_remove(struct ab_ctx *ctx, const char *name, bool force, ab_error *err)
 {
     /* Under start.lock: a container stopping after its last session (its
      * supervisor holds the lock while it tears down) is waited for, not
      * reported as running. */
-    _cleanup_close_ int start = state_open_lock(name, "start.lock", err);
+    _cleanup_close_ int start = state_open_lock(ctx, name, "start.lock", err);
     if (start < 0)
         return start;
     state_lock(start, LOCK_EX);
-    if (state_running(name)) {
+    if (state_running(ctx, name)) {
         if (!force)
             return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is running (stop it first, or use rm --force)", name);
         SHOW("stopping %s", name);
-        int r = supervisor_stop(name, 10, NULL, err);
+        int r = supervisor_stop(ctx, name, 10, NULL, err);
         if (r < 0)
             return r;
     }
-    return container_remove_files(name, err);
+    return container_remove_files(ctx, name, err);
 }
 
-char *container_log_path(const char *name, const char *what, ab_error *err)
+char *container_log_path(struct ab_ctx *ctx, const char *name, const char *what, ab_error *err)
 {
-    _cleanup_free_ char *root = store_data_root(err);
+    _cleanup_free_ char *root = store_data_root(ctx, err);
     _cleanup_free_ char *dir = NULL;
     char *p = NULL;
     if (!root || asprintf(&dir, "%s/.logs", root) < 0)
         return NULL;
-    if (store_mkdirs(dir, true, err) < 0)
+    if (fs_mkdirs(dir, true, err) < 0)
         return NULL;
     if (asprintf(&p, "%s/%s-%s.log", dir, name, what) < 0)
         return NULL;
@@ -360,33 +366,33 @@ char *container_log_path(const char *name, const char *what, ab_error *err)
     return p;
 }
 
-int container_update(const char *name, bool verbose, const char **why, ab_error *err)
+int container_update(struct ab_ctx *ctx, const char *name, bool verbose, const char **why, ab_error *err)
 {
     struct container c;
-    int r = container_open(name, &c, err);
+    int r = container_open(ctx, name, &c, err);
     if (r < 0) {
         container_close(&c);
         return r;
     }
-    _cleanup_free_ char *rootfs = store_path(name, "rootfs", err);
+    _cleanup_free_ char *rootfs = store_path(ctx, name, "rootfs", err);
     bool host = strcmp(c.cc.base, "host") == 0;
     container_close(&c);
     if (host || !rootfs || !apt_present(rootfs)) {
         *why = host ? "skipped (the host view: update the host)" : "skipped (not a Debian/Ubuntu root: no apt-get)";
         return 1;
     }
-    _cleanup_close_ int start = state_open_lock(name, "start.lock", err);
+    _cleanup_close_ int start = state_open_lock(ctx, name, "start.lock", err);
     if (start < 0)
         return start;
     state_lock(start, LOCK_EX);
-    if (state_running(name))
+    if (state_running(ctx, name))
         return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s is running (stop it first)", name);
-    _cleanup_free_ char *log = container_log_path(name, "update", err);
+    _cleanup_free_ char *log = container_log_path(ctx, name, "update", err);
     if (!log)
         return -ENOMEM;
     SHOW("updating %s: apt-get update && apt-get upgrade, with the network on; log: %s", name, log);
-    r = apt_upgrade(rootfs, log, verbose, err);
+    r = apt_upgrade(ctx, rootfs, log, verbose, err);
     if (r == 0)
-        state_log(name, "updated (apt-get upgrade)");
+        state_log(ctx, name, "updated (apt-get upgrade)");
     return r;
 }

@@ -5,12 +5,14 @@
 
 #include <stdbool.h>
 
+#include "context.h"
 #include "container/config.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
 struct container {
+    struct ab_ctx *ctx;     /* the store it is in */
     char *name;
     char *dir;              /* data dir */
     char *conf_path;
@@ -19,12 +21,12 @@ struct container {
 };
 
 /* Open an existing container (name checked, appbox.conf validated). */
-int container_open(const char *name, struct container *c, ab_error *err);
+int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err);
 /* Open an existing container for what needs only its runtime state (stop,
  * and joining it while it runs): the name is checked and appbox.conf must
  * exist, but it is not read, so a file broken after the start does not
  * make a running container unstoppable.  c->conf and c->cc stay empty. */
-int container_open_state(const char *name, struct container *c, ab_error *err);
+int container_open_state(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err);
 void container_close(struct container *c);
 
 /* The spec a container runs with: its appbox.conf entries (plus any
@@ -35,7 +37,7 @@ int container_spec(const struct container *c, const struct conf *entries, struct
 /* The resolved spec a running container was started with (its
  * supervisor's spec.json), for sessions and `show`.  OUT is always safe to
  * spec_free(). */
-int container_running_spec(const char *name, struct spec *out, ab_error *err);
+int container_running_spec(struct ab_ctx *ctx, const char *name, struct spec *out, ab_error *err);
 
 /* Start the container if it is not running.  OVERRIDES are extra entries
  * (++network).  AUTO_STOP: stop when the last session leaves.
@@ -52,23 +54,21 @@ int container_session(struct container *c, const struct conf *overrides, bool au
 /* Run ARGV as root of a throwaway container with the caller's id map and
  * DIR bound at /mnt: for work on files owned by the container's ids
  * (copying a rootfs, removing one). */
-int container_run_as_root(const char *dir, const char *src_ro, char *const argv[], ab_error *err);
+int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err);
 
 /* Remove NAME (stopping it first when FORCE, refusing a running one
  * otherwise). */
-int container_remove(const char *name, bool force, ab_error *err);
+int container_remove(struct ab_ctx *ctx, const char *name, bool force, ab_error *err);
 
 /* Remove NAME's files (data dir, runtime dir); it must not be running. */
-int container_remove_files(const char *name, ab_error *err);
+int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err);
 
 /* apt-get update and upgrade in NAME's root (network on for this run).
  * Returns 0 updated, 1 skipped (not a Debian/Ubuntu root; *why says so),
  * or an error. */
-int container_update(const char *name, bool verbose, const char **why, ab_error *err);
+int container_update(struct ab_ctx *ctx, const char *name, bool verbose, const char **why, ab_error *err);
 
 /* Where appbox keeps a log of a long step for NAME ("create", "update"):
  * $DATA/.logs/NAME-WHAT.log, kept after a failure.  malloc'd. */
-char *container_log_path(const char *name, const char *what, ab_error *err);
+char *container_log_path(struct ab_ctx *ctx, const char *name, const char *what, ab_error *err);
 
-/* Progress messages for ++show; NULL: quiet. */
-extern void (*container_show)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

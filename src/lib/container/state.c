@@ -17,17 +17,41 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-int state_open_lock(const char *name, const char *file, ab_error *err)
+/* NAME's runtime directory as an fd: below the runtime root (opened once,
+ * in the context), never through a symlink.  CREATE makes it (0700). */
+static int state_dir(struct ab_ctx *ctx, const char *name, bool create, ab_error *err)
 {
-    _cleanup_free_ char *dir = store_run_path(name, NULL, err);
-    if (!dir || store_mkdirs(dir, true, err) < 0)
-        return -EIO;
-    _cleanup_free_ char *p = store_run_path(name, file, err);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (!store_name_valid(name))
+        return ab_usage(err, "'%s' is not a valid container name", name);
+    int root = -1;
+    _cleanup_close_ int own_root = -1;
+    if (create) {
+        root = ab_ctx_runtime_fd(ctx, err);
+        if (root < 0)
+            return root;
+        if (mkdirat(root, name, 0700) < 0 && errno != EEXIST)
+            return ab_fail(err, errno, "cannot create %s/%s", ctx->runtime_dir, name);
+    } else {
+        /* a query creates nothing: without the root there is no state */
+        root = ctx->runtime_fd >= 0 ? ctx->runtime_fd
+                                    : (own_root = open(ctx->runtime_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (root < 0)
+            return -errno;
+    }
+    int fd = openat(root, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return ab_fail(err, errno, "cannot open %s", p);
+        return create ? ab_fail(err, errno, "cannot open %s/%s", ctx->runtime_dir, name) : -errno;
+    return fd;
+}
+
+int state_open_lock(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err)
+{
+    _cleanup_close_ int dir = state_dir(ctx, name, true, err);
+    if (dir < 0)
+        return -EIO;
+    int fd = openat(dir, file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return ab_fail(err, errno, "cannot open %s/%s/%s", ctx->runtime_dir, name, file);
     return fd;
 }
 
@@ -40,13 +64,11 @@ int state_lock(int fd, int op)
     return 0;
 }
 
-bool state_running(const char *name)
+bool state_running(struct ab_ctx *ctx, const char *name)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_run_path(name, "supervisor.lock", &err);
-    if (!p)
-        return false;
-    _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
+    _cleanup_close_ int fd = dir < 0 ? -1 : openat(dir, "supervisor.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return false;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -54,12 +76,12 @@ bool state_running(const char *name)
     return errno == EWOULDBLOCK;
 }
 
-int state_sessions(const char *name)
+int state_sessions(struct ab_ctx *ctx, const char *name)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_run_path(name, "sessions.lock", &err);
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
     struct stat st;
-    if (!p || stat(p, &st) < 0)
+    if (dir < 0 || fstatat(dir, "sessions.lock", &st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;
     _cleanup_fclose_ FILE *f = fopen("/proc/locks", "re");
     if (!f)
@@ -80,13 +102,11 @@ int state_sessions(const char *name)
     return n;
 }
 
-long state_read_number(const char *name, const char *file)
+long state_read_number(struct ab_ctx *ctx, const char *name, const char *file)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_run_path(name, file, &err);
-    if (!p)
-        return -1;
-    _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, p, false, 64);
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
+    _cleanup_free_ char *t = dir < 0 ? NULL : fs_read_file_at(dir, file, false, 64);
     if (!t)
         return -1;
     char *end;
@@ -95,42 +115,43 @@ long state_read_number(const char *name, const char *file)
     return end != t && v >= 0 && errno == 0 && (*end == '\n' || *end == '\0') ? v : -1;
 }
 
-pid_t state_read_pid(const char *name, const char *file)
+pid_t state_read_pid(struct ab_ctx *ctx, const char *name, const char *file)
 {
-    long v = state_read_number(name, file);
+    long v = state_read_number(ctx, name, file);
     return v > 0 && v <= INT_MAX ? (pid_t)v : -1; /* 0 is no process */
 }
 
-int state_write_file(const char *name, const char *file, const char *text, ab_error *err)
+int state_write_file(struct ab_ctx *ctx, const char *name, const char *file, const char *text, ab_error *err)
 {
-    _cleanup_free_ char *p = store_run_path(name, file, err);
-    _cleanup_free_ char *tmp = NULL;
-    if (!p || asprintf(&tmp, "%s.tmp", p) < 0)
-        return -ENOMEM;
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    _cleanup_close_ int dir = state_dir(ctx, name, true, err);
+    if (dir < 0)
+        return dir;
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+    _cleanup_close_ int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return ab_fail(err, errno, "cannot write %s", tmp);
+        return ab_fail(err, errno, "cannot write %s/%s/%s", ctx->runtime_dir, name, tmp);
     size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len || rename(tmp, p) < 0) {
+    if (write(fd, text, len) != (ssize_t)len || renameat(dir, tmp, dir, file) < 0) {
         int e = errno;
-        unlink(tmp);
-        return ab_fail(err, e, "cannot write %s", p);
+        unlinkat(dir, tmp, 0);
+        return ab_fail(err, e, "cannot write %s/%s/%s", ctx->runtime_dir, name, file);
     }
     return 0;
 }
 
-void state_remove(const char *name, const char *file)
+void state_remove(struct ab_ctx *ctx, const char *name, const char *file)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_run_path(name, file, &err);
-    if (p)
-        unlink(p);
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
+    if (dir >= 0)
+        unlinkat(dir, file, 0);
 }
 
-void state_log(const char *name, const char *fmt, ...)
+void state_log(struct ab_ctx *ctx, const char *name, const char *fmt, ...)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_path(name, "log", &err);
+    _cleanup_free_ char *p = store_path(ctx, name, "log", &err);
     if (!p)
         return;
     _cleanup_fclose_ FILE *f = fopen(p, "ae");

@@ -13,28 +13,29 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "context.h"
 #include "util/error.h"
 
 /* Open (creating) the lock file FILE of NAME's runtime dir. */
-int state_open_lock(const char *name, const char *file, ab_error *err);
+int state_open_lock(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err);
 
 /* flock wrappers that retry on EINTR; 0 or -errno. */
 int state_lock(int fd, int op);
 
 /* Whether NAME's supervisor is alive (its lock is held). */
-bool state_running(const char *name);
+bool state_running(struct ab_ctx *ctx, const char *name);
 
 /* Number of sessions holding sessions.lock (from /proc/locks). */
-int state_sessions(const char *name);
+int state_sessions(struct ab_ctx *ctx, const char *name);
 
 /* Read a non-negative number written with state_write_file(); -1 if
  * absent or not a number.  0 is a value here (stop.timeout 0: kill at
  * once), not "unset". */
-long state_read_number(const char *name, const char *file);
+long state_read_number(struct ab_ctx *ctx, const char *name, const char *file);
 /* The same for a pid: -1 if absent, not a number or 0. */
-pid_t state_read_pid(const char *name, const char *file);
-int state_write_file(const char *name, const char *file, const char *text, ab_error *err);
-void state_remove(const char *name, const char *file);
+pid_t state_read_pid(struct ab_ctx *ctx, const char *name, const char *file);
+int state_write_file(struct ab_ctx *ctx, const char *name, const char *file, const char *text, ab_error *err);
+void state_remove(struct ab_ctx *ctx, const char *name, const char *file);
 
 /* Append "TIME EVENT" to the container's log (data dir). */
-void state_log(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void state_log(struct ab_ctx *ctx, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,48 +32,19 @@ int store_check_name(const char *name, ab_error *err)
     return 0;
 }
 
-static const char *home_dir(void)
+char *store_data_root(struct ab_ctx *ctx, ab_error *err)
 {
-    const char *h = getenv("HOME");
-    if (h && h[0] == '/')
-        return h;
-    struct passwd *pw = getpwuid(getuid());
-    return pw && pw->pw_dir ? pw->pw_dir : NULL;
-}
-
-char *store_data_root(ab_error *err)
-{
-    char *r = NULL;
-    const char *x = getenv("XDG_DATA_HOME");
-    if (getuid() == 0 && !getenv("APPBOX_DATA_DIR"))
-        r = strdup("/var/lib/appbox");
-    else if (getenv("APPBOX_DATA_DIR"))
-        r = strdup(getenv("APPBOX_DATA_DIR"));
-    else if (x && x[0] == '/')
-        asprintf(&r, "%s/appbox", x) < 0 ? (void)(r = NULL) : (void)0;
-    else if (home_dir())
-        asprintf(&r, "%s/.local/share/appbox", home_dir()) < 0 ? (void)(r = NULL) : (void)0;
+    char *r = strdup(ctx->data_dir);
     if (!r)
-        ab_fail(err, ENOENT, "cannot find where to keep containers (set HOME or XDG_DATA_HOME)");
+        ab_fail(err, ENOMEM, "out of memory");
     return r;
 }
 
-char *store_runtime_root(ab_error *err)
+char *store_runtime_root(struct ab_ctx *ctx, ab_error *err)
 {
-    char *r = NULL;
-    const char *x = getenv("XDG_RUNTIME_DIR");
-    if (getenv("APPBOX_RUNTIME_DIR"))
-        r = strdup(getenv("APPBOX_RUNTIME_DIR"));
-    else if (getuid() == 0)
-        r = strdup("/run/appbox");
-    else if (x && x[0] == '/')
-        asprintf(&r, "%s/appbox", x) < 0 ? (void)(r = NULL) : (void)0;
-    else
-        /* No session runtime dir (e.g. su without a login): a private
-         * per-user dir in /tmp, created 0700 and checked to be ours. */
-        asprintf(&r, "/tmp/appbox-%u", getuid()) < 0 ? (void)(r = NULL) : (void)0;
+    char *r = strdup(ctx->runtime_dir);
     if (!r)
-        ab_fail(err, ENOMEM, "cannot find the runtime directory");
+        ab_fail(err, ENOMEM, "out of memory");
     return r;
 }
 
@@ -88,46 +58,21 @@ static char *join3(const char *a, const char *b, const char *c, ab_error *err)
     return r;
 }
 
-char *store_path(const char *name, const char *file, ab_error *err)
+char *store_path(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err)
 {
-    _cleanup_free_ char *root = store_data_root(err);
-    return root ? join3(root, name, file, err) : NULL;
+    return join3(ctx->data_dir, name, file, err);
 }
 
-char *store_run_path(const char *name, const char *file, ab_error *err)
+char *store_run_path(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err)
 {
-    _cleanup_free_ char *root = store_runtime_root(err);
-    return root ? join3(root, name, file, err) : NULL;
+    return join3(ctx->runtime_dir, name, file, err);
 }
 
-int store_mkdirs(const char *path, bool private_dir, ab_error *err)
-{
-    _cleanup_free_ char *p = strdup(path);
-    if (!p)
-        return ab_fail(err, ENOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char saved = *s;
-            *s = '\0';
-            if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return ab_fail(err, errno, "cannot create %s", p);
-            *s = saved;
-            if (!saved)
-                break;
-        }
-    }
-    struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
-        return ab_fail(err, EPERM, "%s is not a directory of yours", path);
-    if (private_dir && (st.st_mode & 077) && chmod(path, 0700) < 0)
-        return ab_fail(err, errno, "cannot make %s private", path);
-    return 0;
-}
 
-bool store_exists(const char *name)
+bool store_exists(struct ab_ctx *ctx, const char *name)
 {
     ab_error err;
-    _cleanup_free_ char *p = store_path(name, "appbox.conf", &err);
+    _cleanup_free_ char *p = store_path(ctx, name, "appbox.conf", &err);
     return p && access(p, F_OK) == 0;
 }
 
@@ -136,16 +81,16 @@ static int names_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int store_list(strv *names, ab_error *err)
+int store_list(struct ab_ctx *ctx, strv *names, ab_error *err)
 {
-    _cleanup_free_ char *root = store_data_root(err);
+    _cleanup_free_ char *root = store_data_root(ctx, err);
     if (!root)
         return -ENOENT;
     DIR *d = opendir(root);
     if (!d)
         return errno == ENOENT ? 0 : ab_fail(err, errno, "cannot read %s", root);
     for (struct dirent *e; (e = readdir(d));)
-        if (store_name_valid(e->d_name) && store_exists(e->d_name))
+        if (store_name_valid(e->d_name) && store_exists(ctx, e->d_name))
             strv_push(names, e->d_name);
     closedir(d);
     if (names->n)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "context.h"
 #include "util/error.h"
 #include "util/strv.h"
 
@@ -17,17 +18,13 @@ bool store_name_valid(const char *name);
 int store_check_name(const char *name, ab_error *err);
 
 /* malloc'd paths; NULL with *err filled when no home can be found. */
-char *store_data_root(ab_error *err);
-char *store_runtime_root(ab_error *err);
-char *store_path(const char *name, const char *file, ab_error *err);      /* data */
-char *store_run_path(const char *name, const char *file, ab_error *err);  /* runtime */
-
-/* Create PATH and its missing parents (mode 0700), check it is ours, and
- * with PRIVATE_DIR make it 0700 if it is not. */
-int store_mkdirs(const char *path, bool private_dir, ab_error *err);
+char *store_data_root(struct ab_ctx *ctx, ab_error *err);
+char *store_runtime_root(struct ab_ctx *ctx, ab_error *err);
+char *store_path(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err);      /* data */
+char *store_run_path(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err);  /* runtime */
 
 /* Names of the existing containers, sorted. */
-int store_list(strv *names, ab_error *err);
+int store_list(struct ab_ctx *ctx, strv *names, ab_error *err);
 
 /* Whether container NAME exists (has an appbox.conf). */
-bool store_exists(const char *name);
+bool store_exists(struct ab_ctx *ctx, const char *name);

@@ -57,9 +57,9 @@ static void *watch_sessions(void *arg)
     }
 }
 
-static int control_listen(const char *name, ab_error *err)
+static int control_listen(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
-    _cleanup_free_ char *path = store_run_path(name, "control.sock", err);
+    _cleanup_free_ char *path = store_run_path(ctx, name, "control.sock", err);
     if (!path)
         return -ENOMEM;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -78,11 +78,11 @@ static int control_listen(const char *name, ab_error *err)
     return fd;
 }
 
-int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err)
+int supervisor_connect(struct ab_ctx *ctx, const char *name, struct ns_fds *ns, ab_error *err)
 {
     for (int i = 0; i < NS_COUNT; i++)
         ns->fd[i] = -1;
-    _cleanup_free_ char *path = store_run_path(name, "control.sock", err);
+    _cleanup_free_ char *path = store_run_path(ctx, name, "control.sock", err);
     if (!path)
         return -ENOMEM;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -100,18 +100,18 @@ int supervisor_connect(const char *name, struct ns_fds *ns, ab_error *err)
     return 0;
 }
 
-static void cleanup_runtime(const char *name)
+static void cleanup_runtime(struct ab_ctx *ctx, const char *name)
 {
     static const char *const files[] = { "init.pid", "supervisor.pid", "spec.json", "stop.timeout",
                                          "control.sock", "auto.stop", "stop.reason" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        state_remove(name, files[i]);
+        state_remove(ctx, name, files[i]);
 }
 
-static int stop_timeout(const char *name)
+static int stop_timeout(struct ab_ctx *ctx, const char *name)
 {
     /* absent (a TERM from elsewhere): the default; 0 is "KILL at once" */
-    long t = state_read_number(name, "stop.timeout");
+    long t = state_read_number(ctx, name, "stop.timeout");
     return t < 0 ? DEFAULT_STOP_TIMEOUT : (int)(t > 86400 ? 86400 : t);
 }
 
@@ -122,11 +122,11 @@ static int supervisor_lock_fd = -1;
 /* The container's runner: its modules' teardown runs when it is gone. */
 static struct runner runner;
 
-static _Noreturn void finish(const char *name, const char *why, bool killed)
+static _Noreturn void finish(struct ab_ctx *ctx, const char *name, const char *why, bool killed)
 {
     pipeline_teardown(runtime_modules, &runner);
-    cleanup_runtime(name);
-    state_log(name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
+    cleanup_runtime(ctx, name);
+    state_log(ctx, name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
     if (supervisor_lock_fd >= 0) {
         flock(supervisor_lock_fd, LOCK_UN);
         close(supervisor_lock_fd);
@@ -134,7 +134,7 @@ static _Noreturn void finish(const char *name, const char *why, bool killed)
     _exit(0);
 }
 
-static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int timeout, const char *why)
+static _Noreturn void teardown(struct ab_ctx *ctx, const char *name, pid_t init, int pidfd, int timeout, const char *why)
 {
     kill(init, SIGTERM);
     struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -149,10 +149,10 @@ static _Noreturn void teardown(const char *name, pid_t init, int pidfd, int time
     }
     while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
         ;
-    finish(name, why, killed);
+    finish(ctx, name, why, killed);
 }
 
-static _Noreturn void supervisor_main(const char *name, const struct spec *spec, bool auto_stop, int ready_fd)
+static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, const struct spec *spec, bool auto_stop, int ready_fd)
 {
     ab_error err = { 0 };
     setsid();
@@ -162,8 +162,10 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     if (dup2(ready_fd, 3) == 3)
         ready_fd = 3;
     syscall(SYS_close_range, 4, ~0U, 0);
+    /* the context's directory fds went with them: opened again on use */
+    ctx->data_fd = ctx->runtime_fd = -1;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    _cleanup_free_ char *logp = store_run_path(name, "supervisor.log", &err);
+    _cleanup_free_ char *logp = store_run_path(ctx, name, "supervisor.log", &err);
     int logfd = logp ? open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
@@ -171,34 +173,34 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
         dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
     }
 
-    int sup = state_open_lock(name, "supervisor.lock", &err);
+    int sup = state_open_lock(ctx, name, "supervisor.lock", &err);
     if (sup >= 0 && flock(sup, LOCK_EX | LOCK_NB) < 0)
         sup = ab_fail(&err, errno, "%s is already running", name);
     supervisor_lock_fd = sup;
     pid_t init = -1;
     struct ns_fds ns;
-    int ctl = sup >= 0 ? control_listen(name, &err) : -1;
+    int ctl = sup >= 0 ? control_listen(ctx, name, &err) : -1;
     /* The resolved spec is written before anything is created: if this
      * supervisor is killed, the next start tears down from it. */
     _cleanup_free_ char *json = spec_to_json(spec);
     if (ctl >= 0 && !json)
         ctl = ab_fail(&err, ENOMEM, "cannot write the spec of %s", name);
-    if (ctl >= 0 && state_write_file(name, "spec.json", json, &err) < 0)
+    if (ctl >= 0 && state_write_file(ctx, name, "spec.json", json, &err) < 0)
         ctl = -1;
-    runner_init(&runner, spec, -1);
+    runner_init(&runner, spec, ctx, name);
     if (ctl >= 0 && sandbox_start_service(&runner, &ns, &err) == 0) {
         init = ns.init_pid;
         char buf[32];
         snprintf(buf, sizeof(buf), "%d\n", init);
-        state_write_file(name, "init.pid", buf, &err);
+        state_write_file(ctx, name, "init.pid", buf, &err);
         snprintf(buf, sizeof(buf), "%d\n", getpid());
-        state_write_file(name, "supervisor.pid", buf, &err);
-        state_remove(name, "stop.timeout");
-        state_log(name, "started (supervisor %d, init %d)", getpid(), init);
+        state_write_file(ctx, name, "supervisor.pid", buf, &err);
+        state_remove(ctx, name, "stop.timeout");
+        state_log(ctx, name, "started (supervisor %d, init %d)", getpid(), init);
     }
     if (init < 0) {
         if (sup >= 0)
-            state_remove(name, "spec.json");
+            state_remove(ctx, name, "spec.json");
         if (write(ready_fd, err.msg, strlen(err.msg) + 1) < 0)
             _exit(125);
         _exit(125);
@@ -217,11 +219,11 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
     if (auto_stop) {
         /* sessions that end normally stop us themselves (container.c) */
         ab_error ignored_err;
-        state_write_file(name, "auto.stop", "1\n", &ignored_err);
+        state_write_file(ctx, name, "auto.stop", "1\n", &ignored_err);
         static struct watcher w;
         w.name = name;
-        w.sessions_fd = state_open_lock(name, "sessions.lock", &err);
-        w.start_fd = state_open_lock(name, "start.lock", &err);
+        w.sessions_fd = state_open_lock(ctx, name, "sessions.lock", &err);
+        w.start_fd = state_open_lock(ctx, name, "start.lock", &err);
         w.event_fd = efd;
         pthread_t t;
         if (w.sessions_fd >= 0 && w.start_fd >= 0)
@@ -249,21 +251,21 @@ static _Noreturn void supervisor_main(const char *name, const struct spec *spec,
         if (p[0].revents) {
             while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
                 ;
-            finish(name, "init exited", false);
+            finish(ctx, name, "init exited", false);
         }
         if (p[1].revents) {
             /* why supervisor_stop() was called, for the log */
             ab_error e;
-            _cleanup_free_ char *rp = store_run_path(name, "stop.reason", &e);
+            _cleanup_free_ char *rp = store_run_path(ctx, name, "stop.reason", &e);
             _cleanup_free_ char *why = rp ? fs_read_file_at(AT_FDCWD, rp, false, 64) : NULL;
-            teardown(name, init, pidfd, stop_timeout(name), why && *why && !strchr(why, '\n') ? why : "stop");
+            teardown(ctx, name, init, pidfd, stop_timeout(ctx, name), why && *why && !strchr(why, '\n') ? why : "stop");
         }
         if (p[2].revents)
-            teardown(name, init, pidfd, DEFAULT_STOP_TIMEOUT, "last session left");
+            teardown(ctx, name, init, pidfd, DEFAULT_STOP_TIMEOUT, "last session left");
     }
 }
 
-int supervisor_start(const char *name, const struct spec *spec, bool auto_stop, ab_error *err)
+int supervisor_start(struct ab_ctx *ctx, const char *name, const struct spec *spec, bool auto_stop, ab_error *err)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -280,7 +282,7 @@ int supervisor_start(const char *name, const struct spec *spec, bool auto_stop, 
         close(pipefd[0]);
         pid_t s = fork();
         if (s == 0)
-            supervisor_main(name, spec, auto_stop, pipefd[1]);
+            supervisor_main(ctx, name, spec, auto_stop, pipefd[1]);
         _exit(s < 0 ? 1 : 0);
     }
     close(pipefd[1]);
@@ -307,27 +309,27 @@ int supervisor_start(const char *name, const struct spec *spec, bool auto_stop, 
     return 0;
 }
 
-int supervisor_stop(const char *name, int timeout, const char *why, ab_error *err)
+int supervisor_stop(struct ab_ctx *ctx, const char *name, int timeout, const char *why, ab_error *err)
 {
-    if (!state_running(name))
+    if (!state_running(ctx, name))
         return 1;
     char buf[16];
     snprintf(buf, sizeof(buf), "%d\n", timeout);
-    int r = state_write_file(name, "stop.timeout", buf, err);
+    int r = state_write_file(ctx, name, "stop.timeout", buf, err);
     if (r == 0)
-        r = why ? state_write_file(name, "stop.reason", why, err) : (state_remove(name, "stop.reason"), 0);
+        r = why ? state_write_file(ctx, name, "stop.reason", why, err) : (state_remove(ctx, name, "stop.reason"), 0);
     if (r < 0)
         return r;
-    pid_t sup = state_read_pid(name, "supervisor.pid");
+    pid_t sup = state_read_pid(ctx, name, "supervisor.pid");
     if (sup <= 0)
         return ab_fail(err, ESRCH, "cannot find the supervisor of %s", name);
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, sup, 0);
     /* The pidfd pins the process; the lock proves it is still ours. */
-    if (pidfd < 0 || !state_running(name))
-        return state_running(name) ? ab_fail(err, errno, "cannot reach the supervisor of %s", name) : 1;
+    if (pidfd < 0 || !state_running(ctx, name))
+        return state_running(ctx, name) ? ab_fail(err, errno, "cannot reach the supervisor of %s", name) : 1;
     if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
         return ab_fail(err, errno, "cannot signal the supervisor of %s", name);
-    _cleanup_close_ int lock = state_open_lock(name, "supervisor.lock", err);
+    _cleanup_close_ int lock = state_open_lock(ctx, name, "supervisor.lock", err);
     if (lock < 0)
         return lock;
     r = state_lock(lock, LOCK_EX); /* granted when the supervisor is gone */
@@ -336,22 +338,22 @@ int supervisor_stop(const char *name, int timeout, const char *why, ab_error *er
     return 0;
 }
 
-void supervisor_cleanup_stale(const char *name)
+void supervisor_cleanup_stale(struct ab_ctx *ctx, const char *name)
 {
-    if (state_running(name))
+    if (state_running(ctx, name))
         return;
     ab_error err;
-    _cleanup_free_ char *path = store_run_path(name, "spec.json", &err);
+    _cleanup_free_ char *path = store_run_path(ctx, name, "spec.json", &err);
     _cleanup_free_ char *text = path ? fs_read_file_at(AT_FDCWD, path, false, 1 << 22) : NULL;
     if (!text)
         return;
     struct spec s;
     if (spec_from_json(text, path, &s, &err) == 0) {
         struct runner r;
-        runner_init(&r, &s, -1);
+        runner_init(&r, &s, ctx, name);
         pipeline_teardown(runtime_modules, &r);
-        state_log(name, "cleaned up after a supervisor that was killed");
+        state_log(ctx, name, "cleaned up after a supervisor that was killed");
     }
     spec_free(&s);
-    cleanup_runtime(name);
+    cleanup_runtime(ctx, name);
 }

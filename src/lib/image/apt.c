@@ -25,7 +25,7 @@ bool apt_present(const char *rootfs)
 
 /* Run SCRIPT as root of ROOTFS with the network on; output to LOGPATH
  * unless VERBOSE. */
-static int run_in_root(const char *rootfs, const char *script, const strv *binds, const char *title,
+static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *script, const strv *binds, const char *title,
                        const char *logpath, bool verbose, ab_error *err)
 {
     struct spec s;
@@ -65,7 +65,7 @@ static int run_in_root(const char *rootfs, const char *script, const strv *binds
     dup2(p.fd, STDOUT_FILENO);
     dup2(p.fd, STDERR_FILENO);
     int code = 0;
-    r = sandbox_run(&s, &code, err);
+    r = sandbox_run(ctx, &s, &code, err);
     dup2(saved_in, STDIN_FILENO);
     dup2(saved_out, STDOUT_FILENO);
     dup2(saved_err, STDERR_FILENO);
@@ -86,7 +86,7 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-int apt_install(const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
+int apt_install(struct ab_ctx *ctx, const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
                 ab_error *err)
 {
     char *script = NULL;
@@ -109,14 +109,14 @@ int apt_install(const char *rootfs, const strv *packages, const strv *debs, cons
     }
     fputs(" && " APT " clean", f);
     fclose(f);
-    int r = run_in_root(rootfs, script, &binds, "installing packages", logpath, verbose, err);
+    int r = run_in_root(ctx, rootfs, script, &binds, "installing packages", logpath, verbose, err);
     free(script);
     strv_clear(&binds);
     return r;
 }
 
-int apt_upgrade(const char *rootfs, const char *logpath, bool verbose, ab_error *err)
+int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *logpath, bool verbose, ab_error *err)
 {
-    return run_in_root(rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, "upgrading", logpath,
+    return run_in_root(ctx, rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, "upgrading", logpath,
                        verbose, err);
 }

@@ -1,6 +1,7 @@
 #include "image/bootstrap.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "container/store.h"
 #include "image/progress.h"
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 #include "util/interrupt.h"
 
 static const struct {
@@ -42,7 +43,7 @@ bool bootstrap_base_kind(const char *base)
     return strncmp(base, "debian:", 7) == 0 || strncmp(base, "ubuntu:", 7) == 0;
 }
 
-int bootstrap_parse(const char *base, struct bootstrap_opts *o, ab_error *err)
+int bootstrap_parse(struct ab_ctx *ctx, const char *base, struct bootstrap_opts *o, ab_error *err)
 {
     static char dist[8];
     const char *colon = strchr(base, ':');
@@ -73,7 +74,7 @@ int bootstrap_parse(const char *base, struct bootstrap_opts *o, ab_error *err)
                       strpbrk(o->mirror, " \t\n")))
         return ab_usage(err, "--mirror: '%s' is not a mirror URL (allowed: http://, https:// or file:// URLs)",
                         o->mirror);
-    const char *pick = getenv("APPBOX_BOOTSTRAP");
+    const char *pick = ctx->bootstrap_tool;
     if (pick && *pick && strcmp(pick, "mmdebstrap") && strcmp(pick, "debootstrap"))
         return ab_usage(err, "APPBOX_BOOTSTRAP: '%s' is not a bootstrap tool (allowed: mmdebstrap, debootstrap)",
                         pick);
@@ -106,12 +107,26 @@ char *bootstrap_cache_name(const struct bootstrap_opts *o)
     return n;
 }
 
-char *image_cache_dir(ab_error *err)
+/* A cache entry's name: as a container's (letters, digits, '-', '_', '.';
+ * not starting with '.' or '-'). */
+static bool cache_name_valid(const char *name)
 {
-    _cleanup_free_ char *root = store_data_root(err);
+    size_t len = strlen(name);
+    if (len == 0 || len > 128 || name[0] == '.' || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)name[i]) || strchr("-_.", name[i])))
+            return false;
+    return true;
+}
+
+char *image_cache_dir(struct ab_ctx *ctx, ab_error *err)
+{
     char *d = NULL;
-    if (root && asprintf(&d, "%s/.images", root) < 0)
+    if (asprintf(&d, "%s/.images", ctx->data_dir) < 0) {
+        ab_fail(err, ENOMEM, "out of memory");
         d = NULL;
+    }
     return d;
 }
 
@@ -178,9 +193,9 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
     return 0;
 }
 
-static bool in_path(const char *tool)
+static bool in_path(const struct ab_ctx *ctx, const char *tool)
 {
-    const char *path = getenv("PATH");
+    const char *path = ctx->path;
     _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for (char *save = NULL, *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
         char p[PATH_MAX];
@@ -261,13 +276,13 @@ static int bootstrap_debootstrap(const struct bootstrap_opts *o, const char *mir
     return r;
 }
 
-int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *err)
+int bootstrap_cached_tar(struct ab_ctx *ctx, const struct bootstrap_opts *o, char **tar, ab_error *err)
 {
-    _cleanup_free_ char *dir = image_cache_dir(err);
+    _cleanup_free_ char *dir = image_cache_dir(ctx, err);
     _cleanup_free_ char *name = bootstrap_cache_name(o);
     if (!dir || !name)
         return -ENOMEM;
-    if (store_mkdirs(dir, true, err) < 0)
+    if (fs_mkdirs(dir, true, err) < 0)
         return -EIO;
     _cleanup_free_ char *path = NULL, *lockp = NULL, *tmp = NULL, *logp = NULL, *title = NULL;
     if (asprintf(&path, "%s/%s.tar", dir, name) < 0 || asprintf(&lockp, "%s/%s.lock", dir, name) < 0 ||
@@ -285,18 +300,18 @@ int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *e
     unlink(tmp); /* left by an appbox that was killed */
     /* APPBOX_BOOTSTRAP picks the tool; otherwise mmdebstrap where it is
      * installed, debootstrap (root only) where it is not. */
-    const char *pick = getenv("APPBOX_BOOTSTRAP"); /* checked by bootstrap_parse */
-    bool mm = pick && *pick ? strcmp(pick, "mmdebstrap") == 0 : in_path("mmdebstrap");
-    if (pick && *pick && !in_path(pick))
+    const char *pick = ctx->bootstrap_tool; /* checked by bootstrap_parse */
+    bool mm = pick && *pick ? strcmp(pick, "mmdebstrap") == 0 : in_path(ctx, "mmdebstrap");
+    if (pick && *pick && !in_path(ctx, pick))
         return ab_fail(err, ENOENT, "APPBOX_BOOTSTRAP=%s: %s is not installed (apt-get install %s)", pick, pick,
                        pick);
-    if (!mm && (getuid() != 0 || !in_path("debootstrap")))
+    if (!mm && (getuid() != 0 || !in_path(ctx, "debootstrap")))
         return ab_fail(err, ENOENT, "cannot bootstrap %s:%s: mmdebstrap is not installed%s (apt-get install "
                        "mmdebstrap)", o->dist, o->suite, getuid() == 0 ? " and neither is debootstrap" :
                        " (debootstrap, the fallback, needs root)");
-    if (!o->verbose && isatty(STDERR_FILENO))
-        fprintf(stderr, "appbox: bootstrapping %s:%s (%s) from %s with %s, once for every container of this base; "
-                        "log: %s\n", o->dist, o->suite, o->variant, mirror, mm ? "mmdebstrap" : "debootstrap", logp);
+    if (!o->verbose)
+        ab_log(ctx, AB_LOG_INFO, "bootstrapping %s:%s (%s) from %s with %s, once for every container of this base; "
+                        "log: %s", o->dist, o->suite, o->variant, mirror, mm ? "mmdebstrap" : "debootstrap", logp);
     int r = mm ? bootstrap_mmdebstrap(o, mirror, tmp, title, logp, err)
                : bootstrap_debootstrap(o, mirror, tmp, title, logp, err);
     if (r == 0 && rename(tmp, path) < 0)
@@ -309,9 +324,9 @@ int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *e
     return 0;
 }
 
-int image_cache_list(strv *names, ab_error *err)
+int image_cache_list(struct ab_ctx *ctx, strv *names, ab_error *err)
 {
-    _cleanup_free_ char *dir = image_cache_dir(err);
+    _cleanup_free_ char *dir = image_cache_dir(ctx, err);
     if (!dir)
         return -ENOMEM;
     DIR *d = opendir(dir);
@@ -329,11 +344,11 @@ int image_cache_list(strv *names, ab_error *err)
     return 0;
 }
 
-int image_cache_remove(const char *name, ab_error *err)
+int image_cache_remove(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
-    if (!store_name_valid(name))
+    if (!cache_name_valid(name))
         return ab_usage(err, "'%s' is not an image name (see appbox image list)", name);
-    _cleanup_free_ char *dir = image_cache_dir(err);
+    _cleanup_free_ char *dir = image_cache_dir(ctx, err);
     if (!dir)
         return -ENOMEM;
     _cleanup_free_ char *tar = NULL, *log = NULL, *lockp = NULL;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "context.h"
 #include "util/error.h"
 #include "util/strv.h"
 
@@ -19,7 +20,7 @@ struct bootstrap_opts {
 
 /* Parse "debian:SUITE" / "ubuntu:SUITE"; 0 when BASE is neither. */
 bool bootstrap_base_kind(const char *base);
-int bootstrap_parse(const char *base, struct bootstrap_opts *o, ab_error *err);
+int bootstrap_parse(struct ab_ctx *ctx, const char *base, struct bootstrap_opts *o, ab_error *err);
 
 /* The cache entry's name, e.g. "debian-bookworm-minbase" (plus a short hash
  * of a non-default mirror); malloc'd. */
@@ -27,9 +28,9 @@ char *bootstrap_cache_name(const struct bootstrap_opts *o);
 
 /* Make sure the cached tarball exists (building it if not) and return its
  * path.  Concurrent creates of the same base wait for one bootstrap. */
-int bootstrap_cached_tar(const struct bootstrap_opts *o, char **tar, ab_error *err);
+int bootstrap_cached_tar(struct ab_ctx *ctx, const struct bootstrap_opts *o, char **tar, ab_error *err);
 
 /* The cache: list entries into NAMES; remove one. */
-int image_cache_list(strv *names, ab_error *err);
-int image_cache_remove(const char *name, ab_error *err);
-char *image_cache_dir(ab_error *err);
+int image_cache_list(struct ab_ctx *ctx, strv *names, ab_error *err);
+int image_cache_remove(struct ab_ctx *ctx, const char *name, ab_error *err);
+char *image_cache_dir(struct ab_ctx *ctx, ab_error *err);

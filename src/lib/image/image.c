@@ -94,10 +94,10 @@ int image_parse(const char *base, struct image_ref *ref, ab_error *err)
 
 /* appbox-unpack: next to this appbox (a build tree), or in the libexec
  * directory it was installed with. */
-static char *helper_path(void)
+static char *helper_path(const struct ab_ctx *ctx)
 {
     char self[PATH_MAX];
-    const char *env = getenv("APPBOX_EXE");
+    const char *env = ctx->self_exe;
     ssize_t n;
     if (env && env[0] == '/') {
         snprintf(self, sizeof(self), "%s", env);
@@ -113,9 +113,9 @@ static char *helper_path(void)
     return access(APPBOX_LIBEXECDIR "/appbox-unpack", X_OK) == 0 ? strdup(APPBOX_LIBEXECDIR "/appbox-unpack") : NULL;
 }
 
-int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err)
+int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *rootfs, ab_error *err)
 {
-    _cleanup_free_ char *helper = helper_path();
+    _cleanup_free_ char *helper = helper_path(ctx);
     if (!helper)
         return ab_fail(err, ENOENT, "cannot find appbox-unpack (next to appbox or in " APPBOX_LIBEXECDIR ")");
     static const char *const kind_names[] = { [IMAGE_TAR] = "tar", [IMAGE_OCI] = "oci",
@@ -145,7 +145,7 @@ int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err)
     if (saved >= 0)
         dup2(msgs, STDERR_FILENO);
     int code = 0;
-    r = sandbox_run(&s, &code, err);
+    r = sandbox_run(ctx, &s, &code, err);
     if (saved >= 0)
         dup2(saved, STDERR_FILENO);
     spec_free(&s);
@@ -159,7 +159,7 @@ int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err)
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         const char *text = strncmp(line, "appbox: ", 8) == 0 ? line + 8 : line;
         if (code == 0)
-            fprintf(stderr, "appbox: %s\n", text);
+            ab_log(ctx, AB_LOG_WARNING, "%s", text);
         last = (char *)text;
     }
     if (code != 0)

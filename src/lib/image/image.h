@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "context.h"
 #include "util/error.h"
 
 enum image_kind {
@@ -29,4 +30,4 @@ void image_ref_free(struct image_ref *ref);
 bool image_base_kind_known(const char *base);
 
 /* Unpack REF into the directory ROOTFS (created empty by the caller). */
-int image_import(const struct image_ref *ref, const char *rootfs, ab_error *err);
+int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *rootfs, ab_error *err);

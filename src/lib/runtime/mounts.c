@@ -13,7 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container/store.h"
 #include "runtime/identity.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
@@ -452,14 +451,18 @@ static int open_trees(struct mount_plan *p, ab_error *err)
 }
 
 /* Where OP goes: the staging root itself, or a path in it (made when
- * missing); -ENOENT (no error) for an op that is skipped here. */
-static int op_target(const struct mount_op *op, int rootfd, int stagefd, ab_error *err)
+ * missing).  *SKIP: the op does not apply here (OPF_IF_*), not an error. */
+static int op_target(const struct mount_op *op, int rootfd, int stagefd, bool *skip, ab_error *err)
 {
-    if (strcmp(op->dest, "/") == 0)
-        return fcntl(stagefd, F_DUPFD_CLOEXEC, 3);
+    *skip = false;
+    if (strcmp(op->dest, "/") == 0) {
+        int fd = fcntl(stagefd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? ab_fail(err, errno, "cannot open " NEWROOT) : fd;
+    }
     if (op->flags & (OPF_IF_DIR | OPF_IF_EXISTS)) {
         int fd = fs_open_in_root(rootfd, op->dest, O_PATH | ((op->flags & OPF_IF_DIR) ? O_DIRECTORY : 0));
-        return fd < 0 ? -ENOENT : fd;
+        *skip = fd < 0;
+        return fd;
     }
     bool as_file = op->flags & OPF_FILE;
     struct stat st;
@@ -518,12 +521,14 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
     case OP_NEW_FS:
         break;
     }
-    _cleanup_close_ int dst = op_target(op, rootfd, stagefd, err);
-    if (dst == -ENOENT)
+    bool skip;
+    _cleanup_close_ int dst = op_target(op, rootfd, stagefd, &skip, err);
+    if (skip)
         return 0;
     if (dst < 0)
         return op->kind == OP_TREE ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest)
-                                   : ab_error_prefix(err, "%s", op->what);
+               : op->what != op->dest ? ab_error_prefix(err, "%s %s", op->what, op->dest)
+                                      : dst;
     if (op->kind == OP_TREE) {
         if ((r = set_attrs(op->tree, op->dest, op->attrs, op->flags & OPF_RECURSIVE, err)) < 0 ||
             (r = attach(op->tree, dst, op->dest, err)) < 0)
@@ -664,9 +669,7 @@ static int mounts_host_setup(struct runner *run, ab_error *err)
      * a read-only tree read-write (the flag is not locked): then even those
      * stay plain outside the store. */
     bool can_remount = (s->process.cap_add & (1ULL << CAP_SYS_ADMIN)) && !s->process.seccomp;
-    ab_error ignored;
-    _cleanup_free_ char *data = store_data_root(&ignored);
-    _cleanup_free_ char *real_data = data ? realpath(data, NULL) : NULL;
+    _cleanup_free_ char *real_data = run->ctx ? realpath(run->ctx->data_dir, NULL) : NULL;
     for (long i = -1; i < (long)c->n_mounts && i < RUNNER_MAX_TREES; i++) {
         const struct spec_mount *m = i < 0 ? NULL : &c->mounts[i];
         const char *src = m ? m->source : c->root;

@@ -14,13 +14,14 @@
 
 #include "util/cleanup.h"
 
-void runner_init(struct runner *r, const struct spec *s, int state_dirfd)
+void runner_init(struct runner *r, const struct spec *s, struct ab_ctx *ctx, const char *name)
 {
     memset(r, 0, sizeof(*r));
     r->spec = s;
     r->child = -1;
     r->sock = -1;
-    r->state_dirfd = state_dirfd;
+    r->ctx = ctx;
+    r->name = name;
 }
 
 /* HOOK is a member of struct module; ARG what it takes. */

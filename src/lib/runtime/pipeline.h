@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "context.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
@@ -42,7 +43,8 @@ struct runner {
     const struct spec *spec;     /* resolved */
     pid_t child;                 /* the container's PID 1 (host pid), after clone */
     int sock;                    /* the sync socket to it, after clone */
-    int state_dirfd;             /* a named container's runtime dir, or -1 */
+    struct ab_ctx *ctx;          /* the store (a module's state lives in NAME's runtime dir); may be NULL */
+    const char *name;            /* the named container, or NULL for a throwaway sandbox */
     struct runner_helper helpers[RUNNER_MAX_HELPERS];
     size_t n_helpers;
 };
@@ -69,7 +71,7 @@ struct module {
 /* The modules of a start, in order; NULL-terminated. */
 extern const struct module *const runtime_modules[];
 
-void runner_init(struct runner *r, const struct spec *s, int state_dirfd);
+void runner_init(struct runner *r, const struct spec *s, struct ab_ctx *ctx, const char *name);
 
 /* Run one hook of every module in MODS that has it, in order; the first
  * failure stops the walk, and its error says which module failed. */

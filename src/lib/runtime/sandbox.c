@@ -540,7 +540,7 @@ static bool want_pty(void)
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
-int sandbox_run(struct spec *s, int *exit_code, ab_error *err)
+int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err)
 {
     if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
@@ -548,7 +548,7 @@ int sandbox_run(struct spec *s, int *exit_code, ab_error *err)
     if (r < 0)
         return r;
     struct runner run;
-    runner_init(&run, s, -1);
+    runner_init(&run, s, ctx, NULL);
     sigset_t orig;
     block_forwarded(&orig);
     r = spawn(&run, false, want_pty(), &orig, err);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "context.h"
 #include "runtime/identity.h"
 #include "runtime/pipeline.h"
 #include "spec/spec.h"
@@ -25,7 +26,7 @@
 /* Resolve S (spec_resolve(), a no-op when it is resolved) and run its
  * command in a new container.  On success *exit_code is the command's
  * status (128+N for signal N). */
-int sandbox_run(struct spec *s, int *exit_code, ab_error *err);
+int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err);
 
 /* A running container's namespaces, as fds PID 1 handed out of itself (it
  * is not dumpable, so not even its owner may open /proc/PID/ns later). */

@@ -180,3 +180,27 @@ char *fs_clean_abs_path(const char *path)
     out[o] = '\0';
     return out;
 }
+
+int fs_mkdirs(const char *path, bool private_dir, ab_error *err)
+{
+    _cleanup_free_ char *p = strdup(path);
+    if (!p)
+        return ab_fail(err, ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return ab_fail(err, errno, "cannot create %s", p);
+            *s = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+        return ab_fail(err, EPERM, "%s is not a directory of yours", path);
+    if (private_dir && (st.st_mode & 077) && chmod(path, 0700) < 0)
+        return ab_fail(err, errno, "cannot make %s private", path);
+    return 0;
+}

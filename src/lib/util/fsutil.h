@@ -30,3 +30,8 @@ int fs_write_file(const char *path, const char *data);
  * strip a trailing "/".  ".." components are refused (returns NULL, errno
  * EINVAL) because a destination with ".." means the caller is confused. */
 char *fs_clean_abs_path(const char *path);
+
+/* Create PATH and its missing parents (mode 0700), check it is a directory
+ * of the caller's (not a symlink), and with PRIVATE_DIR make it 0700 if it
+ * is not. */
+int fs_mkdirs(const char *path, bool private_dir, ab_error *err);
