@@ -90,7 +90,7 @@ int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct c
      * replaces it for this start. */
     if (!o->repeatable)
         conf_remove(overrides, o->section, o->key);
-    if (conf_add(overrides, o->section, o->key, value ? value : "yes", 0) < 0) {
+    if (conf_add(overrides, o->section, o->key, value ? value : "yes", CONF_LINE_OVERRIDE) < 0) {
         fprintf(stderr, "appbox: %s: out of memory\n", verb);
         return -125;
     }

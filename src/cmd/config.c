@@ -75,12 +75,7 @@ int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
     conf_remove(&c.conf, section, k);
     if (eq[1])
         conf_add(&c.conf, section, k, eq + 1, 0);
-    struct container_conf check;
-    int r = conf_to_container(&c.conf, c.conf_path, &check, &err);
-    /* What the next start will resolve, checked now (it resolves again). */
-    if (r == 0)
-        r = spec_resolve_paths(&check.spec, &err);
-    container_conf_free(&check);
+    int r = container_check(&c, &c.conf, &err);
     if (r == 0) {
         _cleanup_free_ char *header = conf_header(name);
         r = conf_write(c.conf_path, &c.conf, header, &err);
@@ -141,8 +136,13 @@ int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
     struct container_conf cc;
     memset(&cc, 0, sizeof(cc));
     int r = conf_load(copy, &conf, &cc, &err);
-    if (r == 0)
-        r = spec_resolve_paths(&cc.spec, &err);
+    struct container c = { 0 };
+    if (r == 0 && (r = container_open_state(ctx, name, &c, &err)) == 0) {
+        free(c.conf_path);
+        c.conf_path = strdup(copy);
+        r = c.conf_path ? container_check(&c, &conf, &err) : -ENOMEM;
+    }
+    container_close(&c);
     container_conf_free(&cc);
     conf_free(&conf);
     if (r < 0) {

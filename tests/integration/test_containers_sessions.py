@@ -259,3 +259,27 @@ def test_stop_while_sessions_start(ctr):
     assert ctr.wait_state("race", "stopped")
     assert wait_until(lambda: ctr.stops("race") == ctr.starts("race"), timeout=10), ctr.log("race")
     assert ok(ctr.ab("run", "race", "++cmd", "echo", "fine")).strip() == "fine"
+
+
+def test_killed_supervisor_is_torn_down_by_the_next_start(ctr):
+    """The resolved spec is written before anything is created, so a
+    supervisor killed by SIGKILL (which can undo nothing itself) leaves
+    what the next start needs to run the pipeline's teardown; that start
+    does, says so in the log, and starts afresh."""
+    ctr.create("st", base="host")
+    ok(ctr.ab("start", "st"))
+    spec = ctr.runtime / "st" / "spec.json"
+    assert spec.exists()
+    sup, init = ctr.runtime_pid("st", "supervisor"), ctr.runtime_pid("st", "init")
+    os.kill(sup, signal.SIGKILL)
+    assert wait_until(lambda: not pid_alive(init) and not pid_alive(sup), timeout=10)
+    assert ctr.state("st") == "stopped"
+    assert spec.exists(), "the spec a killed supervisor leaves is what the next start tears down from"
+    ok(ctr.ab("start", "st"))
+    try:
+        log = ctr.log("st")
+        assert any("cleaned up after a supervisor that was killed" in line for line in log), log
+        assert ctr.runtime_pid("st", "init") != init and spec.exists()
+    finally:
+        ok(ctr.ab("stop", "st"))
+    assert not spec.exists()

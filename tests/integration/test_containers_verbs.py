@@ -632,3 +632,55 @@ def test_user_without_subordinate_ids(appbox_bin, world_tmp, busybox_root):
         assert not (s.data / "ns1").exists() and not s.launcher("ns1").exists()
     finally:
         s.cleanup()
+
+
+def test_run_plus_any_container_option(ctr, world_tmp):
+    """Every container option works as a ++override of run and start, for
+    that start only, checked exactly as the flag is; a repeatable one (a
+    bind) adds to appbox.conf's, any other replaces it."""
+    u = ctr.user
+    shared = world_tmp / "po-shared"
+    extra = world_tmp / "po-extra"
+    for d in (shared, extra):
+        d.mkdir()
+        (d / "f").write_text(d.name + "\n")
+        os.chown(d, u.uid, u.gid)
+    ctr.create("po", "--bind", f"{shared}:/shared", "--hostname", "from-conf")
+    conf_before = ctr.conf("po").read_bytes()
+    out = ok(ctr.ab("run", "po", "++bind", f"{extra}:/extra", "++env", "ANSWER=42", "++hostname=from-plus",
+                    "++cmd", "sh", "-c", "cat /shared/f /extra/f; echo $ANSWER; hostname"))
+    assert out.split() == ["po-shared", "po-extra", "42", "from-plus"], out
+    # for that start only
+    out = ok(ctr.ab("run", "po", "++cmd", "sh", "-c", "ls /extra 2>/dev/null; echo ${ANSWER:-unset}; hostname"))
+    assert out.split() == ["unset", "from-conf"], out
+    assert ctr.conf("po").read_bytes() == conf_before
+    # start takes them too, and the sessions see what the start was given
+    ok(ctr.ab("start", "po", "++env", "MODE=started"))
+    try:
+        assert ok(ctr.ab("exec", "po", "sh", "-c", "echo $MODE")).strip() == "started"
+    finally:
+        ok(ctr.ab("stop", "po"))
+    # checked as the flag: a usage error naming the ++option, nothing started
+    before = ctr.snapshot()
+    for args, message in ((["++hostname", "-bad"], "++hostname: '-bad' is not a valid host name"),
+                          (["++env", "1X=y"], "++env: '1X=y' is not NAME=VALUE"),
+                          (["++bind", "/no/such/dir:/x"], "++bind: '/no/such/dir'"),
+                          (["++tmpfs", "rel"], "++tmpfs: 'rel' is not an absolute path"),
+                          (["++writable=yes"], "++writable: takes no value")):
+        r = ctr.ab("run", "po", *args, "++cmd", "true")
+        assert r.returncode == 2 and message in one_line_error(r), (args, r.stderr)
+        r = ctr.ab("start", "po", *args)
+        assert r.returncode == 2 and message in one_line_error(r), (args, r.stderr)
+    assert ctr.state("po") == "stopped"
+    assert ctr.snapshot() == before
+
+
+def test_writable_without_a_root_is_refused(ctr):
+    """Writable= means nothing for the host view: refused with the key
+    named, for the flag, the file and the ++override alike."""
+    ctr.create("wr", base="host")
+    r = ctr.ab("config", "wr", "Container.Writable=yes")
+    assert r.returncode == 2 and "only applies with --root" in one_line_error(r), r.stderr
+    r = ctr.ab("run", "wr", "++writable", "++cmd", "true")
+    assert r.returncode == 2 and "--writable (Writable=): only applies with --root" in one_line_error(r), r.stderr
+    assert ctr.state("wr") == "stopped"

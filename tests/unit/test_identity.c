@@ -46,6 +46,7 @@ static void test_resolve_root_target(void **state)
     assert_int_equal(id.uid, 0);
     assert_string_equal(id.name, "root");
     assert_string_equal(id.home, "/root");
+    spec_free(&s);
 }
 
 static void test_from_passwd(void **state)

@@ -248,7 +248,10 @@ int conf_to_container(const struct conf *c, const char *path, struct container_c
     for (size_t i = 0; i < c->n; i++) {
         const struct conf_entry *e = &c->e[i];
         char where[4200];
-        if (e->line)
+        const struct spec_option *opt = spec_option_by_key(e->section, e->key);
+        if (e->line == CONF_LINE_OVERRIDE && opt)
+            snprintf(where, sizeof(where), "++%s", opt->name);
+        else if (e->line > 0)
             snprintf(where, sizeof(where), "%s:%d: [%s] %s", path, e->line, e->section, e->key);
         else
             snprintf(where, sizeof(where), "%s: [%s] %s", path, e->section, e->key);

@@ -14,8 +14,11 @@ struct conf_entry {
     char *section;
     char *key;
     char *value;
-    int line;       /* 0 for entries not read from a file */
+    int line;       /* 0 for entries not read from a file; CONF_LINE_OVERRIDE for run/start ++OPTION */
 };
+
+/* An entry given as "++OPTION" on the command line (messages name it so). */
+#define CONF_LINE_OVERRIDE (-1)
 
 struct conf {
     struct conf_entry *e;

@@ -48,11 +48,23 @@ int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab
     if (r < 0)
         return r;
     r = conf_load(c->conf_path, &c->conf, &c->cc, err);
-    /* What the next start resolves is checked now too, so that every verb
-     * reports a bad path of the file the same way (the start resolves
-     * again: paths may change in between). */
     if (r == 0)
-        r = spec_resolve_paths(&c->cc.spec, err);
+        r = container_check(c, &c->conf, err);
+    return r;
+}
+
+int container_check(const struct container *c, const struct conf *entries, ab_error *err)
+{
+    struct spec s;
+    int r = container_spec(c, entries, &s, err);
+    if (r == 0)
+        r = spec_resolve_paths(&s, err);
+    if (r == 0 && (r = spec_validate(&s, err)) < 0) {
+        /* the file's fault, said with the file's name */
+        ab_error_prefix(err, "%s", c->conf_path);
+        err->kind = AB_ERR_RUNTIME;
+    }
+    spec_free(&s);
     return r;
 }
 
@@ -69,6 +81,7 @@ void container_close(struct container *c)
 int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err)
 {
     struct ab_ctx *ctx = c->ctx;
+    memset(out, 0, sizeof(*out)); /* safe to spec_free() on every path */
     struct container_conf cc;
     int r = conf_to_container(entries, c->conf_path, &cc, err);
     if (r < 0) {
@@ -130,7 +143,7 @@ static int merged_entries(const struct container *c, const struct conf *override
             return -ENOMEM;
     }
     for (size_t j = 0; overrides && j < overrides->n; j++)
-        if (conf_add(out, overrides->e[j].section, overrides->e[j].key, overrides->e[j].value, 0) < 0)
+        if (conf_add(out, overrides->e[j].section, overrides->e[j].key, overrides->e[j].value, overrides->e[j].line) < 0)
             return -ENOMEM;
     return 0;
 }

@@ -29,10 +29,17 @@ int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab
 int container_open_state(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err);
 void container_close(struct container *c);
 
+/* Check ENTRIES (C's appbox.conf, or a changed copy of it) as the next
+ * start will see them: every key, what the fields mean together
+ * (spec_validate()), and that every path exists (the start resolves
+ * again: paths may change in between).  Errors name the file. */
+int container_check(const struct container *c, const struct conf *entries, ab_error *err);
+
 /* The spec a container runs with: its appbox.conf entries (plus any
  * overrides such as ++network) and what its base implies (its rootfs as a
  * writable root, or for the host view a persistent home). */
 int container_spec(const struct container *c, const struct conf *entries, struct spec *out, ab_error *err);
+/* (OUT is always safe to spec_free() afterwards.) */
 
 /* The resolved spec a running container was started with (its
  * supervisor's spec.json), for sessions and `show`.  OUT is always safe to

@@ -48,7 +48,7 @@ int state_open_lock(struct ab_ctx *ctx, const char *name, const char *file, ab_e
 {
     _cleanup_close_ int dir = state_dir(ctx, name, true, err);
     if (dir < 0)
-        return -EIO;
+        return dir;
     int fd = openat(dir, file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return ab_fail(err, errno, "cannot open %s/%s/%s", ctx->runtime_dir, name, file);
@@ -126,8 +126,9 @@ int state_write_file(struct ab_ctx *ctx, const char *name, const char *file, con
     _cleanup_close_ int dir = state_dir(ctx, name, true, err);
     if (dir < 0)
         return dir;
-    char tmp[256];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+    char tmp[NAME_MAX + 1];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= sizeof(tmp))
+        return ab_fail(err, ENAMETOOLONG, "cannot write %s: name too long", file);
     _cleanup_close_ int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return ab_fail(err, errno, "cannot write %s/%s/%s", ctx->runtime_dir, name, tmp);

@@ -74,7 +74,8 @@ extern const struct module *const runtime_modules[];
 void runner_init(struct runner *r, const struct spec *s, struct ab_ctx *ctx, const char *name);
 
 /* Run one hook of every module in MODS that has it, in order; the first
- * failure stops the walk, and its error says which module failed. */
+ * failure stops the walk and its error comes back as the module made it
+ * (a message that says what was done to what, for the user). */
 int pipeline_prepare(const struct module *const *mods, struct runner *r, ab_error *err);
 int pipeline_host_setup(const struct module *const *mods, struct runner *r, ab_error *err);
 int pipeline_before_pivot(const struct module *const *mods, struct inside *in, ab_error *err);

@@ -16,7 +16,10 @@
  * (its origin starts with the file's path) is the file's. */
 static int origin_error(const char *origin, const char *value, const char *sep, const char *why, ab_error *err)
 {
-    enum ab_error_kind kind = origin && strncmp(origin, "--", 2) == 0 ? AB_ERR_USAGE : AB_ERR_RUNTIME;
+    /* a flag or a ++override is the command line's */
+    enum ab_error_kind kind = origin && (strncmp(origin, "--", 2) == 0 || strncmp(origin, "++", 2) == 0)
+                                  ? AB_ERR_USAGE
+                                  : AB_ERR_RUNTIME;
     return ab_error_set(err, kind, 0, "%s: '%s'%s%s", origin ? origin : "mount", value, sep, why);
 }
 

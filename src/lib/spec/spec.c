@@ -74,13 +74,15 @@ int spec_add_mount(struct spec *s, enum mount_type type, const char *source, con
                    unsigned options, const char *data, const char *origin)
 {
     struct spec_container *c = &s->container;
+    if (!destination)
+        return -EINVAL;
     struct spec_mount *nm = realloc(c->mounts, (c->n_mounts + 1) * sizeof(*nm));
     if (!nm)
         return -ENOMEM;
     c->mounts = nm;
     struct spec_mount m = { .type = type, .options = options };
     if (dup_or_null(source, &m.source) < 0 || dup_or_null(destination, &m.destination) < 0 ||
-        dup_or_null(data, &m.data) < 0 || dup_or_null(origin, &m.origin) < 0 || !m.destination) {
+        dup_or_null(data, &m.data) < 0 || dup_or_null(origin, &m.origin) < 0) {
         mount_free(&m);
         return -ENOMEM;
     }

@@ -138,7 +138,7 @@ static json_object *mount_to_json(const struct spec_mount *m)
     json_object_object_add(o, "options", opts);
     if (m->origin)
         json_object_object_add(o, "origin", json_object_new_string(m->origin));
-    if (m->ino) {
+    if (m->ino || m->dev) {
         json_object_object_add(o, "dev", json_object_new_uint64((uint64_t)m->dev));
         json_object_object_add(o, "ino", json_object_new_uint64((uint64_t)m->ino));
     }
@@ -172,6 +172,7 @@ char *spec_to_json(const struct spec *s)
     json_object_object_add(o, "uidMappings", idmap_to_json(&s->container.uid_map));
     json_object_object_add(o, "gidMappings", idmap_to_json(&s->container.gid_map));
     json_object_object_add(o, "uidMappingsViaHelper", json_object_new_boolean(s->container.uid_map.via_helper));
+    json_object_object_add(o, "gidMappingsViaHelper", json_object_new_boolean(s->container.gid_map.via_helper));
     json_object *proc = json_object_new_object();
     write_fields(proc, s, process_fields, ARRAY_SIZE(process_fields));
     json_object *user = json_object_new_object();
@@ -303,10 +304,16 @@ static int read_mount(json_object *o, struct spec *s, const char *where, ab_erro
         return ab_fail(err, ENOMEM, "%s", where);
     struct spec_mount *m = &s->container.mounts[s->container.n_mounts - 1];
     json_object *v;
-    if (json_object_object_get_ex(o, "dev", &v))
+    if (json_object_object_get_ex(o, "dev", &v) && v) {
+        if (!json_object_is_type(v, json_type_int))
+            return bad(err, where, "dev", "expected a number");
         m->dev = (dev_t)json_object_get_uint64(v);
-    if (json_object_object_get_ex(o, "ino", &v))
+    }
+    if (json_object_object_get_ex(o, "ino", &v) && v) {
+        if (!json_object_is_type(v, json_type_int))
+            return bad(err, where, "ino", "expected a number");
         m->ino = (ino_t)json_object_get_uint64(v);
+    }
     return 0;
 }
 
@@ -361,11 +368,19 @@ int spec_from_json(const char *text, const char *where, struct spec *out, ab_err
         r = read_idmap(o, "uidMappings", &out->container.uid_map, where, err);
     if (r == 0)
         r = read_idmap(o, "gidMappings", &out->container.gid_map, where, err);
-    if (r == 0 && json_object_object_get_ex(o, "uidMappingsViaHelper", &v))
-        out->container.uid_map.via_helper = out->container.gid_map.via_helper = json_object_get_boolean(v);
+    if (r == 0 && json_object_object_get_ex(o, "uidMappingsViaHelper", &v) && v)
+        r = json_object_is_type(v, json_type_boolean) ? (out->container.uid_map.via_helper = json_object_get_boolean(v), 0)
+                                                       : bad(err, where, "uidMappingsViaHelper", "expected true or false");
+    if (r == 0 && json_object_object_get_ex(o, "gidMappingsViaHelper", &v) && v)
+        r = json_object_is_type(v, json_type_boolean) ? (out->container.gid_map.via_helper = json_object_get_boolean(v), 0)
+                                                       : bad(err, where, "gidMappingsViaHelper", "expected true or false");
     json_object *proc = NULL, *user = NULL;
     if (r == 0 && json_object_object_get_ex(o, "process", &proc) && proc) {
-        r = read_fields(proc, out, process_fields, ARRAY_SIZE(process_fields), where, err);
+        r = json_object_is_type(proc, json_type_object)
+                ? read_fields(proc, out, process_fields, ARRAY_SIZE(process_fields), where, err)
+                : bad(err, where, "process", "expected an object");
+        if (r == 0 && json_object_object_get_ex(proc, "user", &user) && user && !json_object_is_type(user, json_type_object))
+            r = bad(err, where, "user", "expected an object");
         if (r == 0 && json_object_object_get_ex(proc, "user", &user) && user)
             r = read_fields(user, out, user_fields, ARRAY_SIZE(user_fields), where, err);
     }
