@@ -52,7 +52,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         const char *n = names.v[i];
         struct container c;
         ab_error e2 = { 0 };
-        int ok = container_open(ctx, n, &c, &e2) == 0;
+        int ok = container_open_to_join(ctx, n, &c, &e2) == 0;
         bool running = state_running(ctx, n);
         int sessions = running ? state_sessions(ctx, n) : 0;
         pid_t pid = running ? state_read_pid(ctx, n, "init.pid") : 0;
@@ -112,18 +112,11 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
      * keeps: appbox.conf only for its Base= and Run=, and a bound folder
      * removed since the start changes nothing); a stopped one as it would
      * start, resolved the same way. */
-    bool running = store_name_valid(name) && state_running(ctx, name);
-    if ((running ? container_open_state(ctx, name, &c, &err) : container_open(ctx, name, &c, &err)) < 0) {
+    if (container_open_to_join(ctx, name, &c, &err) < 0) {
         container_close(&c);
         return cmd_report(&err);
     }
-    if (running) {
-        ab_error ignored;
-        if (conf_load(c.conf_path, &c.conf, &c.cc, &ignored) < 0 || !c.cc.base) {
-            free(c.cc.base);
-            c.cc.base = strdup("(appbox.conf has an error)");
-        }
-    }
+    bool running = state_running(ctx, name);
     struct spec s;
     int r = running ? container_running_spec(ctx, name, &s, &err) : container_spec(&c, &c.conf, &s, &err);
     if (r == 0)

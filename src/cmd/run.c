@@ -78,7 +78,7 @@ int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
     struct container c;
     ab_error err = { 0 };
     /* ++stop needs only the runtime state (as stop does), not appbox.conf */
-    int r = only_stop ? container_open_state(ctx, name, &c, &err) : container_open(ctx, name, &c, &err);
+    int r = only_stop ? container_open_state(ctx, name, &c, &err) : container_open_to_join(ctx, name, &c, &err);
     if (r < 0) {
         container_close(&c);
         conf_free(&overrides);
@@ -134,7 +134,7 @@ int cmd_shell(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_usage_error("shell", "missing NAME (usage: appbox shell [--root] NAME)");
     struct container c;
     ab_error err = { 0 };
-    if (container_open(ctx, name, &c, &err) < 0)
+    if (container_open_to_join(ctx, name, &c, &err) < 0)
         return cmd_report(&err);
     char *argv0[] = { "sh", NULL };
     struct join_params jp = { .argv = argv0, .login_shell = true, .as_root = as_root };

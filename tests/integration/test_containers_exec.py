@@ -198,6 +198,9 @@ def test_exec_uses_what_the_container_was_started_with(ctr):
         src.rmdir()
         r = ctr.ab("exec", "ep", "sh", "-c", "test -d /data && echo joined")
         assert r.returncode == 0 and r.stdout.strip() == "joined", r.stderr
+        # so does a run session
+        r = ctr.ab("run", "ep", "++cmd", "sh", "-c", "test -d /data && echo joined")
+        assert r.returncode == 0 and r.stdout.strip() == "joined", r.stderr
         # `show` of the running container reads the same spec
         info = ctr.show("ep")
         assert [f["source"] for f in info["files"]] == [str(src)]

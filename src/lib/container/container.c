@@ -53,6 +53,20 @@ int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab
     return r;
 }
 
+int container_open_to_join(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err)
+{
+    int r = container_open_state(ctx, name, c, err);
+    if (r < 0)
+        return r;
+    r = conf_load(c->conf_path, &c->conf, &c->cc, err);
+    /* A running container has its resolved spec: nothing of the file is
+     * resolved again for a session; a stopped one is checked as a start
+     * will see it. */
+    if (r == 0 && !state_running(ctx, name))
+        r = container_check(c, &c->conf, err);
+    return r;
+}
+
 int container_check(const struct container *c, const struct conf *entries, ab_error *err)
 {
     struct spec s;
@@ -182,25 +196,32 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     return r;
 }
 
-int container_start(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
+/* C's start.lock, taken exclusively: every decision to start or stop. */
+static int take_start_lock(struct container *c, ab_error *err)
 {
     struct ab_ctx *ctx = c->ctx;
-    _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
+    int start = state_open_lock(ctx, c->name, "start.lock", err);
+    if (start >= 0) {
+        SHOW("taking %s's start lock", c->name);
+        state_lock(start, LOCK_EX);
+    }
+    return start;
+}
+
+int container_start(struct container *c, const struct conf *overrides, bool auto_stop, ab_error *err)
+{
+    _cleanup_close_ int start = take_start_lock(c, err);
     if (start < 0)
         return start;
-    SHOW("taking %s's start lock", c->name);
-    state_lock(start, LOCK_EX);
     return start_locked(c, overrides, auto_stop, err);
 }
 
 int container_stop(struct container *c, int timeout, ab_error *err)
 {
     struct ab_ctx *ctx = c->ctx;
-    _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
+    _cleanup_close_ int start = take_start_lock(c, err);
     if (start < 0)
         return start;
-    SHOW("taking %s's start lock", c->name);
-    state_lock(start, LOCK_EX);
     SHOW("stopping %s: TERM to every process, KILL after %d s", c->name, timeout);
     int r = supervisor_stop(ctx, c->name, timeout, NULL, err);
     if (r == 0)

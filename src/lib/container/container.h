@@ -28,6 +28,11 @@ int container_open(struct ab_ctx *ctx, const char *name, struct container *c, ab
  * make a running container unstoppable.  c->conf and c->cc stay empty. */
 int container_open_state(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err);
 void container_close(struct container *c);
+/* For a session (run, shell, show): appbox.conf read and checked for its
+ * keys, and, when the container is not running, checked as a start will
+ * see it (container_check()); a running container is joined with what it
+ * was started with, whatever became of its paths since. */
+int container_open_to_join(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err);
 
 /* Check ENTRIES (C's appbox.conf, or a changed copy of it) as the next
  * start will see them: every key, what the fields mean together
