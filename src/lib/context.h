@@ -56,6 +56,13 @@ void ab_ctx_free(struct ab_ctx *ctx);
 int ab_ctx_data_fd(struct ab_ctx *ctx, ab_error *err);
 int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err);
 
+/* Whether a message of LEVEL would be shown: check it first where working
+ * out the message costs something (reading /proc/locks for a count). */
+static inline bool ab_log_enabled(const struct ab_ctx *ctx, enum ab_log_level level)
+{
+    return ctx && ctx->log && level >= ctx->log_min;
+}
+
 /* A message through CTX's log callback, when it has one and LEVEL is at
  * least CTX's log_min. */
 void ab_log(const struct ab_ctx *ctx, enum ab_log_level level, const char *fmt, ...)

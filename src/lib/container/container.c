@@ -23,7 +23,13 @@
 #include "container/supervisor.h"
 #include "util/cleanup.h"
 
-#define SHOW(...) ab_log(ctx, AB_LOG_STEP, __VA_ARGS__)
+/* A step for run ++show; its arguments are only worked out when shown
+ * (some read /proc/locks or pid files, on the session's hot path). */
+#define SHOW(...)                                  \
+    do {                                           \
+        if (ab_log_enabled(ctx, AB_LOG_STEP))      \
+            ab_log(ctx, AB_LOG_STEP, __VA_ARGS__); \
+    } while (0)
 
 int container_open_state(struct ab_ctx *ctx, const char *name, struct container *c, ab_error *err)
 {
