@@ -104,6 +104,7 @@ static void log_stderr(void *ud, enum ab_log_level level, const char *msg)
 
 int cmd_context_init(struct ab_ctx *ctx, ab_error *err)
 {
+    extern char **environ;
     const struct ab_env env = {
         .home = getenv("HOME"),
         .xdg_data_home = getenv("XDG_DATA_HOME"),
@@ -113,6 +114,7 @@ int cmd_context_init(struct ab_ctx *ctx, ab_error *err)
         .self_exe = getenv("APPBOX_EXE"),
         .bootstrap_tool = getenv("APPBOX_BOOTSTRAP"),
         .path = getenv("PATH"),
+        .environ = environ,
     };
     int r = ab_ctx_init(ctx, &env, err);
     /* warnings always; steps with run ++show, long steps on a terminal */

@@ -52,6 +52,12 @@ int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err)
         r = dup_opt(env->bootstrap_tool, &ctx->bootstrap_tool);
     if (r == 0)
         r = dup_opt(env->path, &ctx->path);
+    /* Nothing of the host's environment reaches a container but the
+     * terminal type and the locale: no token, no bus address. */
+    for (char *const *e = env->environ; r == 0 && e && *e; e++)
+        if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
+            strncmp(*e, "LC_", 3) == 0)
+            r = strv_push(&ctx->passenv, *e);
     if (r < 0) {
         ab_ctx_free(ctx);
         return ab_fail(err, ENOMEM, "out of memory");
@@ -66,6 +72,7 @@ void ab_ctx_free(struct ab_ctx *ctx)
     free(ctx->self_exe);
     free(ctx->bootstrap_tool);
     free(ctx->path);
+    strv_clear(&ctx->passenv);
     if (ctx->data_fd >= 0)
         close(ctx->data_fd);
     if (ctx->runtime_fd >= 0)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 /* What the caller's environment says, as given (any may be NULL). */
 struct ab_env {
@@ -21,6 +22,7 @@ struct ab_env {
     const char *self_exe;          /* APPBOX_EXE: appbox's own path before a sealed re-exec */
     const char *bootstrap_tool;    /* APPBOX_BOOTSTRAP: mmdebstrap or debootstrap */
     const char *path;              /* PATH, to find helper tools */
+    char *const *environ;          /* the whole environment: TERM, LANG, LANGUAGE, LC_* pass into containers */
 };
 
 /* How much a message matters: the caller picks what it shows. */
@@ -40,6 +42,7 @@ struct ab_ctx {
     char *self_exe;
     char *bootstrap_tool;
     char *path;
+    strv passenv;          /* TERM, LANG, LANGUAGE, LC_*: the only host variables a container gets */
     ab_log_fn log;         /* messages; NULL: quiet */
     void *log_ud;
     enum ab_log_level log_min;   /* messages below this level are not passed to log */

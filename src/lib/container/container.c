@@ -291,7 +291,9 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     flock(start, LOCK_UN);
     if (r == 0) {
         SHOW("running %s in %s (init %d)", jp->login_shell ? "a login shell" : jp->argv[0], c->name, ns.init_pid);
-        r = sandbox_join(&ns, &s, jp, exit_code, err);
+        struct join_params with_env = *jp;
+        with_env.passenv = &ctx->passenv;
+        r = sandbox_join(&ns, &s, &with_env, exit_code, err);
     }
     ns_fds_close(&ns);
     spec_free(&s);

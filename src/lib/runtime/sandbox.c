@@ -61,6 +61,7 @@ void ns_fds_close(struct ns_fds *ns)
 
 struct child_args {
     const struct spec *spec;
+    const strv *passenv;
     int sock;
     bool want_pty;
     bool service;          /* init waits for stop instead of running argv */
@@ -103,7 +104,8 @@ static int add_env(strv *env, const strv *extra)
 
 /* The clean environment: nothing of the host's but the terminal type and
  * the locale, so no token or bus address leaks in. */
-static int build_env(const struct spec *s, const struct spec_user *id, const char *shell, strv *env)
+static int build_env(const struct spec *s, const struct spec_user *id, const char *shell, const strv *passenv,
+                     strv *env)
 {
     const char *path = spec_default_path(id->uid == 0);
     const char *const base[][2] = {
@@ -114,11 +116,8 @@ static int build_env(const struct spec *s, const struct spec_user *id, const cha
         if (asprintf(&kv, "%s=%s", base[i][0], base[i][1]) < 0 || strv_push_take(env, kv) < 0)
             return -ENOMEM;
     }
-    extern char **environ;
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
-            strncmp(*e, "LC_", 3) == 0)
-            strv_push(env, *e);
+    if (add_env(env, passenv) < 0)
+        return -ENOMEM;
     return add_env(env, &s->process.env);
 }
 
@@ -190,7 +189,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     }
 
     strv env = { 0 };
-    if (build_env(s, id, shell, &env) < 0 || add_env(&env, p->extra_env) < 0) {
+    if (build_env(s, id, shell, p->passenv, &env) < 0 || add_env(&env, p->extra_env) < 0) {
         ab_fail(&err, ENOMEM, "cannot build the environment");
         child_fail(a->sock, &err);
     }
@@ -283,7 +282,8 @@ static int command_main(void *arg)
     const struct command_start *cs = arg;
     const struct child_args *a = cs->a;
     init_child_reset(cs->oldmask);
-    struct exec_params p = { .spec = a->spec, .id = &a->spec->process.user, .argv = a->spec->process.argv.v,
+    struct exec_params p = { .spec = a->spec, .passenv = a->passenv, .id = &a->spec->process.user,
+                             .argv = a->spec->process.argv.v,
                              .sock = a->sock, .want_pty = a->want_pty, .shell = cs->shell };
     sandbox_exec_command(&p);
 }
@@ -452,7 +452,8 @@ static int spawn(struct runner *run, bool service, bool want_pty, const sigset_t
         pipeline_teardown(runtime_modules, run);
         return r;
     }
-    struct child_args a = { .spec = s, .sock = sv[1], .want_pty = want_pty, .service = service,
+    struct child_args a = { .spec = s, .passenv = run->ctx ? &run->ctx->passenv : NULL, .sock = sv[1],
+                            .want_pty = want_pty, .service = service,
                             .mask = *orig_mask };
     fflush(NULL);
     pid_t pid = clone_child(s->container.namespaces);
@@ -690,7 +691,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         if (cmd == 0) {
             init_child_reset(&oldmask);
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            struct exec_params p = { .spec = s, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty,
+            struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty,
                                      .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
                                      .login_shell = jp->login_shell };
             sandbox_exec_command(&p);

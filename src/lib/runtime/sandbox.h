@@ -48,6 +48,7 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err);
 extern const struct module uts_module;
 
 struct join_params {
+    const strv *passenv;       /* host variables passed in (the context's) */
     char *const *argv;
     bool login_shell;          /* run the user's shell as a login shell */
     bool as_root;              /* --root */
@@ -63,6 +64,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
 
 struct exec_params {
     const struct spec *spec;
+    const strv *passenv;       /* TERM, LANG, ...: from the context, never read from the environment here */
     const struct spec_user *id;
     char *const *argv;
     int sock;                  /* errors and the pty go to the parent here */
