@@ -30,8 +30,10 @@ int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc < 1 || cmd_is_help(argv[0]) || argc > 2) {
         if (argc >= 1 && cmd_is_help(argv[0])) {
-            printf("Usage: appbox config NAME [SECTION.KEY[=VALUE]]\n\nPrint appbox.conf, print a key, or set it "
-                   "(KEY= clears it).\nExample: appbox config web Network.Mode=host\n");
+            printf("Usage: appbox config NAME [SECTION.KEY[=VALUE] | --pin]\n\nPrint appbox.conf, print a key, or set it "
+                   "(KEY= clears it).\nExample: appbox config web Network.Mode=host\n"
+                   "--pin: confirm the bind sources as they are now (a start refuses a source that\n"
+                   "was replaced since the container was made).\n");
             return 0;
         }
         return cmd_usage_error("config", "usage: appbox config NAME [SECTION.KEY[=VALUE]]");
@@ -54,6 +56,14 @@ int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
         _cleanup_free_ char *t = fs_read_file_at(AT_FDCWD, c.conf_path, false, 1 << 20);
         fputs(t ? t : "", stdout);
         container_close(&c);
+        return 0;
+    }
+    if (strcmp(argv[1], "--pin") == 0) {
+        int r = container_pin(&c, &err);
+        container_close(&c);
+        if (r < 0)
+            return cmd_report(&err);
+        printf("pinned the bind sources of %s as they are now\n", name);
         return 0;
     }
     const char *eq = strchr(argv[1], '=');

@@ -14,6 +14,7 @@
 #include "image/bootstrap.h"
 #include "image/image.h"
 #include "spec/options.h"
+#include "container/pins.h"
 #include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
@@ -332,6 +333,9 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
         r = ab_error_set(&err, AB_ERR_RUNTIME, 0, "interrupted (signal %d)", interrupted());
     if (r == 0)
         r = conf_write(conf_path, &full, header, &err);
+    /* the bind sources as the user named them, now: every start checks them */
+    if (r == 0)
+        r = pins_record(ctx, name, &s, &err);
     if (r == 0 && !a.no_launcher && launcher_install(ctx, name, a.as, 0) != 0)
         r = ab_fail(&err, 0, "cannot install the launcher of %s", name);
     conf_free(&full);

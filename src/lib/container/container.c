@@ -18,6 +18,7 @@
 #include "runtime/idmap.h"
 #include "image/apt.h"
 #include "spec/options.h"
+#include "container/pins.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "container/supervisor.h"
@@ -70,6 +71,18 @@ int container_open_to_join(struct ab_ctx *ctx, const char *name, struct containe
      * will see it. */
     if (r == 0 && !state_running(ctx, name))
         r = container_check(c, &c->conf, err);
+    return r;
+}
+
+int container_pin(struct container *c, ab_error *err)
+{
+    struct spec s;
+    int r = container_spec(c, &c->conf, &s, err);
+    if (r == 0)
+        r = spec_resolve_paths(&s, err);
+    if (r == 0)
+        r = pins_record(c->ctx, c->name, &s, err);
+    spec_free(&s);
     return r;
 }
 
@@ -190,6 +203,10 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
      * session (spec.json), which never resolves again. */
     if (r == 0)
         r = spec_resolve(&s, err);
+    /* The sources must be the objects the container was made with: it may
+     * have swapped a path below one of its read-write binds since. */
+    if (r == 0)
+        r = pins_verify(ctx, c->name, &s, err);
     if (r == 0) {
         SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
              net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");

@@ -40,6 +40,9 @@ int container_open_to_join(struct ab_ctx *ctx, const char *name, struct containe
  * again: paths may change in between).  Errors name the file. */
 int container_check(const struct container *c, const struct conf *entries, ab_error *err);
 
+/* Pin C's bind sources as they are now (pins.h): the user confirms them. */
+int container_pin(struct container *c, ab_error *err);
+
 /* The spec a container runs with: its appbox.conf entries (plus any
  * overrides such as ++network) and what its base implies (its rootfs as a
  * writable root, or for the host view a persistent home). */

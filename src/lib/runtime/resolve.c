@@ -58,6 +58,8 @@ int spec_resolve_paths(struct spec *s, ab_error *err)
         struct spec_mount *m = &c->mounts[i];
         if (m->type != MOUNT_TYPE_BIND)
             continue;
+        if (!m->given && !(m->given = strdup(m->source)))
+            return ab_fail(err, ENOMEM, "cannot resolve %s", m->source);
         if ((r = resolve_host_path(m->origin, &m->source, &st, err)) < 0)
             return r;
         if (spec_mount_is_device(m) && !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))

@@ -32,6 +32,7 @@ void spec_init(struct spec *s)
 
 static void mount_free(struct spec_mount *m)
 {
+    free(m->given);
     free(m->source);
     free(m->destination);
     free(m->data);

@@ -48,7 +48,9 @@ struct spec_mount {
     unsigned options;    /* MOUNT_* */
     char *data;          /* file system options ("mode=0755"); NULL: none */
     char *origin;        /* who asked for it, for messages ("--bind", "appbox.conf:12: Bind"); may be NULL */
-    /* Set by spec_resolve(): the object the source named then (pinned). */
+    /* Set by spec_resolve(): the source as it was given (before symlinks
+     * were followed), and the object it named then (pinned). */
+    char *given;
     dev_t dev;
     ino_t ino;
 };

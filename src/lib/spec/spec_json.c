@@ -138,6 +138,8 @@ static json_object *mount_to_json(const struct spec_mount *m)
     json_object_object_add(o, "options", opts);
     if (m->origin)
         json_object_object_add(o, "origin", json_object_new_string(m->origin));
+    if (m->given)
+        json_object_object_add(o, "sourceGiven", json_object_new_string(m->given));
     if (m->ino || m->dev) {
         json_object_object_add(o, "dev", json_object_new_uint64((uint64_t)m->dev));
         json_object_object_add(o, "ino", json_object_new_uint64((uint64_t)m->ino));
@@ -303,6 +305,9 @@ static int read_mount(json_object *o, struct spec *s, const char *where, ab_erro
     if (spec_add_mount(s, t, get_string(o, "source"), dst, options, data, get_string(o, "origin")) < 0)
         return ab_fail(err, ENOMEM, "%s", where);
     struct spec_mount *m = &s->container.mounts[s->container.n_mounts - 1];
+    const char *given = get_string(o, "sourceGiven");
+    if (given && !(m->given = strdup(given)))
+        return ab_fail(err, ENOMEM, "%s", where);
     json_object *v;
     if (json_object_object_get_ex(o, "dev", &v) && v) {
         if (!json_object_is_type(v, json_type_int))
