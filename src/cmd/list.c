@@ -12,6 +12,7 @@
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
 #include "runtime/resolve.h"
+#include "spec/defaults.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
@@ -161,6 +162,8 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "capabilities", json_object_new_string(caps));
     json_object_object_add(o, "seccomp", json_object_new_string(s.process.seccomp ? "default filter" : "off"));
     json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
+    json_object_object_add(o, "tmpfs_size", json_object_new_uint64(sc->tmpfs_size));
+    json_object_object_add(o, "pids_limit", json_object_new_uint64(sc->pids_limit));
     json_object *devices = json_object_new_array();
     for (size_t i = 0; i < sc->devices.n; i++)
         json_object_array_add(devices, json_object_new_string(sc->devices.v[i]));
@@ -197,6 +200,9 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         printf("\n  network     %s\n", sc->net == NET_NONE ? "none (only lo)" : "host (shares the host's network)");
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
+        printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",
+               (unsigned long long)sc->pids_limit, (unsigned long long)(sc->tmpfs_size >> 20),
+               (unsigned long long)((sc->tmpfs_size < SPEC_RUN_TMPFS_SIZE ? sc->tmpfs_size : SPEC_RUN_TMPFS_SIZE) >> 20));
         printf("  identity    %s (uid %u, gid %u); ids map %s\n", id->name, id->uid, id->gid, map);
         printf("  caps        %s\n", caps);
         printf("  seccomp     %s\n", s.process.seccomp ? "default filter" : "OFF");

@@ -13,7 +13,7 @@
 #include "spec/options.h"
 #include "util/cleanup.h"
 
-static const char *const sections[] = { "Container", "Files", "Network", "Security", NULL };
+static const char *const sections[] = { "Container", "Files", "Network", "Resources", "Security", NULL };
 
 /* Keys that belong to named containers only. */
 static const struct {

@@ -125,7 +125,8 @@ static int mount_home(const struct inside *ctx, int rootfd, ab_error *err)
             return fd;
     }
     char opts[96];
-    snprintf(opts, sizeof(opts), "mode=0700,uid=%u,gid=%u", id->uid, id->gid);
+    snprintf(opts, sizeof(opts), "mode=0700,uid=%u,gid=%u,size=%llu", id->uid, id->gid,
+             (unsigned long long)c->tmpfs_size);
     _cleanup_close_ int mfd = new_fs("tmpfs", opts, RW_ATTRS, id->home, err);
     if (mfd < 0)
         return mfd;
@@ -258,6 +259,7 @@ struct mount_op {
     dev_t dev;                /* OP_TREE: pinned by spec_resolve() (ino 0: not pinned) */
     ino_t ino;
     const char *what;         /* for messages: the flag or appbox.conf key it came from */
+    char *owned;              /* data made for this op (a size), freed with the plan */
     int tree;                 /* OP_TREE: the tree opened in phase one, or -1 */
     int *premade;             /* OP_TREE: a tree the runner made (idmapped), taken over */
 };
@@ -269,9 +271,11 @@ struct mount_plan {
 
 static void plan_free(struct mount_plan *p)
 {
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         if (p->ops[i].tree >= 0)
             close(p->ops[i].tree);
+        free(p->ops[i].owned);
+    }
     free(p->ops);
 }
 
@@ -309,6 +313,22 @@ static int plan_new_fs(struct mount_plan *p, const char *dest, const char *fstyp
     return 0;
 }
 
+/* A tmpfs of SIZE bytes with MODE: every tmpfs of appbox's has a size. */
+static int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, uint64_t size, unsigned flags,
+                      ab_error *err)
+{
+    char *data;
+    if (asprintf(&data, "mode=%s,size=%llu", mode, (unsigned long long)size) < 0)
+        return ab_fail(err, ENOMEM, "cannot plan the mounts");
+    int r = plan_new_fs(p, dest, "tmpfs", data, RW_ATTRS, flags, err);
+    if (r < 0) {
+        free(data);
+        return r;
+    }
+    p->ops[p->n - 1].owned = data;
+    return 0;
+}
+
 /* Masks and read-only paths of the spec below TOP ("/proc", "/sys"). */
 static int plan_masks(struct mount_plan *p, const struct spec_container *c, const char *top, ab_error *err)
 {
@@ -325,6 +345,7 @@ static int plan_masks(struct mount_plan *p, const struct spec_container *c, cons
 static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
 {
     const struct spec_container *c = &in->spec->container;
+    uint64_t run_size = c->tmpfs_size < SPEC_RUN_TMPFS_SIZE ? c->tmpfs_size : SPEC_RUN_TMPFS_SIZE;
     int r;
     /* the root: the spec's, or an empty tmpfs for the host view */
     if (c->root) {
@@ -337,8 +358,8 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
         /* Fresh /tmp and /run where the root has them: a read-only root
          * still needs somewhere to write, and nothing of one run should
          * leak into the next through them. */
-        if ((r = plan_new_fs(p, "/tmp", "tmpfs", "mode=1777", RW_ATTRS, OPF_IF_DIR, err)) < 0 ||
-            (r = plan_new_fs(p, "/run", "tmpfs", "mode=0755", RW_ATTRS, OPF_IF_DIR, err)) < 0)
+        if ((r = plan_tmpfs(p, "/tmp", "1777", c->tmpfs_size, OPF_IF_DIR, err)) < 0 ||
+            (r = plan_tmpfs(p, "/run", "0755", run_size, OPF_IF_DIR, err)) < 0)
             return r;
     } else {
         if ((r = plan_new_fs(p, "/", "tmpfs", "mode=0755,size=1m", RW_ATTRS, 0, err)) < 0)
@@ -358,9 +379,9 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
             op->attrs = RO_ATTRS;
             op->flags = OPF_RECURSIVE;
         }
-        if ((r = plan_new_fs(p, "/tmp", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
-            (r = plan_new_fs(p, "/var/tmp", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
-            (r = plan_new_fs(p, "/run", "tmpfs", "mode=0755", RW_ATTRS, 0, err)) < 0)
+        if ((r = plan_tmpfs(p, "/tmp", "1777", c->tmpfs_size, 0, err)) < 0 ||
+            (r = plan_tmpfs(p, "/var/tmp", "1777", c->tmpfs_size, 0, err)) < 0 ||
+            (r = plan_tmpfs(p, "/run", "0755", run_size, 0, err)) < 0)
             return r;
     }
     /* /dev: a small tmpfs, the host's harmless nodes, a devpts of its own
@@ -378,7 +399,7 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, err)) < 0)
         return r;
     p->ops[p->n - 1].fallback = "newinstance,ptmxmode=0666,mode=0620"; /* gid 5 unmapped in a single-id map */
-    if ((r = plan_new_fs(p, "/dev/shm", "tmpfs", "mode=1777", RW_ATTRS, 0, err)) < 0 ||
+    if ((r = plan_tmpfs(p, "/dev/shm", "1777", c->tmpfs_size, 0, err)) < 0 ||
         (r = plan_new_fs(p, "/dev/mqueue", "mqueue", NULL, RW_ATTRS | MOUNT_ATTR_NOEXEC, 0, err)) < 0)
         return r;
     static const char *const links[][2] = {
@@ -409,8 +430,17 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
     for (size_t i = 0; i < c->n_mounts; i++) {
         const struct spec_mount *m = &c->mounts[i];
         if (m->type == MOUNT_TYPE_TMPFS) {
-            if ((r = plan_new_fs(p, m->destination, "tmpfs", m->data, attrs_of(m->options), 0, err)) < 0)
+            /* without a size of its own: the default one */
+            char *data = NULL;
+            if (!strstr(m->data ? m->data : "", "size=") &&
+                asprintf(&data, "%s%ssize=%llu", m->data ? m->data : "", m->data ? "," : "",
+                         (unsigned long long)c->tmpfs_size) < 0)
+                return ab_fail(err, ENOMEM, "cannot plan the mounts");
+            if ((r = plan_new_fs(p, m->destination, "tmpfs", data ? data : m->data, attrs_of(m->options), 0, err)) < 0) {
+                free(data);
                 return r;
+            }
+            p->ops[p->n - 1].owned = data;
             p->ops[p->n - 1].what = m->origin ? m->origin : "tmpfs";
             continue;
         }

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -194,6 +195,19 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
         child_fail(a->sock, &err);
     }
 
+    /* A fork bomb inside stops at the container's limit (counted for its
+     * user in its user namespace), not at the host's. */
+    struct rlimit nproc;
+    if (s->container.pids_limit && getrlimit(RLIMIT_NPROC, &nproc) == 0 &&
+        (nproc.rlim_max == RLIM_INFINITY || nproc.rlim_max > s->container.pids_limit))
+        nproc.rlim_cur = nproc.rlim_max = s->container.pids_limit; /* never above what the caller has */
+    else
+        nproc.rlim_cur = nproc.rlim_max = RLIM_INFINITY;
+    if (nproc.rlim_max != RLIM_INFINITY && setrlimit(RLIMIT_NPROC, &nproc) < 0) {
+        ab_fail(&err, errno, "cannot limit the container to %llu processes",
+                (unsigned long long)s->container.pids_limit);
+        child_fail(a->sock, &err);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         ab_fail(&err, errno, "cannot set no_new_privs");
         child_fail(a->sock, &err);

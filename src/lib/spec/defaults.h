@@ -7,6 +7,16 @@
 
 /* Host name when none is given. */
 #define SPEC_DEFAULT_HOSTNAME "appbox"
+/* The size of each of appbox's own tmpfs mounts (/tmp, /var/tmp, /dev/shm,
+ * a throwaway home) and of a --tmpfs without size=: memory is finite, and an
+ * unsized tmpfs may take half of it. */
+#define SPEC_DEFAULT_TMPFS_SIZE (1ULL << 30)
+/* /run holds sockets and pid files, not data. */
+#define SPEC_RUN_TMPFS_SIZE (64ULL << 20)
+/* Processes a container's user may have (RLIMIT_NPROC in its user
+ * namespace until cgroups take over): a fork bomb inside stops there. */
+#define SPEC_DEFAULT_PIDS_LIMIT 4096
+
 /* Signal that asks the container to stop. */
 #define SPEC_DEFAULT_STOP_SIGNAL 15 /* SIGTERM */
 

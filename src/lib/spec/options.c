@@ -147,16 +147,63 @@ static int opt_ro_bind(struct spec *s, const char *flag, const char *value, ab_e
     return add_bind(s, true, flag, value, err);
 }
 
+/* "512k", "64m", "1g", "1048576": bytes, from 4 KiB to 1 TiB. */
+static int parse_size(const char *flag, const char *value, uint64_t *out, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    unsigned long long mult = 1;
+    if (*end && !end[1])
+        switch (*end | 0x20) {
+        case 'k': mult = 1ULL << 10; end++; break;
+        case 'm': mult = 1ULL << 20; end++; break;
+        case 'g': mult = 1ULL << 30; end++; break;
+        default: break;
+        }
+    if (!*value || value[0] == '-' || value[0] == '+' || *end || errno || v == 0 || v > (1ULL << 40) / mult ||
+        v * mult < 4096)
+        return ab_usage(err, "%s: '%s' is not a size (a number of bytes with k, m or g, from 4k to 1024g)", flag,
+                        value);
+    *out = v * mult;
+    return 0;
+}
+
 static int opt_tmpfs(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    _cleanup_free_ char *dst = NULL;
-    int r = container_path(flag, value, &dst, err);
+    /* DST or DST:size=SIZE */
+    _cleanup_free_ char *dst_raw = NULL, *opts = NULL, *dst = NULL;
+    if (split_src_dst(value, &dst_raw, &opts) < 0)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    uint64_t size = 0;
+    int r;
+    if (opts && strncmp(opts, "size=", 5) != 0)
+        return ab_usage(err, "%s: '%s' is not DST or DST:size=SIZE", flag, value);
+    if (opts && (r = parse_size(flag, opts + 5, &size, err)) < 0)
+        return r;
+    r = container_path(flag, dst_raw, &dst, err);
     if (r < 0)
         return r;
     if (strcmp(dst, "/") == 0)
         return ab_usage(err, "%s: '/': cannot mount a tmpfs over / (use --root)", flag);
-    if (spec_add_tmpfs(s, dst, flag) < 0)
+    if ((size ? spec_add_tmpfs_sized(s, dst, size, flag) : spec_add_tmpfs(s, dst, flag)) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_tmpfs_size(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return parse_size(flag, value, &s->container.tmpfs_size, err);
+}
+
+static int opt_pids(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (!*value || *end || errno || v < 16 || v > 4194304 || value[0] == '-' || value[0] == '+')
+        return ab_usage(err, "%s: '%s' is not a number of processes (16 to 4194304)", flag, value);
+    s->container.pids_limit = v;
     return 0;
 }
 
@@ -309,7 +356,8 @@ const struct spec_option spec_options[] = {
     { "bind", "SRC[:DST]", "bind host path SRC read-write at DST (default SRC)", opt_bind,
       "Files", "Bind", true },
     { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind, "Files", "BindReadOnly", true },
-    { "tmpfs", "DST", "mount a fresh tmpfs at DST", opt_tmpfs, "Files", "TemporaryFileSystem", true },
+    { "tmpfs", "DST[:size=SIZE]", "mount a fresh tmpfs at DST (default size: --tmpfs-size)", opt_tmpfs, "Files",
+      "TemporaryFileSystem", true },
     { "device", "PATH", "make host device node PATH available", opt_device, "Files", "Device", true },
     { "env", "NAME=VALUE", "set an environment variable", opt_env, "Container", "Environment", true },
     { "chdir", "DIR", "working directory inside (default: home)", opt_chdir, "Container", "WorkingDirectory",
@@ -319,6 +367,10 @@ const struct spec_option spec_options[] = {
     { "cap-add", "CAP", "keep capability CAP (inside the container's user namespace)", opt_cap_add,
       "Security", "Capability", true },
     { "cap-drop", "CAP", "drop capability CAP", opt_cap_drop, "Security", "DropCapability", true },
+    { "tmpfs-size", "SIZE", "size of each of appbox's tmpfs: /tmp /var/tmp /dev/shm, a throwaway home (default 1g)",
+      opt_tmpfs_size, "Resources", "TemporaryFileSystemSize", false },
+    { "pids", "N", "at most N processes of the container's user (default 4096)", opt_pids, "Resources", "Pids",
+      false },
     { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ void spec_init(struct spec *s)
     s->container.net = NET_NONE;
     s->container.init = SPEC_INIT_APPBOX;
     s->container.stop_signal = SPEC_DEFAULT_STOP_SIGNAL;
+    s->container.tmpfs_size = SPEC_DEFAULT_TMPFS_SIZE;
+    s->container.pids_limit = SPEC_DEFAULT_PIDS_LIMIT;
     s->process.seccomp = true;
     /* Out of memory here leaves a list short; spec_validate() refuses a
      * spec whose defaults are incomplete rather than run it less masked. */
@@ -102,6 +105,13 @@ int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin)
     return spec_add_mount(s, MOUNT_TYPE_TMPFS, NULL, destination, MOUNT_NOSUID | MOUNT_NODEV, "mode=0755", origin);
 }
 
+int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size, const char *origin)
+{
+    char data[64];
+    snprintf(data, sizeof(data), "mode=0755,size=%llu", (unsigned long long)size);
+    return spec_add_mount(s, MOUNT_TYPE_TMPFS, NULL, destination, MOUNT_NOSUID | MOUNT_NODEV, data, origin);
+}
+
 int spec_add_device(struct spec *s, const char *path, const char *origin)
 {
     return spec_add_mount(s, MOUNT_TYPE_BIND, path, path, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
@@ -176,6 +186,8 @@ int spec_validate(const struct spec *s, ab_error *err)
         if (m->type == MOUNT_TYPE_BIND && (!m->source || !*m->source))
             return ab_usage(err, "%s: a bind needs a source", m->origin ? m->origin : "mount");
     }
+    if (c->tmpfs_size == 0 || c->pids_limit == 0)
+        return ab_usage(err, "--tmpfs-size and --pids need a value above 0");
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;

@@ -103,6 +103,9 @@ struct spec_container {
     strv devices;            /* device nodes of the host bound into the fresh /dev */
     enum spec_init init;
     int stop_signal;
+    /* Resources (until cgroups: limits the kernel gives without them). */
+    uint64_t tmpfs_size;     /* bytes, each of appbox's own tmpfs mounts and a --tmpfs without size= */
+    uint64_t pids_limit;     /* RLIMIT_NPROC of the container's processes */
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
@@ -138,6 +141,8 @@ int spec_add_mount(struct spec *s, enum mount_type type, const char *source, con
 int spec_add_bind(struct spec *s, const char *source, const char *destination, bool read_only,
                   const char *origin);
 int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin);
+/* A tmpfs of SIZE bytes (--tmpfs DST:size=SIZE). */
+int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size, const char *origin);
 int spec_add_device(struct spec *s, const char *path, const char *origin);
 /* Move mount I to the front (its destination may be a parent of later ones). */
 void spec_mount_to_front(struct spec *s, size_t i);

@@ -35,6 +35,8 @@ static const struct field container_fields[] = {
     { "devices", F_STRV, C(devices) },
     { "init", F_INT, C(init) },
     { "stopSignal", F_INT, C(stop_signal) },
+    { "tmpfsSize", F_U64, C(tmpfs_size) },
+    { "pidsLimit", F_U64, C(pids_limit) },
     { "resolved", F_BOOL, C(resolved) },
     { "namespaces", F_U64, C(namespaces) },
 };

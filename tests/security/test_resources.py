@@ -1,0 +1,88 @@
+"""Bounded resources by default (issue 9, item 6): every tmpfs appbox
+mounts has a size (1 GiB by default, /run 64 MiB; --tmpfs-size, and
+--tmpfs DST:size=SIZE for one), and the container's processes are limited
+(4096 by default; --pids), so filling /tmp or a fork bomb inside stops at
+the container's limits.  As root and as an ordinary user."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+
+from conftest import ok  # noqa: E402
+from containers_support import ctr, one_line_error  # noqa: E402,F401 (fixture)
+
+
+def _kib(out):
+    return int(out.split()[1])
+
+
+def test_every_tmpfs_has_a_size(sandbox, run_as):
+    r = sandbox(["--", "sh", "-c", "df -k /tmp /var/tmp /dev/shm /run \"$HOME\" | tail -n +2"], as_user=run_as)
+    assert r.returncode == 0, r.stderr
+    sizes = {line.split()[-1]: _kib(line) for line in r.stdout.splitlines()}
+    assert sizes["/tmp"] == sizes["/var/tmp"] == sizes["/dev/shm"] == 1024 * 1024, sizes
+    assert sizes["/run"] == 64 * 1024, sizes
+    assert all(v == 1024 * 1024 for k, v in sizes.items() if k not in ("/tmp", "/var/tmp", "/dev/shm", "/run")), sizes
+
+
+def test_filling_a_tmpfs_stops_at_its_size(sandbox, run_as):
+    r = sandbox(["--tmpfs-size", "8m", "--tmpfs", "/scratch:size=4m", "--", "sh", "-c",
+                 "dd if=/dev/zero of=/tmp/fill bs=1M count=32 2>&1; df -k /tmp /scratch | tail -n +2; "
+                 "dd if=/dev/zero of=/scratch/fill bs=1M count=32 2>&1"], as_user=run_as)
+    assert "No space left on device" in r.stdout, r.stdout
+    lines = [l for l in r.stdout.splitlines() if l.startswith("none") or l.startswith("tmpfs")]
+    assert [_kib(l) for l in lines] == [8 * 1024, 4 * 1024], r.stdout
+
+
+FORK_BOMB = """
+import os, signal, time
+kids = []
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    kids.append(pid)
+print("forked", len(kids))
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+"""
+
+
+def test_a_fork_bomb_stops_at_the_limit(sandbox, run_as):
+    r = sandbox(["--pids", "40", "--", "python3", "-c", FORK_BOMB], as_user=run_as, timeout=120)
+    assert r.returncode == 0, r.stderr
+    forked = int(r.stdout.split()[-1])
+    assert forked < 40, r.stdout
+    # and the default limit is in force without the option
+    r = sandbox(["--", "sh", "-c", "cat /proc/self/limits"], as_user=run_as)
+    assert any(l.startswith("Max processes") and l.split()[2] == "4096" for l in r.stdout.splitlines()), r.stdout
+
+
+def test_bad_values_are_refused(sandbox, run_as):
+    for args, message in ((["--pids", "0"], "'0' is not a number of processes"),
+                          (["--pids", "many"], "'many' is not a number of processes"),
+                          (["--tmpfs-size", "1t"], "'1t' is not a size"),
+                          (["--tmpfs-size", "0"], "'0' is not a size"),
+                          (["--tmpfs", "/x:size=huge"], "'huge' is not a size"),
+                          (["--tmpfs", "/x:mode=777"], "is not DST or DST:size=SIZE")):
+        r = sandbox([*args, "--", "true"], as_user=run_as)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+
+
+def test_named_container_limits_shown_and_kept(ctr):
+    ctr.create("lim", "--pids", "64", "--tmpfs-size", "16m", base="host")
+    info = ctr.show("lim")
+    assert info["pids_limit"] == 64 and info["tmpfs_size"] == 16 << 20, info
+    assert "Pids=64" in ctr.conf("lim").read_text()
+    out = ok(ctr.ab("run", "lim", "++cmd", "sh", "-c", "df -k /tmp | tail -1; grep 'Max processes' /proc/self/limits"))
+    assert _kib(out.splitlines()[0]) == 16 * 1024 and out.split()[-2] == "64", out
+    # ++ overrides them for one start
+    out = ok(ctr.ab("run", "lim", "++pids", "32", "++cmd", "grep", "Max processes", "/proc/self/limits"))
+    assert out.split()[3] == "32", out
+    r = ctr.ab("config", "lim", "Resources.Pids=lots")
+    assert r.returncode == 2 and "'lots' is not a number of processes" in one_line_error(r)
