@@ -56,6 +56,9 @@ int main(int argc, char **argv)
             ab_fail(&err, errno, "cannot read the layer %s", layers.v[i]);
             return fail(&err);
         }
+        /* a layer staged in /scratch (on disk) is gone once it is open */
+        if (strncmp(layers.v[i], "/scratch/", 9) == 0)
+            unlink(layers.v[i]);
         if (unpack_layer(fd, dest, &st, &err) < 0) {
             if (layers.n > 1)
                 ab_error_prefix(&err, "layer %zu of %zu", i + 1, layers.n);

@@ -1009,3 +1009,17 @@ def test_layer_writes_through_a_symlink_inside_the_root(store, images, busybox_r
     assert os.readlink(store.rootfs("m1") / "lib") == "usr/lib"
     assert (store.rootfs("m1") / "usr/share/doc").is_file()
     assert not os.path.isfile("/usr/share/doc/doc") and not os.path.exists("/usr/lib/tool.so")
+
+
+
+def test_docker_archive_layers_are_staged_on_disk(store, images):
+    """A docker archive's layers are copied out before they are unpacked:
+    on disk next to the new root (a small archive may hold a layer of
+    gigabytes, which a tmpfs would hold in memory), each removed as soon as
+    the unpacker has it open, the staging directory after."""
+    path = images.dir / "docker.tar"
+    if not path.exists():
+        write_docker_archive(path, images.layers)
+    create(store, "k4", f"docker-archive:{path}")
+    check_layered(store, "k4", images.victim)
+    assert not (store.data / "k4" / ".unpack").exists()

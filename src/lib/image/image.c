@@ -130,8 +130,19 @@ int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *ro
         r = spec_add_bind(&s, ref->path, "/src", true, NULL);
     if (r == 0)
         r = spec_add_bind(&s, helper, "/appbox-unpack", true, NULL);
+    /* Layers a docker archive holds are staged on disk, next to the new
+     * root (and removed by the unpacker as it reads them), not in memory:
+     * a small archive may hold a layer of gigabytes. */
+    _cleanup_free_ char *scratch = NULL;
+    _cleanup_free_ char *parent = strdup(rootfs);
+    if (r == 0 && (!parent || asprintf(&scratch, "%s/.unpack", dirname(parent)) < 0))
+        r = -ENOMEM;
+    if (r == 0 && mkdir(scratch, 0700) < 0 && errno != EEXIST) {
+        spec_free(&s);
+        return ab_fail(err, errno, "cannot create %s", scratch);
+    }
     if (r == 0)
-        r = spec_add_tmpfs(&s, "/scratch", NULL);
+        r = spec_add_bind(&s, scratch, "/scratch", false, NULL);
     const char *argv[] = { "/appbox-unpack", kind_names[ref->kind], "/src", "/mnt", ref->tag, NULL };
     for (size_t i = 0; r == 0 && argv[i]; i++)
         r = strv_push(&s.process.argv, argv[i]);
@@ -149,6 +160,7 @@ int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *ro
     if (saved >= 0)
         dup2(saved, STDERR_FILENO);
     spec_free(&s);
+    rmdir(scratch); /* empty unless the unpacker failed: then the container's dir goes as a whole */
     char out[2048] = "";
     ssize_t n = msgs >= 0 ? pread(msgs, out, sizeof(out) - 1, 0) : 0;
     out[n > 0 ? n : 0] = '\0';
