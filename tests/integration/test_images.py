@@ -1023,3 +1023,26 @@ def test_docker_archive_layers_are_staged_on_disk(store, images):
     create(store, "k4", f"docker-archive:{path}")
     check_layered(store, "k4", images.victim)
     assert not (store.data / "k4" / ".unpack").exists()
+
+
+def test_full_disk_while_unpacking_names_the_reason_and_the_file(store, world_tmp, busybox_root):
+    """A data write that fails (no space left) is an error that says so and
+    names the file, not a truncated file and a misleading later error
+    (issue 9, item 9).  Root only: the small file system is a tmpfs mounted
+    in a mount namespace of the test's own."""
+    if store.as_user != "root":
+        pytest.skip("mounting the small file system the store lives on needs root")
+    layer = Layer()
+    layer.dir("usr")
+    layer.dir("usr/lib")
+    layer.file("usr/lib/big", os.urandom(6 << 20))
+    tarpath = write_tar(world_tmp / "big.tar", layer)
+    small = world_tmp / "small"
+    small.mkdir()
+    env = dict(os.environ, **store_env(small / "data", store.runtime, store.home))
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        f"mount -t tmpfs -o size=2m appbox-test {small} && "
+                        f"exec {store.appbox} create full --base tar:{tarpath} --no-launcher"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0, r.stdout
+    assert "No space left on device while writing 'usr/lib/big'" in r.stderr, r.stderr

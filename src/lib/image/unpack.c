@@ -449,14 +449,24 @@ int unpack_layer(int fd, const char *dest, struct unpack_stats *st, ab_error *er
             size_t size;
             la_int64_t off;
             int dr;
+            bool write_failed = false;
+            /* A failed write is only a warning to libarchive (ARCHIVE_WARN,
+             * "Write failed"): for us it is a truncated file, so an error
+             * that says why (no space left on the device, ...). */
             while ((dr = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK)
-                if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
-                    dr = ARCHIVE_FATAL;
+                if (archive_write_data_block(w, buf, size, off) != ARCHIVE_OK) {
+                    write_failed = true;
                     break;
                 }
+            if (write_failed) {
+                int why = archive_errno(w);
+                r = ab_error_set(err, AB_ERR_RUNTIME, why, "%s while writing '%s'",
+                                 why > 0 ? strerror(why) : archive_error_string(w), name);
+                break;
+            }
             if (dr != ARCHIVE_EOF) {
-                r = ab_error_set(err, AB_ERR_RUNTIME, 0, "cannot write '%s': %s", name,
-                                 archive_error_string(dr == ARCHIVE_FATAL ? w : a));
+                r = ab_error_set(err, AB_ERR_RUNTIME, 0, "cannot read '%s' from the archive: %s", name,
+                                 archive_error_string(a));
                 break;
             }
         }
