@@ -1046,3 +1046,21 @@ def test_full_disk_while_unpacking_names_the_reason_and_the_file(store, world_tm
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0, r.stdout
     assert "No space left on device while writing 'usr/lib/big'" in r.stderr, r.stderr
+
+
+def test_refused_names_are_escaped(store, world_tmp):
+    """An archive's entry names are untrusted: a refused one is echoed with
+    its control characters escaped (no terminal escape reaches the user's
+    terminal, and the message stays one line) (issue 9, item 11)."""
+    evil = "../\x1b]0;owned\x07\x1b[2J\nsecond line"
+    path = world_tmp / "evil-names.tar"
+    with tarfile.open(path, "w") as t:
+        info = tarfile.TarInfo(evil)
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"x"))
+    os.chmod(path, 0o644)
+    r = store.ab("create", "esc", "--base", f"tar:{path}", "--no-launcher")
+    assert r.returncode != 0
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr, repr(r.stderr)
+    assert "\\x1b]0;owned\\x07" in r.stderr and "\\nsecond line" in r.stderr, repr(r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1, repr(r.stderr)
