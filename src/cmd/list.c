@@ -86,6 +86,14 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* The filter a process gets, for show; OFF: the word when there is none. */
+static const char *seccomp_name(const struct spec_process *p, const char *off)
+{
+    if (!p->seccomp)
+        return off;
+    return p->io_uring ? "default filter, io_uring allowed" : "default filter";
+}
+
 int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
@@ -160,7 +168,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "gid", json_object_new_int((int)id->gid));
     json_object_object_add(o, "uid_map", json_object_new_string(map));
     json_object_object_add(o, "capabilities", json_object_new_string(caps));
-    json_object_object_add(o, "seccomp", json_object_new_string(s.process.seccomp ? "default filter" : "off"));
+    json_object_object_add(o, "seccomp", json_object_new_string(seccomp_name(&s.process, "off")));
     json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
     json_object_object_add(o, "tmpfs_size", json_object_new_uint64(sc->tmpfs_size));
     json_object_object_add(o, "pids_limit", json_object_new_uint64(sc->pids_limit));
@@ -205,7 +213,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
                (unsigned long long)((sc->tmpfs_size < SPEC_RUN_TMPFS_SIZE ? sc->tmpfs_size : SPEC_RUN_TMPFS_SIZE) >> 20));
         printf("  identity    %s (uid %u, gid %u); ids map %s\n", id->name, id->uid, id->gid, map);
         printf("  caps        %s\n", caps);
-        printf("  seccomp     %s\n", s.process.seccomp ? "default filter" : "OFF");
+        printf("  seccomp     %s\n", seccomp_name(&s.process, "OFF"));
         printf("  hostname    %s\n", sc->hostname);
         printf("  config      %s\n", c.conf_path);
     }

@@ -215,3 +215,25 @@ def test_exec_uses_what_the_container_was_started_with(ctr):
     assert r.returncode != 0 and "/no/such/dir" in r.stderr and str(ctr.conf("ep")) in r.stderr, r.stderr
     assert ctr.state("ep") == "stopped"
     assert not (ctr.runtime / "ep" / "spec.json").exists()
+
+
+def test_io_uring_setting_is_shown_and_joined_sessions_get_it(ctr, escape_bin):
+    """--io-uring allow: show says so, and a session joining the running
+    container gets the same filter (spec.json carries it); without it,
+    the default filter refuses io_uring."""
+    ctr.create("iu", "--io-uring", "allow", "--ro-bind", f"{escape_bin}:/ab-escape")
+    ctr.create("nu", "--ro-bind", f"{escape_bin}:/ab-escape")
+    assert ctr.show("iu")["seccomp"] == "default filter, io_uring allowed"
+    assert ctr.show("nu")["seccomp"] == "default filter"
+    assert re.search(r"^\s+seccomp\s+default filter, io_uring allowed$", ok(ctr.ab("show", "iu")), re.M)
+    for name, works in (("iu", True), ("nu", False)):
+        p, _, _ = start_app(ctr, name)
+        out = ctr.ab("exec", name, "/ab-escape", "io-uring").stdout
+        first = out.splitlines()[0] if out else ""
+        if works:
+            disabled = open("/proc/sys/kernel/io_uring_disabled").read().strip() \
+                if os.path.exists("/proc/sys/kernel/io_uring_disabled") else "0"
+            assert "a ring" in first or disabled != "0", out
+        else:
+            assert "Function not implemented" in first, out
+        end_app(p)

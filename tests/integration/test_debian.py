@@ -16,6 +16,7 @@ import os
 import pty
 import select
 import signal
+import stat
 import shutil
 import subprocess
 import tempfile
@@ -184,6 +185,23 @@ def test_seed_figlet_hello_world(cache):
         assert line in out.splitlines() or line in [l.rstrip() for l in out.splitlines()], out
     # `image list` shows the cached base
     assert IMAGE in ok(s.ab("image", "list"))
+
+
+def test_setuid_programs_keep_their_bits(cache):
+    """The default filter refuses set-id modes; appbox's own runs on a root in
+    its store (the unpacker, apt-get/dpkg) keep them: the Debian root's
+    setuid programs are still setuid in the container's rootfs, and dpkg
+    installed the package (--packages) with its setuid program."""
+    s = cache.store
+    rootfs = s.data / "fig" / "rootfs"
+    for prog in ("usr/bin/passwd", "usr/bin/su"):
+        st = os.lstat(rootfs / prog)
+        assert st.st_mode & stat.S_ISUID, f"{prog}: {stat.filemode(st.st_mode)}"
+    r = s.ab("create", "suid", "--base", BASE, "--packages", "sudo")
+    ok(r)
+    st = os.lstat(s.data / "suid" / "rootfs" / "usr/bin/sudo")
+    assert st.st_mode & stat.S_ISUID, f"sudo: {stat.filemode(st.st_mode)}"
+    ok(s.ab("rm", "suid"))
 
 
 def test_second_container_from_cache(cache, store):

@@ -109,6 +109,7 @@ static void test_bad_values(void **state)
     expect_usage("--cap-add", "CAP_FLY", "'CAP_FLY'");
     expect_usage("--cap-drop", "12", "'12'");
     expect_usage("--seccomp", "maybe", "on, off");
+    expect_usage("--io-uring", "maybe", "allow, deny");
     expect_usage("--nonsense", NULL, "unknown option");
     expect_usage("--network", NULL, "missing value");
     expect_usage("--writable=yes", NULL, "takes no value");

@@ -340,6 +340,10 @@ int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_r
         s.process.uid = id.caller_uid;
         s.process.cap_add = caps_default_root();
     }
+    /* The container's own directory in the store is the only writable
+     * tree: a dir: base copied with cp -a keeps its set-id files, as an
+     * image's do (sandbox_run() checks that DIR is in the store). */
+    s.process.store_setid = true;
     int r = spec_add_bind(&s, dir, "/mnt", false, NULL);
     if (r == 0 && src_ro)
         r = spec_add_bind(&s, src_ro, "/src", true, NULL);

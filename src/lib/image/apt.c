@@ -35,6 +35,10 @@ static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *scrip
     s.process.uid_set = true;
     s.process.uid = 0;
     s.container.net = NET_HOST;
+    /* dpkg installs setuid programs (su, passwd, mount): the filter keeps
+     * set-id modes for this run on the store's root (sandbox_run() checks
+     * that every writable tree is in the store). */
+    s.process.store_setid = true;
     int r = s.container.root ? 0 : -ENOMEM;
     char resolv[PATH_MAX];
     if (r == 0 && realpath("/etc/resolv.conf", resolv))

@@ -125,6 +125,10 @@ int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *ro
     spec_init(&s);
     s.process.uid_set = true;
     s.process.uid = 0;
+    /* An image's set-id files of mapped owners keep their bits: the filter
+     * keeps set-id modes for this run (sandbox_run() checks that the only
+     * writable tree, the new rootfs, is in the store). */
+    s.process.store_setid = true;
     int r = spec_add_bind(&s, rootfs, "/mnt", false, NULL);
     if (r == 0)
         r = spec_add_bind(&s, ref->path, "/src", true, NULL);

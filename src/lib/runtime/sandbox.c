@@ -137,6 +137,47 @@ static int take_identity(const struct spec_user *id, ab_error *err)
     return 0;
 }
 
+/* Which compiled program of the default filter the process gets. */
+static unsigned seccomp_variant(const struct spec_process *p)
+{
+    return (p->io_uring ? SECCOMP_ALLOW_IO_URING : 0) | (p->store_setid ? SECCOMP_ALLOW_SETID : 0);
+}
+
+/* Whether the resolved, real path PATH lies below REAL_DATA (the data
+ * store's real path). */
+static bool below(const char *path, const char *real_data)
+{
+    size_t len = strlen(real_data);
+    return path && strncmp(path, real_data, len) == 0 && path[len] == '/';
+}
+
+/* A filter that allows set-id modes is only for appbox's own runs on a
+ * root in its store, which is the caller's alone (0700): every tree the
+ * command can write must be in there, or a set-id program it made would
+ * be one for the host users who can reach it.  Checked on the resolved
+ * spec (real paths, pinned by dev/ino for the mounts module), so no bind
+ * of the user's can get the variant by accident. */
+static int check_store_setid(const struct ab_ctx *ctx, const struct spec *s, ab_error *err)
+{
+    if (!s->process.store_setid || !s->process.seccomp)
+        return 0;
+    _cleanup_free_ char *real_data = ctx && ctx->data_dir ? realpath(ctx->data_dir, NULL) : NULL;
+    const char *outside = NULL;
+    if (!real_data)
+        outside = "(no data store)";
+    else if (s->container.writable && !below(s->container.root, real_data))
+        outside = s->container.root ? s->container.root : "/";
+    for (size_t i = 0; !outside && i < s->container.n_mounts; i++) {
+        const struct spec_mount *m = &s->container.mounts[i];
+        if (m->type == MOUNT_TYPE_BIND && !(m->options & MOUNT_RO) && !below(m->source, real_data))
+            outside = m->source;
+    }
+    if (outside)
+        return ab_fail(err, EPERM, "internal error: set-id modes are kept only for trees in appbox's store, not '%s'",
+                       outside);
+    return 0;
+}
+
 /* The command's last steps before exec, shared by `sandbox` (PID 2 of a
  * new container) and `exec`/`run` (a process that joined a running one):
  * identity, terminal, capabilities, working directory, environment,
@@ -218,7 +259,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
         ab_fail(&err, errno, "cannot close inherited file descriptors");
         child_fail(a->sock, &err);
     }
-    if (s->process.seccomp && seccomp_filter_load(&err) < 0)
+    if (s->process.seccomp && seccomp_filter_load(seccomp_variant(&s->process), &err) < 0)
         child_fail(a->sock, &err);
 
     extern char **environ;
@@ -560,6 +601,8 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
     if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
     int r = spec_resolve(s, err);
+    if (r == 0)
+        r = check_store_setid(ctx, s, err);
     if (r < 0)
         return r;
     struct runner run;

@@ -1,6 +1,6 @@
 /* Load the default filter compiled at build time (src/tools/gen_seccomp.c):
- * the same program libseccomp makes from seccomp_filter.c, without
- * compiling it again on every start. */
+ * the same programs libseccomp makes from seccomp_filter.c, one per
+ * variant, without compiling them again on every start. */
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -10,11 +10,16 @@
 #include "runtime/seccomp_filter.h"
 #include "seccomp_bpf.h"
 
-int seccomp_filter_load(ab_error *err)
+_Static_assert(sizeof(seccomp_programs) / sizeof(seccomp_programs[0]) == SECCOMP_N_VARIANTS,
+               "one program per variant");
+
+int seccomp_filter_load(unsigned variant, ab_error *err)
 {
+    if (variant >= SECCOMP_N_VARIANTS)
+        return ab_fail(err, EINVAL, "no such seccomp filter variant: %u", variant);
     struct sock_fprog prog = {
-        .len = (unsigned short)(sizeof(default_filter_bpf) / sizeof(struct sock_filter)),
-        .filter = (struct sock_filter *)(void *)default_filter_bpf,
+        .len = (unsigned short)(seccomp_programs[variant].len / sizeof(struct sock_filter)),
+        .filter = (struct sock_filter *)(void *)seccomp_programs[variant].bpf,
     };
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
         return ab_fail(err, errno, "cannot load the seccomp filter");

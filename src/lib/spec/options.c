@@ -348,6 +348,17 @@ static int opt_seccomp(struct spec *s, const char *flag, const char *value, ab_e
     return 0;
 }
 
+static int opt_io_uring(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "allow") == 0)
+        s->process.io_uring = true;
+    else if (strcmp(value, "deny") == 0)
+        s->process.io_uring = false;
+    else
+        return ab_usage(err, "%s: '%s' is not an io_uring setting (allowed: allow, deny)", flag, value);
+    return 0;
+}
+
 const struct spec_option spec_options[] = {
     { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
       "Container", "Root", false },
@@ -372,6 +383,8 @@ const struct spec_option spec_options[] = {
     { "pids", "N", "at most N processes of the container's user (default 4096)", opt_pids, "Resources", "Pids",
       false },
     { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
+    { "io-uring", "allow|deny", "let the seccomp filter allow io_uring (default: deny)", opt_io_uring, "Security",
+      "IoUring", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
 

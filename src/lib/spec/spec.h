@@ -4,7 +4,8 @@
  *  - the container part: root, an ordered list of mounts, namespaces, id
  *    maps, network, devices, masked and read-only paths, hostname, how PID
  *    1 runs, the stop signal;
- *  - the process part: argv, env, cwd, user, capabilities, seccomp,
+ *  - the process part: argv, env, cwd, user, capabilities, seccomp (and
+ *    whether it allows io_uring),
  *    terminal.  `exec` and a session carry only this part.
  *
  * Its life: the option registry (options.h) fills it from any source,
@@ -122,6 +123,13 @@ struct spec_process {
     uint64_t cap_drop;
     bool cap_drop_all;
     bool seccomp;            /* default filter on (true) or off */
+    bool io_uring;           /* the filter allows io_uring (--io-uring allow) */
+    /* Internal: the filter keeps set-id modes (chmod u+s, ...) allowed.
+     * Never set from an option, appbox.conf or spec.json: only by appbox's
+     * own runs on a root in its private store (apt-get/dpkg, the image
+     * unpacker); sandbox_run() refuses it when a writable tree is outside
+     * the store. */
+    bool store_setid;
     bool terminal;           /* a pty of the container's own (decided at run time) */
     struct spec_user user;   /* set by spec_resolve() */
 };

@@ -51,6 +51,7 @@ static const struct field process_fields[] = {
     { "capDrop", F_U64, P(cap_drop) },
     { "capDropAll", F_BOOL, P(cap_drop_all) },
     { "seccomp", F_BOOL, P(seccomp) },
+    { "ioUring", F_BOOL, P(io_uring) },   /* store_setid is never written: appbox's own runs only */
     { "terminal", F_BOOL, P(terminal) },
 };
 
