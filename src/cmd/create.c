@@ -226,6 +226,10 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
             src = getenv("HOME");
             if (!src || src[0] != '/')
                 return cmd_usage_error("create", "--user-home host: HOME is not set");
+            /* The whole home is the container's to write: say what that means. */
+            fprintf(stderr, "appbox: warning: --user-home host: the container can change everything in %s, "
+                            "including ~/.local/bin (your launchers), your shell's start-up files and every "
+                            "container's appbox.conf\n", src);
         } else if (src[0] != '/') {
             return cmd_usage_error("create", "--user-home: '%s' is not private, host or an absolute path", src);
         }

@@ -684,3 +684,15 @@ def test_writable_without_a_root_is_refused(ctr):
     r = ctr.ab("run", "wr", "++writable", "++cmd", "true")
     assert r.returncode == 2 and "--writable (Writable=): only applies with --root" in one_line_error(r), r.stderr
     assert ctr.state("wr") == "stopped"
+
+
+def test_user_home_host_warns_what_it_hands_over(ctr):
+    """--user-home host gives the container the user's whole home: create
+    says what that includes (launchers, start-up files, every container's
+    appbox.conf), and the home inside is the host's."""
+    r = ctr.ab("create", "uh", "--base", f"dir:{ctr.src_root}", "--user-home", "host", "--no-launcher")
+    assert r.returncode == 0, r.stderr
+    assert "warning: --user-home host" in r.stderr and "~/.local/bin" in r.stderr and "appbox.conf" in r.stderr
+    if ctr.user.uid != 0:  # (root's home is bound plainly: host root's files are nobody's inside)
+        ok(ctr.ab("run", "uh", "++cmd", "sh", "-c", "echo from-inside > \"$HOME/uh-mark\""))
+        assert (ctr.home / "uh-mark").read_text() == "from-inside\n"
