@@ -28,7 +28,7 @@ ensure_packages() {
 }
 
 # What building appbox needs.
-BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libinih-dev libjson-c-dev libarchive-dev)
+BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjson-c-dev libarchive-dev)
 # What the tests need on top (C unit tests, pytest suites, test users, tools
 # the tests run inside the sandbox or on the host to check it).
 TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procps

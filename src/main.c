@@ -10,28 +10,37 @@ struct verb {
     const char *name;
     int (*fn)(struct ab_ctx *ctx, int argc, char **argv);
     int guard_exe;  /* runs container code: protect the binary first */
+    int store;      /* uses named containers: the data and runtime dirs are checked first */
 };
 
 static const struct verb verbs[] = {
-    { "sandbox", cmd_sandbox, 1 },
-    { "create", cmd_create, 1 },
-    { "run", cmd_run, 1 },
-    { "start", cmd_start, 1 },
-    { "stop", cmd_stop, 0 },
-    { "exec", cmd_exec, 1 },
-    { "shell", cmd_shell, 1 },
-    { "list", cmd_list, 0 },
-    { "show", cmd_show, 0 },
-    { "config", cmd_config, 0 },
-    { "edit", cmd_edit, 0 },
-    { "rm", cmd_rm, 1 },
-    { "launcher", cmd_launcher, 0 },
-    { "update", cmd_update, 1 },
-    { "image", cmd_image, 1 },
-    { "help", cmd_help, 0 },
-    { "version", cmd_version, 0 },
-    { NULL, NULL, 0 },
+    { "sandbox", cmd_sandbox, 1, 0 },
+    { "create", cmd_create, 1, 1 },
+    { "run", cmd_run, 1, 1 },
+    { "start", cmd_start, 1, 1 },
+    { "stop", cmd_stop, 0, 1 },
+    { "exec", cmd_exec, 1, 1 },
+    { "shell", cmd_shell, 1, 1 },
+    { "list", cmd_list, 0, 1 },
+    { "show", cmd_show, 0, 1 },
+    { "config", cmd_config, 0, 1 },
+    { "edit", cmd_edit, 0, 1 },
+    { "rm", cmd_rm, 1, 1 },
+    { "launcher", cmd_launcher, 0, 1 },
+    { "update", cmd_update, 1, 1 },
+    { "image", cmd_image, 1, 0 },
+    { "help", cmd_help, 0, 0 },
+    { "version", cmd_version, 0, 0 },
+    { NULL, NULL, 0, 0 },
 };
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -54,6 +63,13 @@ int main(int argc, char **argv)
             ab_error err = { 0 };
             if (cmd_context_init(&ctx, &err) < 0)
                 return cmd_report(&err);
+            /* A runtime (or data) dir that is not the caller's own, e.g. a
+             * /tmp/appbox-UID another user made first, is refused before
+             * anything is read from it or made in it (help still works). */
+            if (e->store && !wants_help(argc - 2, argv + 2) && ab_ctx_check_dirs(&ctx, &err) < 0) {
+                ab_ctx_free(&ctx);
+                return cmd_report(&err);
+            }
             int code = e->fn(&ctx, argc - 2, argv + 2);
             ab_ctx_free(&ctx);
             return code;

@@ -91,11 +91,15 @@ static int create_unknown(void *ud, const char *name, const char *value, ab_erro
         _cleanup_free_ char *list = strdup(value);
         char *save = NULL;
         for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-            bool ok = *p;
+            /* Debian's rule: a name starts with a letter or digit, so none
+             * looks like an option to apt-get (--allow-unauthenticated);
+             * apt_install() puts "--" before them as well. */
+            bool ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
             for (const char *c = p; ok && *c; c++)
                 ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("+-.:=~", *c);
             if (!ok)
-                return ab_usage(err, "--packages: '%s' is not a package name (lower-case letters, digits, + - .)", p);
+                return ab_usage(err, "--packages: '%s' is not a package name (lower-case letters, digits, + - . : = ~; "
+                                     "starting with a letter or digit)", p);
             strv_push(&a->packages, p);
         }
         return 1;
@@ -299,6 +303,13 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < conf.n; i++)
         conf_add(&full, conf.e[i].section, conf.e[i].key, conf.e[i].value, 0);
     conf_free(&conf);
+    /* appbox.conf must read back as what was checked (a line break or
+     * blanks at a value's ends would not): refused now, before anything
+     * is made; conf_write() checks the file itself again. */
+    if (conf_check_roundtrip(&full, &err) < 0) {
+        conf_free(&full);
+        return cmd_usage_error("create", "%s", err.msg);
+    }
 
     _cleanup_free_ char *root = store_data_root(ctx, &err);
     _cleanup_free_ char *dir = store_path(ctx, name, NULL, &err);

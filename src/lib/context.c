@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/fsutil.h"
 #include "util/fsutil.h"
 
 static int dup_opt(const char *in, char **out)
@@ -81,28 +81,148 @@ void ab_ctx_free(struct ab_ctx *ctx)
     ctx->data_fd = ctx->runtime_fd = -1;
 }
 
-static int open_dir(const char *path, int *slot, ab_error *err)
+/* A refusal: the message says what is wrong and what to do, no errno. */
+#define refuse(err, ...) ab_error_set((err), AB_ERR_RUNTIME, 0, __VA_ARGS__)
+
+/* Make the missing directories of PATH (0700), as `mkdir -p` would; the
+ * checks are made on what is then opened, not here. */
+static int make_parents(const char *path, ab_error *err)
+{
+    _cleanup_free_ char *p = strdup(path);
+    if (!p)
+        return ab_fail(err, ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return ab_fail(err, errno, "cannot create %s", p);
+            *s = saved;
+            if (!saved)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* A directory appbox keeps its state in (WHAT: "runtime" or "data"),
+ * opened as an O_PATH fd that everything below is opened from.  It must be
+ * a directory (not a symlink) that belongs to the caller; its mode is made
+ * 0700 (the runtime dir: exactly; the data dir: no group or other bits),
+ * which only its owner, the caller, can do.  The runtime dir's parent (the
+ * /tmp of the /tmp/appbox-UID fallback) must belong to root or the caller
+ * and, if others may write to it, be sticky: otherwise another user could
+ * rename it away under us.  CREATE makes it (and missing parents); without
+ * it, a missing directory is -ENOENT with no message.  HINT ends a refusal:
+ * what the user can do. */
+static int open_private_dir(const char *path, const char *what, bool runtime, bool create, int *slot,
+                            ab_error *err)
 {
     if (*slot >= 0)
         return *slot;
-    int r = fs_mkdirs(path, true, err);
+    if (path[0] != '/')
+        return ab_fail(err, EINVAL, "the %s directory %s is not an absolute path", what, path);
+    const char *hint = runtime ? "set XDG_RUNTIME_DIR (or APPBOX_RUNTIME_DIR) to a private directory of yours"
+                               : "set XDG_DATA_HOME (or APPBOX_DATA_DIR) to a private directory of yours";
+    _cleanup_free_ char *parent = strdup(path);
+    if (!parent)
+        return ab_fail(err, ENOMEM, "out of memory");
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash + 1;
+    if (!*base)
+        return ab_fail(err, EINVAL, "the %s directory %s cannot be /", what, path);
+    *slash = '\0';
+    const char *pdir = parent[0] ? parent : "/";
+    int r = create && parent[0] ? make_parents(pdir, err) : 0;
     if (r < 0)
         return r;
-    int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
+    /* the parent's own path may go through links (/var/run): the checks
+     * below are made on what it leads to */
+    _cleanup_close_ int pfd = open(pdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        if (errno == ENOENT && !create)
+            return -ENOENT;
+        return ab_fail(err, errno, "cannot open %s (the parent of the %s directory %s)", pdir, what, path);
+    }
+    struct stat st;
+    if (fstat(pfd, &st) < 0)
+        return ab_fail(err, errno, "cannot open %s", pdir);
+    uid_t me = getuid();
+    if (runtime && st.st_uid != 0 && st.st_uid != me)
+        return refuse(err, "the runtime directory %s is not safe: its parent %s belongs to uid %u, not to you "
+                                   "or root; %s", path, pdir, (unsigned)st.st_uid, hint);
+    if (runtime && (st.st_mode & 022) && !(st.st_mode & S_ISVTX))
+        return refuse(err, "the runtime directory %s is not safe: others may write to its parent %s, which "
+                                   "is not sticky; %s", path, pdir, hint);
+    if (create && mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
+        return ab_fail(err, errno, "cannot create the %s directory %s", what, path);
+    int fd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && !create)
+            return -ENOENT;
+        if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            return refuse(err, "the %s directory %s is not safe: it is a symbolic link; remove it, or %s", what,
+                           path, hint);
+        if (e == ENOTDIR)
+            return refuse(err, "the %s directory %s is not a directory; remove it, or %s", what, path, hint);
+        return ab_fail(err, e, "cannot open the %s directory %s", what, path);
+    }
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return ab_fail(err, e, "cannot open the %s directory %s", what, path);
+    }
+    if (st.st_uid != me) {
+        close(fd);
+        return refuse(err, "the %s directory %s is not safe: it belongs to uid %u, not to you (uid %u); "
+                                   "remove it, or %s", what, path, (unsigned)st.st_uid, (unsigned)me, hint);
+    }
+    mode_t mode = st.st_mode & 07777;
+    if (runtime ? mode != 0700 : (mode & 077) != 0) {
+        /* ours, so ours to repair: through the fd, never the path again */
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        if (chmod(self, runtime ? 0700 : (mode & 0700) | 0700) < 0) {
+            int e = errno;
+            close(fd);
+            return ab_fail(err, e, "cannot make the %s directory %s private (mode 0700)", what, path);
+        }
+    }
     *slot = fd;
     return fd;
 }
 
 int ab_ctx_data_fd(struct ab_ctx *ctx, ab_error *err)
 {
-    return open_dir(ctx->data_dir, &ctx->data_fd, err);
+    return open_private_dir(ctx->data_dir, "data", false, true, &ctx->data_fd, err);
 }
 
 int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err)
 {
-    return open_dir(ctx->runtime_dir, &ctx->runtime_fd, err);
+    return open_private_dir(ctx->runtime_dir, "runtime", true, true, &ctx->runtime_fd, err);
+}
+
+int ab_ctx_data_fd_existing(struct ab_ctx *ctx, ab_error *err)
+{
+    return open_private_dir(ctx->data_dir, "data", false, false, &ctx->data_fd, err);
+}
+
+int ab_ctx_runtime_fd_existing(struct ab_ctx *ctx, ab_error *err)
+{
+    return open_private_dir(ctx->runtime_dir, "runtime", true, false, &ctx->runtime_fd, err);
+}
+
+int ab_ctx_check_dirs(struct ab_ctx *ctx, ab_error *err)
+{
+    int r = ab_ctx_data_fd_existing(ctx, err);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    r = ab_ctx_runtime_fd_existing(ctx, err);
+    return r < 0 && r != -ENOENT ? r : 0;
 }
 
 void ab_log(const struct ab_ctx *ctx, enum ab_log_level level, const char *fmt, ...)

@@ -54,10 +54,23 @@ struct ab_ctx {
 int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err);
 void ab_ctx_free(struct ab_ctx *ctx);
 
-/* The data and runtime directories as fds, created (0700, the caller's)
- * and opened on first use, then kept. */
+/* The data and runtime directories as O_PATH fds, created and opened on
+ * first use, then kept; everything below them is opened from these fds.
+ * Each is checked: a directory (not a symbolic link) of the caller's, made
+ * 0700 (the runtime dir exactly; the data dir without group or other
+ * bits); the runtime dir's parent must be root's or the caller's and, if
+ * others may write to it (the /tmp of /tmp/appbox-UID), sticky.  Anything
+ * else is refused with a message that names the path, what is wrong and
+ * what to do. */
 int ab_ctx_data_fd(struct ab_ctx *ctx, ab_error *err);
 int ab_ctx_runtime_fd(struct ab_ctx *ctx, ab_error *err);
+/* The same, creating nothing: -ENOENT (and no message) when missing. */
+int ab_ctx_data_fd_existing(struct ab_ctx *ctx, ab_error *err);
+int ab_ctx_runtime_fd_existing(struct ab_ctx *ctx, ab_error *err);
+/* Check both where they exist (creating nothing): what every verb that
+ * uses named containers does first, so a directory another user planted
+ * (/tmp/appbox-UID) is refused before anything is read from it. */
+int ab_ctx_check_dirs(struct ab_ctx *ctx, ab_error *err);
 
 /* Whether a message of LEVEL would be shown: check it first where working
  * out the message costs something (reading /proc/locks for a count). */

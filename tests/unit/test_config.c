@@ -157,11 +157,73 @@ static void test_edit_entries(void **state)
     conf_free(&c);
 }
 
+/* A line is read whole, however long: inih as Debian builds it cut lines
+ * at 199 bytes and read the rest as lines of their own. */
+static void test_long_lines(void **state)
+{
+    char run[1200] = "Run=sh -c ";
+    size_t n = strlen(run);
+    while (n < 199)
+        run[n++] = 'x';
+    strcpy(run + n, "[Security]");
+    n += strlen("[Security]");
+    while (n < 398)
+        run[n++] = 'y';
+    strcpy(run + n, "Seccomp=off");
+    char text[1400];
+    snprintf(text, sizeof(text), "[Container]\n%s\n", run);
+    write_conf(text);
+    struct conf c = { 0 };
+    struct container_conf cc;
+    ab_error err = { 0 };
+    assert_int_equal(conf_load(path, &c, &cc, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.e[0].section, "Container");
+    assert_string_equal(cc.run, run + 4);
+    assert_true(cc.spec.process.seccomp);
+    /* and it is written back as one line */
+    assert_int_equal(conf_write(path, &c, NULL, &err), 0);
+    conf_free(&c);
+    container_conf_free(&cc);
+    assert_int_equal(conf_load(path, &c, &cc, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(cc.run, run + 4);
+    conf_free(&c);
+    container_conf_free(&cc);
+}
+
+/* What would not read back as written is refused, and the file kept. */
+static void test_roundtrip(void **state)
+{
+    write_conf("[Container]\nBase=host\n");
+    struct conf c = { 0 };
+    ab_error err = { 0 };
+    conf_add(&c, "Container", "Run", "sh -c 'a\n[Security]\nSeccomp=off'", 0);
+    assert_true(conf_check_roundtrip(&c, &err) < 0);
+    assert_non_null(strstr(err.msg, "line break"));
+    assert_true(conf_write(path, &c, NULL, &err) < 0);
+    conf_free(&c);
+    conf_add(&c, "Container", "Run", "true ", 0);
+    assert_true(conf_check_roundtrip(&c, &err) < 0);
+    assert_non_null(strstr(err.msg, "blank"));
+    assert_true(conf_write(path, &c, NULL, &err) < 0);
+    conf_free(&c);
+    conf_add(&c, "Container", "Run", "a=b:c [x] ;#", 0);
+    assert_int_equal(conf_check_roundtrip(&c, &err), 0);
+    conf_free(&c);
+    /* the old file is still there, as it was */
+    assert_int_equal(conf_read(path, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.e[0].value, "host");
+    conf_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file), cmocka_unit_test(test_errors), cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_split), cmocka_unit_test(test_edit_entries),
+        cmocka_unit_test(test_split), cmocka_unit_test(test_edit_entries), cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_roundtrip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,45 +89,6 @@ size_t conf_remove(struct conf *c, const char *section, const char *key)
     return removed;
 }
 
-struct read_ctx {
-    struct conf *c;
-    int line;        /* lines seen so far, to number entries */
-    const char *text;
-};
-
-static int line_of(const char *text, const char *section, const char *name, const char *value, int from)
-{
-    /* inih does not pass line numbers to handlers in Debian's build: find
-     * the line of this key at or after the previous one. */
-    int line = 1;
-    for (const char *p = text; *p; line++) {
-        const char *eol = strchrnul(p, '\n');
-        if (line > from) {
-            const char *q = p;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            size_t nlen = strlen(name);
-            if ((size_t)(eol - q) >= nlen && strncmp(q, name, nlen) == 0) {
-                const char *r = q + nlen;
-                while (*r == ' ' || *r == '\t')
-                    r++;
-                if (*r == '=' || *r == ':')
-                    return line;
-            }
-        }
-        p = *eol ? eol + 1 : eol;
-    }
-    return from + 1;
-}
-
-static int read_handler(void *user, const char *section, const char *name, const char *value)
-{
-    struct read_ctx *rc = user;
-    int line = line_of(rc->text, section, name, value, rc->line);
-    rc->line = line;
-    return conf_add(rc->c, section, name, value, line) == 0;
-}
-
 static int unknown_section(const char *path, int line, const char *section, ab_error *err)
 {
     return ab_error_set(err, AB_ERR_RUNTIME, 0,
@@ -136,45 +96,97 @@ static int unknown_section(const char *path, int line, const char *section, ab_e
                         line, section);
 }
 
-/* inih calls the handler only for Key=Value lines, so an empty section
- * such as a stray "[Nope]" would pass unseen: check every header line as
- * inih reads it (leading blanks skipped, the name up to the first ']'). */
-static int check_sections(const char *path, const char *text, ab_error *err)
+static bool is_blank(char ch)
 {
-    int line = 1;
-    for (const char *p = text; *p; line++) {
-        const char *eol = strchrnul(p, '\n');
-        const char *q = p;
-        if (line == 1 && strncmp(q, "\xEF\xBB\xBF", 3) == 0)
-            q += 3; /* a UTF-8 BOM, which inih skips */
-        while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
-            q++;
-        const char *close = q < eol && *q == '[' ? memchr(q, ']', (size_t)(eol - q)) : NULL;
-        if (close) {
-            _cleanup_free_ char *name = strndup(q + 1, (size_t)(close - q - 1));
-            if (!name)
-                return ab_fail(err, ENOMEM, "cannot parse %s", path);
-            bool known = false;
-            for (size_t s = 0; sections[s]; s++)
-                known |= strcmp(sections[s], name) == 0;
-            if (!known)
-                return unknown_section(path, line, name, err);
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* The INI syntax appbox.conf has always had (inih's, as appbox set it up:
+ * no inline comments, no continuation lines), read here with no limit on
+ * a line's length: inih, as Debian builds it, cuts a line at 199 bytes and
+ * reads the rest as a line of its own, so a long value could smuggle in a
+ * "[Security]" and a "Seccomp=off".  Every line is what it looks like:
+ * blanks around it ignored; empty, or starting with ';' or '#': a comment;
+ * "[Name]": a section (one of appbox's); else Key=Value (or Key:Value),
+ * the key and value without the blanks around them.  One pass, each line
+ * numbered as it is read. */
+static int conf_parse(char *text, const char *path, struct conf *c, ab_error *err)
+{
+    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3; /* a UTF-8 BOM */
+    const char *section = "";
+    int line = 0;
+    for (char *p = text; *p;) {
+        line++;
+        char *eol = strchrnul(p, '\n');
+        char *next = *eol ? eol + 1 : eol;
+        *eol = '\0';
+        char *end = eol;
+        while (end > p && is_blank(end[-1]))
+            *--end = '\0';
+        while (is_blank(*p))
+            p++;
+        if (*p == '\0' || *p == ';' || *p == '#') {
+            p = next;
+            continue;
         }
-        p = *eol ? eol + 1 : eol;
+        if (*p == '[') {
+            char *close = strchr(p + 1, ']');
+            if (!close)
+                return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s:%d: not a [Section] or Key=Value line", path, line);
+            *close = '\0';
+            section = NULL;
+            for (size_t s = 0; sections[s]; s++)
+                if (strcmp(sections[s], p + 1) == 0)
+                    section = sections[s];
+            if (!section)
+                return unknown_section(path, line, p + 1, err);
+            p = next;
+            continue;
+        }
+        char *sep = strpbrk(p, "=:");
+        if (!sep)
+            return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s:%d: not a [Section] or Key=Value line", path, line);
+        char *value = sep + 1;
+        while (sep > p && is_blank(sep[-1]))
+            sep--;
+        *sep = '\0';
+        while (is_blank(*value))
+            value++;
+        if (c->n >= CONF_MAX_ENTRIES)
+            return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s:%d: too many settings (at most %d)", path, line,
+                                CONF_MAX_ENTRIES);
+        if (conf_add(c, section, p, value, line) < 0)
+            return ab_fail(err, ENOMEM, "cannot parse %s", path);
+        p = next;
     }
     return 0;
 }
 
+int conf_parse_text(const char *text, size_t len, const char *path, struct conf *c, ab_error *err)
+{
+    if (strnlen(text, len) != len)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: contains a NUL byte (not a text file)", path);
+    _cleanup_free_ char *copy = strndup(text, len);
+    if (!copy)
+        return ab_fail(err, ENOMEM, "cannot parse %s", path);
+    int r = conf_parse(copy, path, c, err);
+    if (r == 0 && c->n == 0)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: empty: no settings (see appbox.conf(5))", path);
+    return r;
+}
+
 int conf_read(const char *path, struct conf *c, ab_error *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return ab_fail(err, errno, "cannot read %s", path);
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return ab_fail(err, EINVAL, "cannot read %s: not a regular file", path);
-    if (st.st_size > (1 << 20))
-        return ab_fail(err, EFBIG, "cannot read %s", path);
+    if (st.st_size > CONF_MAX_SIZE)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: too large (%lld bytes; at most %d)", path,
+                            (long long)st.st_size, CONF_MAX_SIZE);
     _cleanup_free_ char *text = calloc(1, (size_t)st.st_size + 1);
     if (!text)
         return ab_fail(err, ENOMEM, "cannot read %s", path);
@@ -183,29 +195,13 @@ int conf_read(const char *path, struct conf *c, ab_error *err)
         ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
+            return ab_fail(err, errno, "cannot read %s", path);
+        if (n == 0)
             break;
         got += (size_t)n;
     }
-    text[got] = '\0';
-    if (strlen(text) != got)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: contains a NUL byte (not a text file)", path);
-
-    /* ';' is common in commands (Run=sh -c 'a; b'): no inline comments,
-     * and no continuation lines, so every line is what it looks like. */
-    ini_allow_inline_comments = false;
-    ini_allow_multiline = false;
-    struct read_ctx rc = { .c = c, .line = 0, .text = text };
-    int r = ini_parse_string(text, read_handler, &rc);
-    if (r > 0)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s:%d: not a [Section] or Key=Value line", path, r);
-    if (r < 0)
-        return ab_fail(err, ENOMEM, "cannot parse %s", path);
-    if ((r = check_sections(path, text, err)) < 0)
-        return r;
-    if (c->n == 0)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: empty: no settings (see appbox.conf(5))", path);
-    return 0;
+    return conf_parse_text(text, got, path, c, err);
 }
 
 void container_conf_free(struct container_conf *cc)
@@ -241,10 +237,21 @@ static int check_base(const char *where, const char *v, ab_error *err)
                         "docker-archive:FILE[:TAG], with absolute paths)", where, v);
 }
 
+/* A key that takes one value, as first seen: at most one of each known
+ * key, so looking one up is bounded by the option table, and reading a
+ * file is linear in its length (a rescan of every earlier entry made a
+ * 1 MiB file take seconds). */
+struct seen_key {
+    const char *section, *key;
+    int line;
+};
+
 int conf_to_container(const struct conf *c, const char *path, struct container_conf *cc, ab_error *err)
 {
     memset(cc, 0, sizeof(*cc));
     spec_init(&cc->spec);
+    _cleanup_free_ struct seen_key *seen = NULL;
+    size_t n_seen = 0, cap_seen = 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct conf_entry *e = &c->e[i];
         char where[4200];
@@ -265,11 +272,21 @@ int conf_to_container(const struct conf *c, const char *path, struct container_c
         if (!conf_key_known(e->section, e->key, &repeatable))
             return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: unknown key in [%s] (see appbox.conf(5))", where,
                                 e->section);
-        if (!repeatable)
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(c->e[j].section, e->section) == 0 && strcmp(c->e[j].key, e->key) == 0)
+        if (!repeatable) {
+            for (size_t j = 0; j < n_seen; j++)
+                if (strcmp(seen[j].section, e->section) == 0 && strcmp(seen[j].key, e->key) == 0)
                     return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s: given twice (also on line %d); it takes one value",
-                                        where, c->e[j].line);
+                                        where, seen[j].line);
+            if (n_seen == cap_seen) {
+                size_t ncap = cap_seen ? cap_seen * 2 : 16;
+                struct seen_key *ns = realloc(seen, ncap * sizeof(*ns));
+                if (!ns)
+                    return ab_fail(err, ENOMEM, "out of memory");
+                seen = ns;
+                cap_seen = ncap;
+            }
+            seen[n_seen++] = (struct seen_key){ e->section, e->key, e->line };
+        }
 
         int r;
         if (strcmp(e->section, "Container") == 0 && strcmp(e->key, "Base") == 0) {
@@ -321,24 +338,14 @@ int conf_load(const char *path, struct conf *c, struct container_conf *cc, ab_er
     return conf_to_container(c, path, cc, err);
 }
 
-int conf_write(const char *path, const struct conf *c, const char *header, ab_error *err)
+/* The text of entries as conf_write() writes them: grouped by section in
+ * the canonical order (entries of other sections are dropped). */
+static char *conf_format(const struct conf *c, const char *header, size_t *len)
 {
-    _cleanup_free_ char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-        return ab_fail(err, ENOMEM, "cannot write %s", path);
-    _cleanup_fclose_ FILE *f = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        if (fd >= 0)
-            close(fd);
-        return ab_fail(err, errno, "cannot write %s", tmp);
-    }
-    for (size_t i = 0; i < c->n; i++)
-        if (strpbrk(c->e[i].value, "\n\r")) {
-            unlink(tmp);
-            return ab_error_set(err, AB_ERR_USAGE, 0, "[%s] %s: a value may not contain a line break", c->e[i].section,
-                                c->e[i].key);
-        }
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    if (!f)
+        return NULL;
     if (header)
         fputs(header, f);
     for (size_t s = 0; sections[s]; s++) {
@@ -347,15 +354,119 @@ int conf_write(const char *path, const struct conf *c, const char *header, ab_er
             if (strcmp(c->e[i].section, sections[s]) != 0)
                 continue;
             if (!any)
-                fprintf(f, "%s[%s]\n", s && header ? "\n" : (s ? "\n" : ""), sections[s]);
+                fprintf(f, "%s[%s]\n", s ? "\n" : "", sections[s]);
             any = true;
             fprintf(f, "%s=%s\n", c->e[i].key, c->e[i].value);
         }
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        int e = errno;
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Whether READ (the file as read back) holds exactly the entries of C that
+ * conf_format() wrote, in its order. */
+static int conf_same(const struct conf *c, const struct conf *read, ab_error *err)
+{
+    size_t k = 0;
+    for (size_t s = 0; sections[s]; s++)
+        for (size_t i = 0; i < c->n; i++) {
+            const struct conf_entry *e = &c->e[i];
+            if (strcmp(e->section, sections[s]) != 0)
+                continue;
+            if (k >= read->n || strcmp(read->e[k].section, e->section) != 0 || strcmp(read->e[k].key, e->key) != 0 ||
+                strcmp(read->e[k].value, e->value) != 0)
+                return ab_error_set(err, AB_ERR_USAGE, 0, "[%s] %s=%s: would not read back as written", e->section,
+                                    e->key, e->value);
+            k++;
+        }
+    if (k != read->n)
+        return ab_error_set(err, AB_ERR_USAGE, 0, "appbox.conf would not read back as written (%zu settings "
+                                                  "written, %zu read)", k, read->n);
+    return 0;
+}
+
+/* What a value may not hold, said plainly (conf_same() is the net). */
+static int conf_values_ok(const struct conf *c, ab_error *err)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct conf_entry *e = &c->e[i];
+        if (strpbrk(e->value, "\n\r") || strpbrk(e->key, "\n\r"))
+            return ab_error_set(err, AB_ERR_USAGE, 0, "[%s] %s: a value may not contain a line break", e->section,
+                                e->key);
+        size_t len = strlen(e->value);
+        if (len && (is_blank(e->value[0]) || is_blank(e->value[len - 1])))
+            return ab_error_set(err, AB_ERR_USAGE, 0, "[%s] %s: a value may not start or end with a blank (it "
+                                                      "would not be read back)", e->section, e->key);
+    }
+    return 0;
+}
+
+int conf_check_roundtrip(const struct conf *c, ab_error *err)
+{
+    int r = conf_values_ok(c, err);
+    if (r < 0)
+        return r;
+    size_t len = 0;
+    _cleanup_free_ char *text = conf_format(c, NULL, &len);
+    if (!text)
+        return ab_fail(err, ENOMEM, "out of memory");
+    struct conf back = { 0 };
+    r = conf_parse_text(text, len, "appbox.conf", &back, err);
+    if (r == 0)
+        r = conf_same(c, &back, err);
+    conf_free(&back);
+    return r;
+}
+
+int conf_write(const char *path, const struct conf *c, const char *header, ab_error *err)
+{
+    int r = conf_values_ok(c, err);
+    if (r < 0)
+        return r;
+    size_t len = 0;
+    _cleanup_free_ char *text = conf_format(c, header, &len);
+    _cleanup_free_ char *tmp = NULL;
+    if (!text || asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
+        return ab_fail(err, ENOMEM, "cannot write %s", path);
+    unlink(tmp); /* a stale one of a crashed appbox with our pid */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return ab_fail(err, errno, "cannot write %s", tmp);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (done != len || fsync(fd) != 0) {
+        int e = errno ? errno : EIO;
+        close(fd);
         unlink(tmp);
         return ab_fail(err, e, "cannot write %s", tmp);
+    }
+    close(fd);
+    /* What is on disk is what is checked: the file read back must hold
+     * exactly the entries that were validated, and be valid as read;
+     * otherwise the old file stays. */
+    struct conf back = { 0 };
+    struct container_conf cc;
+    r = conf_read(tmp, &back, err);
+    if (r == 0)
+        r = conf_same(c, &back, err);
+    if (r == 0) {
+        r = conf_to_container(&back, path, &cc, err);
+        container_conf_free(&cc);
+    }
+    conf_free(&back);
+    if (r < 0) {
+        unlink(tmp);
+        return r;
     }
     if (rename(tmp, path) < 0) {
         int e = errno;

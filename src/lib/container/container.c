@@ -44,7 +44,7 @@ int container_open_state(struct ab_ctx *ctx, const char *name, struct container 
     c->conf_path = store_path(ctx, name, "appbox.conf", err);
     if (!c->name || !c->dir || !c->conf_path)
         return -ENOMEM;
-    if (access(c->conf_path, F_OK) < 0)
+    if (!store_exists(ctx, name))
         return ab_error_set(err, AB_ERR_USAGE, 0, "no container named '%s' (see appbox list)", name);
     return 0;
 }
@@ -152,7 +152,7 @@ int container_running_spec(struct ab_ctx *ctx, const char *name, struct spec *ou
     _cleanup_free_ char *path = store_run_path(ctx, name, "spec.json", err);
     if (!path)
         return -ENOMEM;
-    _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 22);
+    _cleanup_free_ char *text = state_read_text(ctx, name, "spec.json", 1 << 22);
     if (!text) {
         memset(out, 0, sizeof(*out)); /* nothing to free */
         return ab_error_set(err, AB_ERR_RUNTIME, errno,
@@ -261,11 +261,10 @@ static void stop_if_last(struct ab_ctx *ctx, const char *name, int start, int se
     state_lock(sessions, LOCK_UN);
     state_lock(start, LOCK_EX); /* waits while the watcher is stopping it */
     ab_error ignored;
-    _cleanup_free_ char *auto_stop = store_run_path(ctx, name, "auto.stop", &ignored);
     bool last = flock(sessions, LOCK_EX | LOCK_NB) == 0;
     if (last)
         flock(sessions, LOCK_UN);
-    if (last && auto_stop && access(auto_stop, F_OK) == 0 && state_running(ctx, name)) {
+    if (last && state_exists(ctx, name, "auto.stop") && state_running(ctx, name)) {
         SHOW("stopping %s: its last session left", name);
         supervisor_stop(ctx, name, -1, "last session left", &ignored);
     }
@@ -384,13 +383,13 @@ int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
         if (r < 0)
             return r;
     }
+    /* below the runtime dir fd, never through a symlink */
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
-                                         "supervisor.pid", "spec.json", "stop.timeout", "supervisor.log" };
+                                         "supervisor.pid", "spec.json", "stop.timeout", "supervisor.log",
+                                         "control.sock", "auto.stop", "stop.reason" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(ctx, name, files[i]);
-    _cleanup_free_ char *run = store_run_path(ctx, name, NULL, err);
-    if (run)
-        rmdir(run);
+    state_remove_dir(ctx, name);
     return 0;
 }
 

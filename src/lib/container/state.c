@@ -18,41 +18,78 @@
 #include "util/fsutil.h"
 
 /* NAME's runtime directory as an fd: below the runtime root (opened once,
- * in the context), never through a symlink.  CREATE makes it (0700). */
+ * in the context, and checked there: ours, 0700, not a symlink), never
+ * through a symlink.  CREATE makes it (0700).  Without CREATE, a missing
+ * root or directory is -ENOENT with no message (a query creates nothing). */
 static int state_dir(struct ab_ctx *ctx, const char *name, bool create, ab_error *err)
 {
     if (!store_name_valid(name))
         return ab_usage(err, "'%s' is not a valid container name", name);
-    int root = -1;
-    _cleanup_close_ int own_root = -1;
-    if (create) {
-        root = ab_ctx_runtime_fd(ctx, err);
-        if (root < 0)
-            return root;
-        if (mkdirat(root, name, 0700) < 0 && errno != EEXIST)
-            return ab_fail(err, errno, "cannot create %s/%s", ctx->runtime_dir, name);
-    } else {
-        /* a query creates nothing: without the root there is no state */
-        root = ctx->runtime_fd >= 0 ? ctx->runtime_fd
-                                    : (own_root = open(ctx->runtime_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (root < 0)
-            return -errno;
-    }
+    int root = create ? ab_ctx_runtime_fd(ctx, err) : ab_ctx_runtime_fd_existing(ctx, err);
+    if (root < 0)
+        return root;
+    if (create && mkdirat(root, name, 0700) < 0 && errno != EEXIST)
+        return ab_fail(err, errno, "cannot create %s/%s", ctx->runtime_dir, name);
     int fd = openat(root, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return create ? ab_fail(err, errno, "cannot open %s/%s", ctx->runtime_dir, name) : -errno;
+        return create || errno != ENOENT ? ab_fail(err, errno, "cannot open %s/%s", ctx->runtime_dir, name) : -ENOENT;
     return fd;
+}
+
+int state_dir_fd(struct ab_ctx *ctx, const char *name, bool create, ab_error *err)
+{
+    return state_dir(ctx, name, create, err);
+}
+
+int state_open(struct ab_ctx *ctx, const char *name, const char *file, int flags, ab_error *err)
+{
+    _cleanup_close_ int dir = state_dir(ctx, name, (flags & O_CREAT) != 0, err);
+    if (dir < 0)
+        return dir;
+    int fd = openat(dir, file, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    if (fd < 0)
+        return ab_fail(err, errno, "cannot open %s/%s/%s", ctx->runtime_dir, name, file);
+    return fd;
+}
+
+char *state_read_text(struct ab_ctx *ctx, const char *name, const char *file, size_t max)
+{
+    ab_error err;
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
+    if (dir < 0) {
+        errno = -dir;
+        return NULL;
+    }
+    _cleanup_close_ int fd = openat(dir, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return fs_read_fd(fd, max);
+}
+
+bool state_exists(struct ab_ctx *ctx, const char *name, const char *file)
+{
+    ab_error err;
+    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
+    struct stat st;
+    return dir >= 0 && fstatat(dir, file, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void state_remove_dir(struct ab_ctx *ctx, const char *name)
+{
+    ab_error err;
+    int root = store_name_valid(name) ? ab_ctx_runtime_fd_existing(ctx, &err) : -1;
+    if (root >= 0)
+        unlinkat(root, name, AT_REMOVEDIR);
 }
 
 int state_open_lock(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err)
 {
-    _cleanup_close_ int dir = state_dir(ctx, name, true, err);
-    if (dir < 0)
-        return dir;
-    int fd = openat(dir, file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return ab_fail(err, errno, "cannot open %s/%s/%s", ctx->runtime_dir, name, file);
-    return fd;
+    return state_open(ctx, name, file, O_RDWR | O_CREAT, err);
 }
 
 int state_lock(int fd, int op)
@@ -104,9 +141,7 @@ int state_sessions(struct ab_ctx *ctx, const char *name)
 
 long state_read_number(struct ab_ctx *ctx, const char *name, const char *file)
 {
-    ab_error err;
-    _cleanup_close_ int dir = state_dir(ctx, name, false, &err);
-    _cleanup_free_ char *t = dir < 0 ? NULL : fs_read_file_at(dir, file, false, 64);
+    _cleanup_free_ char *t = state_read_text(ctx, name, file, 64);
     if (!t)
         return -1;
     char *end;
@@ -151,13 +186,18 @@ void state_remove(struct ab_ctx *ctx, const char *name, const char *file)
 
 void state_log(struct ab_ctx *ctx, const char *name, const char *fmt, ...)
 {
+    /* NAME/log below the data dir fd, through no symlink */
     ab_error err;
-    _cleanup_free_ char *p = store_path(ctx, name, "log", &err);
-    if (!p)
+    int root = store_name_valid(name) ? ab_ctx_data_fd_existing(ctx, &err) : -1;
+    _cleanup_close_ int dir = root < 0 ? -1 : openat(root, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = dir < 0 ? -1 : openat(dir, "log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+    if (fd < 0)
         return;
-    _cleanup_fclose_ FILE *f = fopen(p, "ae");
-    if (!f)
+    _cleanup_fclose_ FILE *f = fdopen(fd, "a");
+    if (!f) {
+        close(fd);
         return;
+    }
     char ts[32];
     time_t now = time(NULL);
     struct tm tm;

@@ -16,6 +16,22 @@
 #include "context.h"
 #include "util/error.h"
 
+/* Everything below the runtime dir is opened from its fd (the context's,
+ * checked), never through a symbolic link (O_NOFOLLOW on each name). */
+
+/* NAME's runtime directory as an O_PATH fd; CREATE makes it.  Without
+ * CREATE, -ENOENT (no message) when it does not exist. */
+int state_dir_fd(struct ab_ctx *ctx, const char *name, bool create, ab_error *err);
+/* Open FILE of NAME's runtime dir with FLAGS (O_CREAT: mode 0600, and the
+ * directory made); O_NOFOLLOW and O_CLOEXEC always. */
+int state_open(struct ab_ctx *ctx, const char *name, const char *file, int flags, ab_error *err);
+/* The text of the regular file FILE (at most MAX bytes); NULL with errno. */
+char *state_read_text(struct ab_ctx *ctx, const char *name, const char *file, size_t max);
+/* Whether FILE exists in NAME's runtime dir (a symlink counts, unfollowed). */
+bool state_exists(struct ab_ctx *ctx, const char *name, const char *file);
+/* Remove NAME's (empty) runtime directory. */
+void state_remove_dir(struct ab_ctx *ctx, const char *name);
+
 /* Open (creating) the lock file FILE of NAME's runtime dir. */
 int state_open_lock(struct ab_ctx *ctx, const char *name, const char *file, ab_error *err);
 

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +72,13 @@ char *store_run_path(struct ab_ctx *ctx, const char *name, const char *file, ab_
 
 bool store_exists(struct ab_ctx *ctx, const char *name)
 {
+    /* NAME/appbox.conf below the data dir fd (checked: ours, not a link),
+     * NAME a directory, not a symbolic link to somewhere else */
     ab_error err;
-    _cleanup_free_ char *p = store_path(ctx, name, "appbox.conf", &err);
-    return p && access(p, F_OK) == 0;
+    int root = store_name_valid(name) ? ab_ctx_data_fd_existing(ctx, &err) : -1;
+    _cleanup_close_ int dir = root < 0 ? -1 : openat(root, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    return dir >= 0 && fstatat(dir, "appbox.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 static int names_cmp(const void *a, const void *b)

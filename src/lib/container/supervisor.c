@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -57,23 +58,35 @@ static void *watch_sessions(void *arg)
     }
 }
 
+/* control.sock is bound and connected below NAME's runtime dir fd, never
+ * by its path: a unix socket address is a path, so it names the directory
+ * through its fd, /proc/self/fd/N/control.sock (which also keeps the
+ * address short, whatever the runtime dir's length).  No chdir: the
+ * supervisor has threads, and a session's cwd is the user's. */
+static int control_addr(int dir, const char *file, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    return snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d%s%s", dir, file ? "/" : "",
+                    file ? file : "") < (int)sizeof(sa->sun_path) ? 0 : -ENAMETOOLONG;
+}
+
 static int control_listen(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
-    _cleanup_free_ char *path = store_run_path(ctx, name, "control.sock", err);
-    if (!path)
-        return -ENOMEM;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return ab_fail(err, ENAMETOOLONG, "cannot create %s", path);
-    strcpy(sa.sun_path, path);
+    _cleanup_close_ int dir = state_dir_fd(ctx, name, true, err);
+    if (dir < 0)
+        return dir;
+    struct sockaddr_un sa;
+    control_addr(dir, "control.sock", &sa);
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return ab_fail(err, errno, "cannot create a socket");
-    unlink(path); /* a stale one from a supervisor that was killed */
+    unlinkat(dir, "control.sock", 0); /* a stale one from a supervisor that was killed (never followed) */
+    /* bind() makes a new name and never follows one (EADDRINUSE) */
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
         int e = errno;
         close(fd);
-        return ab_fail(err, e, "cannot listen on %s", path);
+        return ab_fail(err, e, "cannot listen on %s/%s/control.sock", ctx->runtime_dir, name);
     }
     return fd;
 }
@@ -82,14 +95,22 @@ int supervisor_connect(struct ab_ctx *ctx, const char *name, struct ns_fds *ns, 
 {
     for (int i = 0; i < NS_COUNT; i++)
         ns->fd[i] = -1;
-    _cleanup_free_ char *path = store_run_path(ctx, name, "control.sock", err);
-    if (!path)
-        return -ENOMEM;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    /* The socket itself opened O_PATH|O_NOFOLLOW and checked (a socket of
+     * ours, not a link to someone's), then connected through that fd. */
+    _cleanup_close_ int sock = state_open(ctx, name, "control.sock", O_PATH, err);
+    if (sock < 0)
+        return ab_fail(err, -sock, "cannot reach the supervisor of %s at %s/%s/control.sock", name, ctx->runtime_dir,
+                       name);
+    struct stat st;
+    if (fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != getuid())
+        return ab_fail(err, 0, "cannot reach the supervisor of %s: %s/%s/control.sock is not a socket of yours", name,
+                       ctx->runtime_dir, name);
+    struct sockaddr_un sa;
+    control_addr(sock, NULL, &sa);
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return ab_fail(err, errno, "cannot reach the supervisor of %s at %s", name, path);
+        return ab_fail(err, errno, "cannot reach the supervisor of %s at %s/%s/control.sock", name, ctx->runtime_dir,
+                       name);
     size_t n = 0;
     int r = fds_recv(fd, ns->fd, NS_COUNT, &n, &ns->init_pid, sizeof(ns->init_pid));
     if (r != (int)sizeof(ns->init_pid) || n != NS_COUNT) {
@@ -165,8 +186,7 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
     /* the context's directory fds went with them: opened again on use */
     ctx->data_fd = ctx->runtime_fd = -1;
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    _cleanup_free_ char *logp = store_run_path(ctx, name, "supervisor.log", &err);
-    int logfd = logp ? open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    int logfd = state_open(ctx, name, "supervisor.log", O_WRONLY | O_CREAT | O_APPEND, &err);
     if (null >= 0) {
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
@@ -255,9 +275,7 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
         }
         if (p[1].revents) {
             /* why supervisor_stop() was called, for the log */
-            ab_error e;
-            _cleanup_free_ char *rp = store_run_path(ctx, name, "stop.reason", &e);
-            _cleanup_free_ char *why = rp ? fs_read_file_at(AT_FDCWD, rp, false, 64) : NULL;
+            _cleanup_free_ char *why = state_read_text(ctx, name, "stop.reason", 64);
             teardown(ctx, name, init, pidfd, stop_timeout(ctx, name), why && *why && !strchr(why, '\n') ? why : "stop");
         }
         if (p[2].revents)
@@ -344,7 +362,7 @@ void supervisor_cleanup_stale(struct ab_ctx *ctx, const char *name)
         return;
     ab_error err;
     _cleanup_free_ char *path = store_run_path(ctx, name, "spec.json", &err);
-    _cleanup_free_ char *text = path ? fs_read_file_at(AT_FDCWD, path, false, 1 << 22) : NULL;
+    _cleanup_free_ char *text = path ? state_read_text(ctx, name, "spec.json", 1 << 22) : NULL;
     if (!text)
         return;
     struct spec s;

@@ -99,7 +99,8 @@ int apt_install(struct ab_ctx *ctx, const char *rootfs, const strv *packages, co
     if (!f)
         return ab_fail(err, ENOMEM, "out of memory");
     strv binds = { 0 };
-    fputs(APT " update && " APT " install -y --no-install-recommends", f);
+    /* "--": whatever follows is a package or a file, never an option */
+    fputs(APT " update && " APT " install -y --no-install-recommends --", f);
     for (size_t i = 0; packages && i < packages->n; i++) {
         fputc(' ', f);
         shell_quote(f, packages->v[i]);

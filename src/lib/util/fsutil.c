@@ -101,6 +101,11 @@ char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max)
             errno = -fd;
         return NULL;
     }
+    return fs_read_fd(fd, max);
+}
+
+char *fs_read_fd(int fd, size_t max)
+{
     size_t cap = 4096, len = 0;
     _cleanup_free_ char *buf = malloc(cap);
     if (!buf)

@@ -22,6 +22,9 @@ int fs_ensure_in_root(int rootfd, const char *path, bool as_file, ab_error *err)
 /* Read a whole small file relative to DIRFD (resolved in root when
  * IN_ROOT); returns a malloc'd NUL-terminated buffer or NULL with errno. */
 char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max);
+/* The rest of the open file FD as a malloc'd string (at most MAX bytes;
+ * EFBIG beyond); FD stays open. */
+char *fs_read_fd(int fd, size_t max);
 
 /* Write a whole string to PATH (used for /proc files); returns 0 or -errno. */
 int fs_write_file(const char *path, const char *data);
