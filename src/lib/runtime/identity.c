@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -102,12 +103,30 @@ static bool field(const char *line, const char *eol, int n, const char **start, 
     return true;
 }
 
+/* A uid or gid field: decimal digits only, below (uint32_t)-1, which is
+ * no id at all (setresuid(-1) changes nothing).  strtoul() alone would
+ * take "-1" and "4294967296" (0 once truncated). */
+static bool parse_id(const char *s, size_t len, uint32_t *out)
+{
+    if (len == 0 || len > 10)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v >= UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
 int identity_from_passwd(struct spec_user *id, const char *text, const char *group_text, const char *user,
                          ab_error *err)
 {
-    char *end;
-    unsigned long num = strtoul(user, &end, 10);
-    bool numeric = *user && !*end;
+    uint32_t num = 0;
+    bool numeric = parse_id(user, strlen(user), &num);
     for (const char *line = text; line && *line;) {
         const char *eol = strchrnul(line, '\n');
         const char *f[7];
@@ -115,29 +134,35 @@ int identity_from_passwd(struct spec_user *id, const char *text, const char *gro
         bool ok = true;
         for (int i = 0; i < 7 && ok; i++)
             ok = field(line, eol, i, &f[i], &l[i]);
-        if (ok) {
-            unsigned long uid = strtoul(f[2], NULL, 10);
-            bool match = numeric ? uid == num : (l[0] == strlen(user) && strncmp(f[0], user, l[0]) == 0);
-            if (match) {
-                id->uid = (uid_t)uid;
-                id->gid = (gid_t)strtoul(f[3], NULL, 10);
-                snprintf(id->name, sizeof(id->name), "%.*s", (int)l[0], f[0]);
-                snprintf(id->home, sizeof(id->home), "%.*s", (int)l[5], f[5]);
-                snprintf(id->shell, sizeof(id->shell), "%.*s", (int)l[6], l[6] ? f[6] : "/bin/sh");
-                snprintf(id->group, sizeof(id->group), "%s", id->name);
-                for (const char *g = group_text; g && *g;) {
-                    const char *geol = strchrnul(g, '\n');
-                    const char *gf[3];
-                    size_t gl[3];
-                    if (field(g, geol, 0, &gf[0], &gl[0]) && field(g, geol, 2, &gf[2], &gl[2]) &&
-                        strtoul(gf[2], NULL, 10) == id->gid) {
-                        snprintf(id->group, sizeof(id->group), "%.*s", (int)gl[0], gf[0]);
-                        break;
-                    }
-                    g = *geol ? geol + 1 : NULL;
+        uint32_t uid = 0, gid = 0;
+        bool uid_ok = ok && parse_id(f[2], l[2], &uid);
+        bool match = ok && (numeric ? uid_ok && uid == num : (l[0] == strlen(user) && strncmp(f[0], user, l[0]) == 0));
+        if (match) {
+            if (!uid_ok)
+                return ab_usage(err, "--user: %s has an invalid uid '%.*s' in the container's /etc/passwd", user,
+                                (int)(l[2] > 16 ? 16 : l[2]), f[2]);
+            if (!parse_id(f[3], l[3], &gid))
+                return ab_usage(err, "--user: %s has an invalid gid '%.*s' in the container's /etc/passwd", user,
+                                (int)(l[3] > 16 ? 16 : l[3]), f[3]);
+            id->uid = (uid_t)uid;
+            id->gid = (gid_t)gid;
+            snprintf(id->name, sizeof(id->name), "%.*s", (int)l[0], f[0]);
+            snprintf(id->home, sizeof(id->home), "%.*s", (int)l[5], f[5]);
+            snprintf(id->shell, sizeof(id->shell), "%.*s", (int)l[6], l[6] ? f[6] : "/bin/sh");
+            snprintf(id->group, sizeof(id->group), "%s", id->name);
+            for (const char *g = group_text; g && *g;) {
+                const char *geol = strchrnul(g, '\n');
+                const char *gf[3];
+                size_t gl[3];
+                uint32_t ggid;
+                if (field(g, geol, 0, &gf[0], &gl[0]) && field(g, geol, 2, &gf[2], &gl[2]) &&
+                    parse_id(gf[2], gl[2], &ggid) && ggid == gid) {
+                    snprintf(id->group, sizeof(id->group), "%.*s", (int)gl[0], gf[0]);
+                    break;
                 }
-                return 0;
+                g = *geol ? geol + 1 : NULL;
             }
+            return 0;
         }
         line = *eol ? eol + 1 : NULL;
     }
@@ -145,8 +170,8 @@ int identity_from_passwd(struct spec_user *id, const char *text, const char *gro
         /* an id without an entry is still a valid user */
         id->uid = (uid_t)num;
         id->gid = (gid_t)num;
-        snprintf(id->name, sizeof(id->name), "%lu", num);
-        snprintf(id->group, sizeof(id->group), "%lu", num);
+        snprintf(id->name, sizeof(id->name), "%u", num);
+        snprintf(id->group, sizeof(id->group), "%u", num);
         snprintf(id->home, sizeof(id->home), "/");
         snprintf(id->shell, sizeof(id->shell), "/bin/sh");
         return 0;
@@ -156,7 +181,20 @@ int identity_from_passwd(struct spec_user *id, const char *text, const char *gro
 
 int resolve_user_in_root(const char *user, struct spec_user *id, ab_error *err)
 {
-    _cleanup_free_ char *pw = fs_read_file_at(AT_FDCWD, "/etc/passwd", false, 1 << 22);
-    _cleanup_free_ char *gr = fs_read_file_at(AT_FDCWD, "/etc/group", false, 1 << 22);
-    return identity_from_passwd(id, pw ? pw : "", gr, user, err);
+    /* The container's files, so hostile: resolved inside its root, a
+     * regular file only (a FIFO must not hang the join), not a kernel
+     * file, and small. */
+    _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return ab_fail(err, errno, "cannot open the container's root");
+    _cleanup_free_ char *pw = fs_read_config_in_root(root, "/etc/passwd", 1 << 22, NULL);
+    int pw_errno = pw ? 0 : errno;
+    _cleanup_free_ char *gr = fs_read_config_in_root(root, "/etc/group", 1 << 22, NULL);
+    int r = identity_from_passwd(id, pw ? pw : "", gr, user, err);
+    /* A number needs no entry; a name that was not found may have been in
+     * a file that could not be read: say so. */
+    if (r < 0 && pw_errno && pw_errno != ENOENT)
+        return ab_usage(err, "--user: '%s': cannot read the container's /etc/passwd: %s", user,
+                        pw_errno == EINVAL ? "not a regular file" : strerror(pw_errno));
+    return r;
 }

@@ -174,17 +174,20 @@ static int readonly_path(int dirfd, const char *path, const char *what, ab_error
 }
 
 /* Give the user an entry in the root's /etc/passwd and /etc/group when it
- * lacks one, by binding an extended copy over it (the root is untouched). */
+ * lacks one, by binding an extended copy over it (the root is untouched).
+ * The root's file is hostile: it is read (and the copy bound over it)
+ * through one fd, opened inside the root without blocking, and only a
+ * regular file of the root's own, not a kernel file, at most 4 MiB, is
+ * extended; anything else (a FIFO, a directory, a link to /proc) is left
+ * as the root has it.  This op runs before /proc, /sys and /dev are
+ * mounted (mounts_plan()), so a link cannot reach them anyway. */
 static int add_identity_entry(int rootfd, int scratchfd, const char *file, const char *name, unsigned idnum,
                               const char *line, ab_error *err)
 {
-    _cleanup_close_ int dst = fs_open_in_root(rootfd, file, O_PATH);
-    if (dst < 0)
-        return 0; /* a root without the file: nothing to extend */
-    struct stat st;
-    if (fstat(dst, &st) < 0 || !S_ISREG(st.st_mode))
-        return 0;
-    _cleanup_free_ char *text = fs_read_file_at(rootfd, file, true, 1 << 22);
+    _cleanup_close_ int dst = -1;
+    _cleanup_free_ char *text = fs_read_config_in_root(rootfd, file, 1 << 22, &dst);
+    if (!text && (errno == ENOENT || errno == EINVAL || errno == ELOOP))
+        return 0; /* no such file, or not one to extend */
     if (!text)
         return ab_fail(err, errno, "cannot read %s in the container root", file);
     if (identity_file_has(text, name, idnum))
@@ -384,6 +387,11 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
             (r = plan_tmpfs(p, "/run", "0755", run_size, 0, err)) < 0)
             return r;
     }
+    /* The user's passwd and group entries, before any kernel file system
+     * (/dev, /proc, /sys) is in the tree: a link in a hostile root's
+     * /etc (to /proc/1/mountinfo, /proc/self/environ) then finds only the
+     * root's own files, never appbox's view of the host. */
+    ADD(p, OP_IDENTITY, "/etc/passwd");
     /* /dev: a small tmpfs, the host's harmless nodes, a devpts of its own
      * (the container's ptys are not the host's), shm, mqueue, links */
     if ((r = plan_new_fs(p, "/dev", "tmpfs", "mode=0755,size=512k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0,
@@ -425,7 +433,6 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
     if (r < 0 || (r = plan_masks(p, c, "/sys", err)) < 0)
         return r;
     ADD(p, OP_HOME, in->spec->process.user.home);
-    ADD(p, OP_IDENTITY, "/etc/passwd");
     /* the spec's own mounts, in order, last: they may go over anything above */
     for (size_t i = 0; i < c->n_mounts; i++) {
         const struct spec_mount *m = &c->mounts[i];

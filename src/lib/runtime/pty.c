@@ -147,3 +147,169 @@ int pty_relay(int master, pid_t pid, int *wstatus, ab_error *err)
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;
 }
+
+static void close_unique(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        int fd = fds[i];
+        for (size_t j = i; j < n; j++)
+            if (fds[j] == fd)
+                fds[j] = -1;
+        close(fd);
+    }
+}
+
+int stdio_pipes_open(struct stdio_pipes *sp, bool pty, ab_error *err)
+{
+    memset(&sp->ws, 0, sizeof(sp->ws));
+    sp->pty = pty;
+    for (int i = 0; i < 3; i++)
+        sp->child[i] = sp->parent[i] = -1;
+    if (pty) {
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &sp->ws) < 0)
+            memset(&sp->ws, 0, sizeof(sp->ws));
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (null < 0)
+            return ab_fail(err, errno, "cannot open /dev/null");
+        for (int i = 0; i < 3; i++)
+            sp->child[i] = null;
+        return 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!isatty(i))
+            continue;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+            stdio_pipes_close(sp);
+            return ab_fail(err, errno, "cannot create a pipe for fd %d", i);
+        }
+        sp->child[i] = i == 0 ? p[0] : p[1];
+        sp->parent[i] = i == 0 ? p[1] : p[0];
+    }
+    return 0;
+}
+
+void stdio_pipes_child(const struct stdio_pipes *sp)
+{
+    for (int i = 0; i < 3; i++)
+        if (sp->child[i] >= 0 && dup2(sp->child[i], i) < 0)
+            _exit(125);
+    /* Every end above 2 goes; the ones dup'ed onto 0-2 stay there. */
+    for (int i = 0; i < 3; i++) {
+        if (sp->child[i] > 2)
+            close(sp->child[i]);
+        if (sp->parent[i] > 2)
+            close(sp->parent[i]);
+    }
+}
+
+void stdio_pipes_close_child(struct stdio_pipes *sp)
+{
+    close_unique(sp->child, 3);
+}
+
+void stdio_pipes_close(struct stdio_pipes *sp)
+{
+    close_unique(sp->child, 3);
+    close_unique(sp->parent, 3);
+}
+
+bool stdio_pipes_relayed(const struct stdio_pipes *sp)
+{
+    return sp->parent[0] >= 0 || sp->parent[1] >= 0 || sp->parent[2] >= 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int stdio_relay(struct stdio_pipes *sp, pid_t pid, int *wstatus, ab_error *err)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    static const int sigs[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return ab_fail(err, errno, "cannot create a signalfd");
+    }
+    /* A command that closes its stdin must not kill appbox with SIGPIPE. */
+    struct sigaction ign = { .sa_handler = SIG_IGN }, oldpipe;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &oldpipe);
+    for (int i = 0; i < 3; i++)
+        if (sp->parent[i] >= 0)
+            fcntl(sp->parent[i], F_SETFL, fcntl(sp->parent[i], F_GETFL) | O_NONBLOCK);
+
+    char inbuf[16384];
+    size_t inlen = 0, inoff = 0;
+    /* It may have gone before SIGCHLD was blocked (its signal then lost). */
+    bool exited = waitpid(pid, wstatus, WNOHANG) == pid;
+    while (!exited) {
+        struct pollfd p[5] = {
+            { .fd = sfd, .events = POLLIN },
+            { .fd = sp->parent[0] >= 0 && inlen == 0 ? STDIN_FILENO : -1, .events = POLLIN },
+            { .fd = sp->parent[0] >= 0 && inlen > 0 ? sp->parent[0] : -1, .events = POLLOUT },
+            { .fd = sp->parent[1], .events = POLLIN },
+            { .fd = sp->parent[2], .events = POLLIN },
+        };
+        if (poll(p, 5, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(STDIN_FILENO, inbuf, sizeof(inbuf));
+            if (n > 0) {
+                inlen = (size_t)n;
+                inoff = 0;
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close_fd(&sp->parent[0]); /* end of input: the command sees it too */
+            }
+        }
+        if (p[2].revents & (POLLOUT | POLLHUP | POLLERR)) {
+            ssize_t n = write(sp->parent[0], inbuf + inoff, inlen - inoff);
+            if (n > 0) {
+                inoff += (size_t)n;
+                if (inoff == inlen)
+                    inlen = inoff = 0;
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                close_fd(&sp->parent[0]); /* the command closed its stdin */
+                inlen = inoff = 0;
+            }
+        }
+        for (int i = 1; i < 3; i++)
+            if (p[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+                if (pump(sp->parent[i], i) == 0)
+                    close_fd(&sp->parent[i]);
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                if (sig != SIGCHLD)
+                    kill(pid, sig);
+                else if (waitpid(pid, wstatus, WNOHANG) == pid)
+                    exited = true;
+            }
+        }
+    }
+    if (!exited)
+        while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+            ;
+    /* What the command wrote before it went. */
+    for (int i = 1; i < 3; i++)
+        while (sp->parent[i] >= 0 && pump(sp->parent[i], i) > 0)
+            ;
+    close_unique(sp->parent, 3);
+    sigaction(SIGPIPE, &oldpipe, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}

@@ -65,6 +65,7 @@ struct child_args {
     const strv *passenv;
     int sock;
     bool want_pty;
+    const struct stdio_pipes *stdio; /* the container side's fds 0-2 (never the host's terminal) */
     bool service;          /* init waits for stop instead of running argv */
     sigset_t mask;         /* the signal mask before appbox blocked its own */
 };
@@ -124,6 +125,10 @@ static int build_env(const struct spec *s, const struct spec_user *id, const cha
 
 static int take_identity(const struct spec_user *id, ab_error *err)
 {
+    /* (uid_t)-1 is no id: setresuid(-1, -1, -1) changes nothing, and the
+     * process would keep whatever ids it has (a helper's host ids). */
+    if (id->uid == (uid_t)-1 || id->gid == (gid_t)-1)
+        return ab_fail(err, 0, "%s: %s id -1 is not an id", id->name, id->uid == (uid_t)-1 ? "user" : "group");
     /* Supplementary groups are only ours to set when setgroups is allowed
      * (not in a single-id namespace, where they are kept as nobody). */
     if (setgroups(0, NULL) < 0 && errno != EPERM)
@@ -134,6 +139,49 @@ static int take_identity(const struct spec_user *id, ab_error *err)
         return ab_fail(err, errno, "cannot become group %u", id->gid);
     if (setresuid(id->uid, id->uid, id->uid) < 0)
         return ab_fail(err, errno, "cannot become user %u", id->uid);
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != id->uid || eu != id->uid ||
+        su != id->uid || rg != id->gid || eg != id->gid || sg != id->gid)
+        return ab_fail(err, EPERM, "cannot become user %u, group %u", id->uid, id->gid);
+    return 0;
+}
+
+/* The inside id that host id OUTSIDE has in map M, or (uint32_t)-1. */
+static uint32_t idmap_inside(const struct spec_idmap *m, uint32_t outside)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (outside >= m->r[i].outside && outside - m->r[i].outside < m->r[i].count)
+            return m->r[i].inside + (outside - m->r[i].outside);
+    return UINT32_MAX;
+}
+
+/* The join helper, right after setns(user): take ids the container's map
+ * holds, so that no later id change that turns out a no-op can leave it
+ * (or the command) with its host ids (host root's, for a root caller,
+ * whose own ids are not mapped).  The caller's own inside ids where they
+ * are mapped, else the container's root.  Entering the namespace gave
+ * the helper every capability in it; a change to inside ids keeps them
+ * (to root: the effective set is the permitted one again), so the other
+ * namespaces can still be joined. */
+static int join_take_mapped_ids(const struct spec *s, ab_error *err)
+{
+    const struct spec_container *c = &s->container;
+    uint32_t u = idmap_inside(&c->uid_map, s->process.user.caller_uid);
+    uint32_t g = idmap_inside(&c->gid_map, s->process.user.caller_gid);
+    if (u == UINT32_MAX || g == UINT32_MAX) {
+        u = 0;
+        g = 0;
+    }
+    if (!idmap_contains(&c->uid_map, u) || !idmap_contains(&c->gid_map, g))
+        return ab_fail(err, 0, "neither your ids nor root are mapped in the container");
+    if (setgroups(0, NULL) < 0 && errno != EPERM)
+        return ab_fail(err, errno, "cannot clear the supplementary groups");
+    if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
+        return ab_fail(err, errno, "cannot take the container's ids %u:%u", u, g);
+    uid_t ru, eu, su;
+    if (getresuid(&ru, &eu, &su) < 0 || ru != u || eu != u || su != u)
+        return ab_fail(err, EPERM, "cannot take the container's uid %u", u);
     return 0;
 }
 
@@ -195,10 +243,9 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     else if (take_identity(id, &err) < 0)
         ;
     else if (a->want_pty) {
-        struct sync_msg m = { .type = MSG_PTY };
-        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &m.ws) < 0)
-            memset(&m.ws, 0, sizeof(m.ws));
-        /* fd 0 is still the host's terminal here: only read its size. */
+        /* The host terminal's size, as appbox read it: fds 0-2 here are
+         * /dev/null until the pty takes their place. */
+        struct sync_msg m = { .type = MSG_PTY, .ws = p->ws };
         int master = pty_open_controlling(&m.ws, &err);
         if (master >= 0) {
             if (fd_send(a->sock, master, &m, sizeof(m)) < 0)
@@ -339,7 +386,7 @@ static int command_main(void *arg)
     init_child_reset(cs->oldmask);
     struct exec_params p = { .spec = a->spec, .passenv = a->passenv, .id = &a->spec->process.user,
                              .argv = a->spec->process.argv.v,
-                             .sock = a->sock, .want_pty = a->want_pty, .shell = cs->shell };
+                             .sock = a->sock, .want_pty = a->want_pty, .ws = a->stdio->ws, .shell = cs->shell };
     sandbox_exec_command(&p);
 }
 
@@ -352,6 +399,8 @@ static _Noreturn void child_main(const struct child_args *a)
 
     /* If appbox dies, so does the container (all of it: we are its init). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Never the host's terminal, from the start (PID 1 keeps 0-2). */
+    stdio_pipes_child(a->stdio);
     sigprocmask(SIG_SETMASK, &a->mask, NULL);
     /* Trees the runner prepared (idmapped binds), then "go". */
     struct inside in = { .spec = s, .sock = a->sock, .premade_root = -1 };
@@ -495,7 +544,8 @@ int runner_send_tree(struct runner *r, int index, int treefd)
 /* Clone the container's PID 1 and run every module's host-side steps
  * (its id maps first) before "go".  On success the runner holds its pid
  * and the parent's end of the sync socket. */
-static int spawn(struct runner *run, bool service, bool want_pty, const sigset_t *orig_mask, ab_error *err)
+static int spawn(struct runner *run, bool service, const struct stdio_pipes *stdio, const sigset_t *orig_mask,
+                 ab_error *err)
 {
     const struct spec *s = run->spec;
     int r = pipeline_prepare(runtime_modules, run, err);
@@ -508,7 +558,7 @@ static int spawn(struct runner *run, bool service, bool want_pty, const sigset_t
         return r;
     }
     struct child_args a = { .spec = s, .passenv = run->ctx ? &run->ctx->passenv : NULL, .sock = sv[1],
-                            .want_pty = want_pty, .service = service,
+                            .want_pty = stdio->pty, .stdio = stdio, .service = service,
                             .mask = *orig_mask };
     fflush(NULL);
     pid_t pid = clone_child(s->container.namespaces);
@@ -548,7 +598,8 @@ static int spawn(struct runner *run, bool service, bool want_pty, const sigset_t
 /* Until the command execs, the child may report a failure or hand us its
  * pty; end of file means exec succeeded (the socket is close-on-exec).
  * Then relay the terminal or forward signals until PID exits. */
-static int wait_for_command(int sock, pid_t pid, const sigset_t *orig_mask, int *exit_code, ab_error *err)
+static int wait_for_command(int sock, pid_t pid, struct stdio_pipes *stdio, const sigset_t *orig_mask, int *exit_code,
+                            ab_error *err)
 {
     int master = -1;
     bool failed = false;
@@ -576,7 +627,11 @@ static int wait_for_command(int sock, pid_t pid, const sigset_t *orig_mask, int 
         r = pty_relay(master, pid, &wstatus, err);
         close(master);
         sigprocmask(SIG_SETMASK, orig_mask, NULL);
+    } else if (stdio_pipes_relayed(stdio) && !failed) {
+        r = stdio_relay(stdio, pid, &wstatus, err);
+        sigprocmask(SIG_SETMASK, orig_mask, NULL);
     } else {
+        stdio_pipes_close(stdio);
         if (master >= 0)
             close(master);
         r = wait_plain(pid, &wstatus, orig_mask);
@@ -591,6 +646,9 @@ static int wait_for_command(int sock, pid_t pid, const sigset_t *orig_mask, int 
     return 0;
 }
 
+/* A pty when stdin and stdout are terminals (an interactive session);
+ * otherwise any of fds 0-2 that is a terminal becomes a relayed pipe
+ * (see struct stdio_pipes). */
 static bool want_pty(void)
 {
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
@@ -607,14 +665,21 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
         return r;
     struct runner run;
     runner_init(&run, s, ctx, NULL);
+    struct stdio_pipes stdio;
+    r = stdio_pipes_open(&stdio, want_pty(), err);
+    if (r < 0)
+        return r;
     sigset_t orig;
     block_forwarded(&orig);
-    r = spawn(&run, false, want_pty(), &orig, err);
+    r = spawn(&run, false, &stdio, &orig, err);
+    stdio_pipes_close_child(&stdio);
     if (r < 0) {
+        stdio_pipes_close(&stdio);
         sigprocmask(SIG_SETMASK, &orig, NULL);
         return r;
     }
-    r = wait_for_command(run.sock, run.child, &orig, exit_code, err);
+    r = wait_for_command(run.sock, run.child, &stdio, &orig, exit_code, err);
+    stdio_pipes_close(&stdio);
     close(run.sock);
     run.sock = -1;
     run.child = -1;
@@ -628,7 +693,12 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
         ns->fd[i] = -1;
     sigset_t cur;
     sigprocmask(SIG_SETMASK, NULL, &cur);
-    int r = spawn(run, true, false, &cur, err);
+    struct stdio_pipes stdio;
+    int r = stdio_pipes_open(&stdio, false, err);
+    if (r < 0)
+        return r;
+    r = spawn(run, true, &stdio, &cur, err);
+    stdio_pipes_close(&stdio);
     if (r < 0)
         return r;
     struct sync_msg m;
@@ -699,7 +769,13 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return ab_fail(err, errno, "cannot create the sync socket");
     _cleanup_close_ int sock = sv[0];
-    bool pty = want_pty();
+    struct stdio_pipes pipes;
+    int r = stdio_pipes_open(&pipes, want_pty(), err);
+    if (r < 0) {
+        close(sv[1]);
+        return r;
+    }
+    bool pty = pipes.pty;
     fflush(NULL);
     pid_t parent = getpid();
     sigset_t orig;
@@ -707,24 +783,39 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     pid_t mid = fork();
     if (mid < 0) {
         close(sv[1]);
+        stdio_pipes_close(&pipes);
         sigprocmask(SIG_SETMASK, &orig, NULL);
         return ab_fail(err, errno, "cannot fork");
     }
     if (mid == 0) {
         close(sv[0]);
         ab_error e = { 0 };
-        /* Told when appbox dies (checked below, as it may already have). */
-        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        /* Killed when appbox dies (checked below, as it may already have):
+         * SIGKILL, as nothing of the container's is running yet, and the
+         * forwarded signals, SIGTERM among them, are blocked here.  A
+         * credential change clears it: it is armed again after each. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (getppid() != parent)
             _exit(125);
-        /* The user namespace first: it gives the rights to join the rest. */
+        stdio_pipes_child(&pipes);
+        /* The user namespace first: it gives the rights to join the rest.
+         * Then ids of the container's own, at once (see
+         * join_take_mapped_ids()). */
         for (int i = 0; i < NS_COUNT; i++) {
             if (i == NS_NET && s->container.net == NET_HOST)
                 continue;
             if (setns(ns->fd[i], ns_types[i]) < 0) {
                 ab_fail(&e, errno, "cannot enter the container's %s namespace", ns_names[i]);
                 child_fail(sv[1], &e);
+            }
+            if (i == NS_USER) {
+                if (join_take_mapped_ids(s, &e) < 0)
+                    child_fail(sv[1], &e);
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+                if (getppid() != parent)
+                    _exit(125);
             }
         }
         if (chdir("/") < 0) {
@@ -733,6 +824,19 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         }
         if (jp->user && resolve_user_in_root(jp->user, &id, &e) < 0)
             child_fail(sv[1], &e);
+        /* Only ids of the container's maps: an id the container's passwd
+         * names but the namespace does not map is no one there (and
+         * (uid_t)-1 would change nothing at all). */
+        if (!idmap_contains(&s->container.uid_map, id.uid) || id.uid == (uid_t)-1) {
+            ab_usage(&e, "%s%s has uid %u, which is not in the container's user id map", jp->user ? "--user: " : "",
+                     id.name, id.uid);
+            child_fail(sv[1], &e);
+        }
+        if (!idmap_contains(&s->container.gid_map, id.gid) || id.gid == (gid_t)-1) {
+            ab_usage(&e, "%s%s has gid %u, which is not in the container's group id map",
+                     jp->user ? "--user: " : "", id.name, id.gid);
+            child_fail(sv[1], &e);
+        }
         /* The command must be in the container's PID namespace: only a
          * child enters it.  This process stays its parent and reaper, so
          * that no zombie of the container's is ever left to a reaper
@@ -748,14 +852,24 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         if (cmd == 0) {
             init_child_reset(&oldmask);
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty,
+            if (getppid() != 0)
+                _exit(125); /* the helper (outside our PID namespace: 0) is gone */
+            struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty, .ws = pipes.ws,
                                      .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
                                      .login_shell = jp->login_shell };
             sandbox_exec_command(&p);
         }
+        /* From now on appbox's death is a signal join_wait() handles: it
+         * kills the command and reaps it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        if (getppid() != parent)
+            kill(cmd, SIGKILL);
         close(sv[1]);
         _exit(join_wait(cmd, parent));
     }
     close(sv[1]);
-    return wait_for_command(sock, mid, &orig, exit_code, err);
+    stdio_pipes_close_child(&pipes);
+    r = wait_for_command(sock, mid, &pipes, &orig, exit_code, err);
+    stdio_pipes_close(&pipes);
+    return r;
 }

@@ -13,6 +13,8 @@
  * process never holds more than the container's own. */
 #pragma once
 
+#include <sys/ioctl.h>
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -69,6 +71,7 @@ struct exec_params {
     char *const *argv;
     int sock;                  /* errors and the pty go to the parent here */
     bool want_pty;
+    struct winsize ws;         /* with want_pty: the host terminal's size, read by appbox */
     const char *shell;
     const strv *extra_env;
     const char *chdir;

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -133,6 +135,60 @@ char *fs_read_fd(int fd, size_t max)
         len += (size_t)n;
     }
     buf[len] = '\0';
+    return take_ptr(buf);
+}
+
+char *fs_read_config_in_root(int rootfd, const char *path, size_t max, int *fdp)
+{
+    if (fdp)
+        *fdp = -1;
+    _cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    struct stat st;
+    struct statfs sf;
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+        return NULL;
+    if (!S_ISREG(st.st_mode) || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (st.st_size < 0 || (size_t)st.st_size >= max) {
+        errno = EFBIG;
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    _cleanup_free_ char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    /* The size is rechecked as it is read: the file may grow meanwhile. */
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= max) {
+                errno = EFBIG;
+                return NULL;
+            }
+            cap = cap * 2 > max ? max : cap * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                return NULL;
+            buf = nb;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if (fdp)
+        *fdp = take_fd(&fd);
     return take_ptr(buf);
 }
 

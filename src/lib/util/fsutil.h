@@ -26,6 +26,18 @@ char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max);
  * EFBIG beyond); FD stays open. */
 char *fs_read_fd(int fd, size_t max);
 
+/* Read a small configuration file of a hostile root (/etc/passwd,
+ * /etc/group): PATH is resolved in ROOTFD (RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS) and opened O_NONBLOCK (a FIFO or device there
+ * never blocks the open); only a regular file that is not on a kernel
+ * pseudo-file system (procfs, sysfs: their files are made for whoever
+ * reads them, such as another process's environment or mount table) and
+ * holds at most MAX bytes is read.  Returns a malloc'd NUL-terminated
+ * buffer, or NULL with errno (ENOENT, EINVAL: not such a file, EFBIG: too
+ * large, ...).  With FDP, *FDP receives the open file (the caller closes
+ * it), so that what was read is also what a later step works on. */
+char *fs_read_config_in_root(int rootfd, const char *path, size_t max, int *fdp);
+
 /* Write a whole string to PATH (used for /proc files); returns 0 or -errno. */
 int fs_write_file(const char *path, const char *data);
 
