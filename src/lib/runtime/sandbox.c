@@ -845,6 +845,13 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         sigset_t oldmask = orig;
         init_block_signals(NULL);
         pid_t cmd = fork();
+        if (cmd < 0 && errno == ENOMEM) {
+            /* The kernel's answer to a fork into a PID namespace whose init
+             * is gone: the container stopped while we joined it. */
+            ab_error_set(&e, AB_ERR_RUNTIME, 0,
+                         "the container stopped while this session was joining it (fork: %s)", strerror(ENOMEM));
+            child_fail(sv[1], &e);
+        }
         if (cmd < 0) {
             ab_fail(&e, errno, "cannot start the command in the container");
             child_fail(sv[1], &e);
