@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "image/image.h"
 #include "spec/options.h"
 #include "container/pins.h"
+#include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
@@ -322,12 +324,36 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
     /* Before the copy: a launcher name that is taken fails now, not after. */
     if (!a.no_launcher && launcher_check(ctx, name, a.as, &err) < 0)
         return cmd_report(&err);
+    /* NAME's start.lock is held from the mkdir until create is done: rm
+     * (which takes it) waits for a create under way instead of removing
+     * its files under it, and a directory without appbox.conf whose lock
+     * is free is what a create that died (SIGKILL, a crash) left. */
+    _cleanup_close_ int lock = -1;
     if (mkdir(dir, 0700) < 0) {
-        if (errno == EEXIST)
+        if (errno == EEXIST) {
+            enum store_kind kind = store_kind(ctx, name);
+            if (kind == STORE_REMAINS) {
+                lock = state_open_lock(ctx, name, "start.lock", &err);
+                if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+                    return cmd_usage_error("create", "a create of '%s' is under way", name);
+                return cmd_usage_error("create", "%s holds the remains of an interrupted create of '%s' (it has no "
+                                       "appbox.conf); remove them with: appbox rm %s", dir, name, name);
+            }
+            if (kind == STORE_LINK || kind == STORE_OTHER)
+                return cmd_usage_error("create", "%s is %s, not a container: remove it yourself", dir,
+                                       kind == STORE_LINK ? "a symbolic link" : "not a directory");
             return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);
+        }
         ab_fail(&err, errno, "cannot create %s", dir);
         return cmd_report(&err);
     }
+    lock = state_open_lock(ctx, name, "start.lock", &err);
+    if (lock < 0) {
+        ab_error e2 = { 0 };
+        container_remove_files(ctx, name, &e2);
+        return cmd_report(&err);
+    }
+    state_lock(lock, LOCK_EX);
     _cleanup_free_ char *header = conf_header(name);
     /* From here on, Ctrl-C fails the step under way and create removes
      * what it made. */

@@ -151,6 +151,61 @@ static void test_read_file(void **state)
     close(rfd);
 }
 
+/* fs_remove_tree_at: a chain far deeper than PATH_MAX (and than the fds
+ * it keeps open: levels are re-opened through ".."), a wide directory, a
+ * mode-000 directory, and links to OUTSIDE that are removed, not followed. */
+static void test_remove_tree(void **state)
+{
+    int rfd = open(root, O_RDONLY | O_DIRECTORY);
+    assert_true(rfd >= 0);
+    assert_int_equal(mkdirat(rfd, "tree", 0755), 0);
+    int fd = openat(rfd, "tree", O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    /* wide: 200 directories of one file each */
+    assert_int_equal(mkdirat(fd, "wide", 0755), 0);
+    for (int i = 0; i < 200; i++) {
+        char n[64];
+        snprintf(n, sizeof(n), "wide/d%d", i);
+        assert_int_equal(mkdirat(fd, n, 0755), 0);
+        snprintf(n, sizeof(n), "wide/d%d/f", i);
+        close(openat(fd, n, O_CREAT | O_WRONLY, 0644));
+    }
+    /* deep: 1500 levels of "dd" (4500 bytes of path) */
+    for (int i = 0; i < 1500; i++) {
+        assert_int_equal(mkdirat(fd, "dd", 0755), 0);
+        int n = openat(fd, "dd", O_RDONLY | O_DIRECTORY);
+        assert_true(n >= 0);
+        close(fd);
+        fd = n;
+    }
+    close(openat(fd, "file", O_CREAT | O_WRONLY, 0644));
+    assert_int_equal(symlinkat(outside, fd, "out"), 0);
+    assert_int_equal(symlinkat("../../../../../../../../../../../../../../../../../../..", fd, "up"), 0);
+    assert_int_equal(mkdirat(fd, "locked", 0755), 0);
+    assert_int_equal(mkdirat(fd, "locked/sub", 0755), 0);
+    close(openat(fd, "locked/sub/f", O_CREAT | O_WRONLY, 0644));
+    assert_int_equal(fchmodat(fd, "locked/sub", 0, 0), 0);
+    assert_int_equal(fchmodat(fd, "locked", 0, 0), 0);
+    close(fd);
+    char keep[128];
+    snprintf(keep, sizeof(keep), "%s/keep", outside);
+    close(open(keep, O_CREAT | O_WRONLY, 0644));
+
+    ab_error err = { 0 };
+    assert_int_equal(fs_remove_tree_at(rfd, "tree", &err), 0);
+    struct stat st;
+    assert_int_equal(fstatat(rfd, "tree", &st, AT_SYMLINK_NOFOLLOW), -1);
+    assert_int_equal(access(keep, F_OK), 0);
+    /* a missing name is no error; a link is removed, not followed */
+    assert_int_equal(fs_remove_tree_at(rfd, "tree", &err), 0);
+    assert_int_equal(symlinkat(outside, rfd, "lnk"), 0);
+    assert_int_equal(fs_remove_tree_at(rfd, "lnk", &err), 0);
+    assert_int_equal(fstatat(rfd, "lnk", &st, AT_SYMLINK_NOFOLLOW), -1);
+    assert_int_equal(access(keep, F_OK), 0);
+    unlink(keep);
+    close(rfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_ensure_through_climbing_link),
         cmocka_unit_test(test_open_in_root),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_remove_tree),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

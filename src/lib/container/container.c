@@ -2,12 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <signal.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/caps.h"
@@ -357,31 +362,116 @@ int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_r
     return r;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+/* The caller's container files belong to the container's ids (its
+ * subordinate range): removed by a child that enters a new user namespace
+ * with the container's own id map (written by newuidmap/newgidmap, as for
+ * the container) and so holds CAP_DAC_OVERRIDE and CAP_FOWNER over exactly
+ * those files, nothing else of the host's.  It runs the same fd-relative
+ * walk as root does (fs_remove_tree_at()), from the data dir fd it
+ * inherits: no program is run, no path is resolved. */
+static int remove_tree_as_container_root(int datafd, const char *name, ab_error *err)
 {
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+    struct spec s;
+    spec_init(&s);
+    struct spec_user id;
+    ab_error ignored;
+    identity_resolve(&s, &id, &ignored);
+    struct spec_idmap uids, gids;
+    int r = idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, 0, 0, err);
+    spec_free(&s);
+    if (r < 0)
+        return r;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return ab_fail(err, errno, "cannot remove %s", name);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return ab_fail(err, e, "cannot remove %s", name);
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ab_error e = { 0 };
+        char go = 0;
+        if (getppid() != parent)
+            _exit(1);
+        if (unshare(CLONE_NEWUSER) < 0) {
+            ab_fail(&e, errno, "cannot remove %s: cannot make a user namespace", name);
+            go = 1;
+        }
+        /* 0: ready for the maps; 1: failed, the reason follows */
+        if (write(sv[1], &go, 1) != 1)
+            _exit(1);
+        if (!go) {
+            if (read(sv[1], &go, 1) != 1 || go != 'G')
+                _exit(1);
+            fs_remove_tree_at(datafd, name, &e);
+        }
+        ssize_t w = write(sv[1], &e, sizeof(e));
+        _exit(w == (ssize_t)sizeof(e) && e.kind == AB_ERR_NONE ? 0 : 1);
+    }
+    close(sv[1]);
+    char ready = 1;
+    ab_error child = { 0 };
+    r = 0;
+    if (read(sv[0], &ready, 1) != 1)
+        r = ab_fail(err, 0, "cannot remove %s: the helper died", name);
+    else if (ready == 0 && (r = idmap_write(pid, &uids, &gids, err)) < 0)
+        ab_error_prefix(err, "cannot remove %s", name);
+    else if (ready == 0 && write(sv[0], "G", 1) != 1)
+        r = ab_fail(err, errno, "cannot remove %s", name);
+    if (r == 0) {
+        ssize_t got = read(sv[0], &child, sizeof(child));
+        if (got != (ssize_t)sizeof(child))
+            r = ab_fail(err, 0, "cannot remove %s: the helper died", name);
+        else if (child.kind != AB_ERR_NONE) {
+            child.msg[sizeof(child.msg) - 1] = '\0';
+            *err = child;
+            r = child.errnum ? -child.errnum : -EIO;
+        }
+    }
+    close(sv[0]);
+    if (r < 0)
+        kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+        r = ab_fail(err, 0, "cannot remove %s: the helper failed", name);
+    return r;
 }
 
 int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
-    _cleanup_free_ char *dir = store_path(ctx, name, NULL, err);
-    if (!dir)
-        return -ENOMEM;
-    if (access(dir, F_OK) == 0) {
-        int r;
-        if (getuid() == 0) {
-            /* root may remove anything; nftw with FTW_PHYS never follows
-             * the container's symlinks */
-            r = nftw(dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? ab_fail(err, errno, "cannot remove %s", dir) : 0;
-        } else {
-            /* Files owned by the container's ids: removed from inside its map. */
-            char *const argv[] = { "find", "/mnt", "-mindepth", "1", "-delete", NULL };
-            r = container_run_as_root(ctx, dir, NULL, argv, err);
-            if (r == 0 && rmdir(dir) < 0)
-                r = ab_fail(err, errno, "cannot remove %s", dir);
-        }
-        if (r < 0)
+    if (!store_name_valid(name))
+        return store_check_name(name, err);
+    ab_error none;
+    /* NAME below the data dir fd (checked: the caller's own, 0700), never
+     * through a link: a NAME that is a symbolic link is refused, not
+     * followed, and nothing outside the data dir is ever removed. */
+    int datafd = ab_ctx_data_fd_existing(ctx, &none);
+    struct stat st;
+    if (datafd >= 0 && fstatat(datafd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        _cleanup_free_ char *dir = store_path(ctx, name, NULL, err);
+        if (!dir)
+            return -ENOMEM;
+        if (S_ISLNK(st.st_mode))
+            return ab_fail(err, 0, "%s is a symbolic link, not a container: not removed (remove the link yourself)",
+                           dir);
+        if (!S_ISDIR(st.st_mode))
+            return ab_fail(err, 0, "%s is not a directory, not a container: not removed", dir);
+        /* root may remove anything: the walk itself never follows a link
+         * or enters a mount; an ordinary user removes the container's ids'
+         * files as the container's root */
+        int r = getuid() == 0 ? fs_remove_tree_at(datafd, name, err) : remove_tree_as_container_root(datafd, name, err);
+        if (r < 0) {
+            ab_error_prefix(err, "%s", dir);
             return r;
+        }
     }
     /* below the runtime dir fd, never through a symlink */
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
@@ -410,7 +500,10 @@ int container_remove(struct ab_ctx *ctx, const char *name, bool force, ab_error 
         if (r < 0)
             return r;
     }
-    return container_remove_files(ctx, name, err);
+    /* looked at under the lock: a create under way holds it until done */
+    bool remains = store_kind(ctx, name) == STORE_REMAINS;
+    int r = container_remove_files(ctx, name, err);
+    return r < 0 ? r : remains;
 }
 
 char *container_log_path(struct ab_ctx *ctx, const char *name, const char *what, ab_error *err)

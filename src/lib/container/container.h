@@ -68,11 +68,13 @@ int container_session(struct container *c, const struct conf *overrides, bool au
 
 /* Run ARGV as root of a throwaway container with the caller's id map and
  * DIR bound at /mnt: for work on files owned by the container's ids
- * (copying a rootfs, removing one). */
+ * (copying a rootfs). */
 int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err);
 
 /* Remove NAME (stopping it first when FORCE, refusing a running one
- * otherwise). */
+ * otherwise); also the directory NAME without appbox.conf that an
+ * interrupted create left.  Returns 0 (a container was removed), 1 (such
+ * remains were), or -errno. */
 int container_remove(struct ab_ctx *ctx, const char *name, bool force, ab_error *err);
 
 /* Remove NAME's files (data dir, runtime dir); it must not be running. */

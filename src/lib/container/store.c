@@ -81,6 +81,20 @@ bool store_exists(struct ab_ctx *ctx, const char *name)
     return dir >= 0 && fstatat(dir, "appbox.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
+enum store_kind store_kind(struct ab_ctx *ctx, const char *name)
+{
+    ab_error err;
+    int root = store_name_valid(name) ? ab_ctx_data_fd_existing(ctx, &err) : -1;
+    struct stat st;
+    if (root < 0 || fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return STORE_ABSENT;
+    if (S_ISLNK(st.st_mode))
+        return STORE_LINK;
+    if (!S_ISDIR(st.st_mode))
+        return STORE_OTHER;
+    return store_exists(ctx, name) ? STORE_CONTAINER : STORE_REMAINS;
+}
+
 static int names_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -28,3 +28,14 @@ int store_list(struct ab_ctx *ctx, strv *names, ab_error *err);
 
 /* Whether container NAME exists (has an appbox.conf). */
 bool store_exists(struct ab_ctx *ctx, const char *name);
+
+/* What NAME is in the data dir (looked at below the data dir fd, never
+ * through a link). */
+enum store_kind {
+    STORE_ABSENT,     /* nothing by that name (or no data dir) */
+    STORE_CONTAINER,  /* a directory with an appbox.conf: a container */
+    STORE_REMAINS,    /* a directory without one: what an interrupted create left */
+    STORE_LINK,       /* a symbolic link: never appbox's, never followed */
+    STORE_OTHER,      /* anything else (a file): not appbox's */
+};
+enum store_kind store_kind(struct ab_ctx *ctx, const char *name);

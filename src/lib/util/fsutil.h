@@ -50,3 +50,18 @@ char *fs_clean_abs_path(const char *path);
  * of the caller's (not a symlink), and with PRIVATE_DIR make it 0700 if it
  * is not. */
 int fs_mkdirs(const char *path, bool private_dir, ab_error *err);
+
+/* Remove NAME below DIRFD and everything in it, as `rm -rf` would, but
+ * relative to open directory fds only: no path is ever built, so there is
+ * no PATH_MAX limit (a chain of directories thousands deep is removed);
+ * symbolic links are removed, never followed (O_NOFOLLOW on every open);
+ * no other file system or mount is entered (a mount point, by device or
+ * mount id, fails the removal with a message); a directory of mode 000 is
+ * opened with the caller's capabilities or made 0700 first (through its
+ * fd, never a path).  At most a few dozen fds are held: a level whose fd
+ * was closed is re-opened through ".." of its child and checked to be the
+ * same directory (device and inode), or the removal fails.  A NAME that
+ * does not exist is no error; a NAME that is not a directory is unlinked.
+ * Returns 0, or -errno with *err filled (the name that failed, and how
+ * deep). */
+int fs_remove_tree_at(int dirfd, const char *name, ab_error *err);
