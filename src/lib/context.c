@@ -84,26 +84,6 @@ void ab_ctx_free(struct ab_ctx *ctx)
 /* A refusal: the message says what is wrong and what to do, no errno. */
 #define refuse(err, ...) ab_error_set((err), AB_ERR_RUNTIME, 0, __VA_ARGS__)
 
-/* Make the missing directories of PATH (0700), as `mkdir -p` would; the
- * checks are made on what is then opened, not here. */
-static int make_parents(const char *path, ab_error *err)
-{
-    _cleanup_free_ char *p = strdup(path);
-    if (!p)
-        return ab_fail(err, ENOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char saved = *s;
-            *s = '\0';
-            if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return ab_fail(err, errno, "cannot create %s", p);
-            *s = saved;
-            if (!saved)
-                break;
-        }
-    }
-    return 0;
-}
 
 /* A directory appbox keeps its state in (WHAT: "runtime" or "data"),
  * opened as an O_PATH fd that everything below is opened from.  It must be
@@ -136,7 +116,7 @@ static int open_private_dir(const char *path, const char *what, bool runtime, bo
         return ab_fail(err, EINVAL, "the %s directory %s cannot be /", what, path);
     *slash = '\0';
     const char *pdir = parent[0] ? parent : "/";
-    int r = create && parent[0] ? make_parents(pdir, err) : 0;
+    int r = create && parent[0] ? fs_make_path(pdir, err) : 0;
     if (r < 0)
         return r;
     /* the parent's own path may go through links (/var/run): the checks

@@ -111,64 +111,14 @@ char *fs_read_file_at(int dirfd, const char *path, bool in_root, size_t max)
     return fs_read_fd(fd, max);
 }
 
-char *fs_read_fd(int fd, size_t max)
+/* Read FD to its end into a string of at most MAX bytes, starting with a
+ * buffer of CAP bytes (EFBIG beyond MAX). */
+static char *read_all(int fd, size_t cap, size_t max)
 {
-    size_t cap = 4096, len = 0;
+    size_t len = 0;
     _cleanup_free_ char *buf = malloc(cap);
     if (!buf)
         return NULL;
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap >= max) {
-                errno = EFBIG;
-                return NULL;
-            }
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                return NULL;
-            buf = nb;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    return take_ptr(buf);
-}
-
-char *fs_read_config_in_root(int rootfd, const char *path, size_t max, int *fdp)
-{
-    if (fdp)
-        *fdp = -1;
-    _cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        errno = -fd;
-        return NULL;
-    }
-    struct stat st;
-    struct statfs sf;
-    if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
-        return NULL;
-    if (!S_ISREG(st.st_mode) || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (st.st_size < 0 || (size_t)st.st_size >= max) {
-        errno = EFBIG;
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size + 1, len = 0;
-    _cleanup_free_ char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
-    /* The size is rechecked as it is read: the file may grow meanwhile. */
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= max) {
@@ -192,9 +142,40 @@ char *fs_read_config_in_root(int rootfd, const char *path, size_t max, int *fdp)
         len += (size_t)n;
     }
     buf[len] = '\0';
-    if (fdp)
-        *fdp = take_fd(&fd);
     return take_ptr(buf);
+}
+
+char *fs_read_fd(int fd, size_t max)
+{
+    return read_all(fd, 4096 < max ? 4096 : max, max);
+}
+
+char *fs_read_config_in_root(int rootfd, const char *path, size_t max, int *fdp)
+{
+    if (fdp)
+        *fdp = -1;
+    _cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    struct stat st;
+    struct statfs sf;
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+        return NULL;
+    if (!S_ISREG(st.st_mode) || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (st.st_size < 0 || (size_t)st.st_size >= max) {
+        errno = EFBIG;
+        return NULL;
+    }
+    /* The size is rechecked as it is read: the file may grow meanwhile. */
+    char *text = read_all(fd, (size_t)st.st_size + 1, max);
+    if (text && fdp)
+        *fdp = take_fd(&fd);
+    return text;
 }
 
 int fs_write_file(const char *path, const char *data)
@@ -247,7 +228,7 @@ char *fs_clean_abs_path(const char *path)
     return out;
 }
 
-int fs_mkdirs(const char *path, bool private_dir, ab_error *err)
+int fs_make_path(const char *path, ab_error *err)
 {
     _cleanup_free_ char *p = strdup(path);
     if (!p)
@@ -263,6 +244,14 @@ int fs_mkdirs(const char *path, bool private_dir, ab_error *err)
                 break;
         }
     }
+    return 0;
+}
+
+int fs_mkdirs(const char *path, bool private_dir, ab_error *err)
+{
+    int r = fs_make_path(path, err);
+    if (r < 0)
+        return r;
     struct stat st;
     if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
         return ab_fail(err, EPERM, "%s is not a directory of yours", path);

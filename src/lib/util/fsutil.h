@@ -50,6 +50,8 @@ char *fs_clean_abs_path(const char *path);
  * of the caller's (not a symlink), and with PRIVATE_DIR make it 0700 if it
  * is not. */
 int fs_mkdirs(const char *path, bool private_dir, ab_error *err);
+/* Only the mkdir -p part (0700 for what is made): checks are the caller's. */
+int fs_make_path(const char *path, ab_error *err);
 
 /* Remove NAME below DIRFD and everything in it, as `rm -rf` would, but
  * relative to open directory fds only: no path is ever built, so there is
