@@ -92,11 +92,15 @@ def victim(run_as, appbox_bin, world_tmp, busybox_root):
     try:
         yield v
     finally:
+        # rm first: it takes the container's locks, which live in the
+        # runtime dir, and would make it again after it was removed
+        if rt.is_symlink() or rt.is_file():
+            rt.unlink()
+        v.ab("rm", "--force", "box", timeout=60)
         if rt.is_symlink() or rt.is_file():
             rt.unlink()
         elif rt.exists():
             shutil.rmtree(rt, ignore_errors=True)
-        v.ab("rm", "--force", "box", timeout=60)
 
 
 def plant(v, kind, elsewhere):
