@@ -67,19 +67,31 @@ static ssize_t pump(int from, int to)
     return n;
 }
 
-int pty_relay(int master, pid_t pid, int *wstatus, ab_error *err)
+/* The signals a relay handles (the command's exit, a resize, and those it
+ * forwards) as a signalfd, with them blocked; OLD gets the mask before. */
+static int relay_signalfd(sigset_t *old, ab_error *err)
 {
-    sigset_t set, old;
+    sigset_t set;
     sigemptyset(&set);
     static const int sigs[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
         sigaddset(&set, sigs[i]);
-    sigprocmask(SIG_BLOCK, &set, &old);
-    _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    sigprocmask(SIG_BLOCK, &set, old);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        return ab_fail(err, errno, "cannot create a signalfd");
+        int e = errno;
+        sigprocmask(SIG_SETMASK, old, NULL);
+        return ab_fail(err, e, "cannot create a signalfd");
     }
+    return sfd;
+}
+
+int pty_relay(int master, pid_t pid, int *wstatus, ab_error *err)
+{
+    sigset_t old;
+    _cleanup_close_ int sfd = relay_signalfd(&old, err);
+    if (sfd < 0)
+        return sfd;
 
     struct termios saved, raw;
     bool have_tty = tcgetattr(STDIN_FILENO, &saved) == 0;
@@ -230,17 +242,10 @@ static void close_fd(int *fd)
 
 int stdio_relay(struct stdio_pipes *sp, pid_t pid, int *wstatus, ab_error *err)
 {
-    sigset_t set, old;
-    sigemptyset(&set);
-    static const int sigs[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-        sigaddset(&set, sigs[i]);
-    sigprocmask(SIG_BLOCK, &set, &old);
-    _cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        return ab_fail(err, errno, "cannot create a signalfd");
-    }
+    sigset_t old;
+    _cleanup_close_ int sfd = relay_signalfd(&old, err);
+    if (sfd < 0)
+        return sfd;
     /* A command that closes its stdin must not kill appbox with SIGPIPE. */
     struct sigaction ign = { .sa_handler = SIG_IGN }, oldpipe;
     sigemptyset(&ign.sa_mask);
