@@ -311,22 +311,29 @@ def as_user_argv(cmd, as_user):
     return _wrap(cmd, as_user)
 
 
-def _wrap(cmd, as_user):
+def _wrap(cmd, as_user, tun=None):
     cmd = [str(c) for c in cmd]
     u = user_info(as_user)
-    if u.uid == os.geteuid():
-        return cmd
-    require_root()
-    return ["setpriv", "--reuid", str(u.uid), "--regid", str(u.gid), "--init-groups",
-            "--inh-caps=-all", "--"] + cmd
+    if u.uid != os.geteuid():
+        require_root()
+        cmd = ["setpriv", "--reuid", str(u.uid), "--regid", str(u.gid), "--init-groups",
+               "--inh-caps=-all", "--"] + cmd
+    if tun:
+        # a private mount namespace where TUN (the tun_node fixture) is
+        # /dev/net/tun; unshare and sh exec, so the pid is CMD's own
+        require_root("a private /dev/net/tun is bound as root")
+        cmd = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+               'mount --bind "$0" /dev/net/tun && exec "$@"', tun] + cmd
+    return cmd
 
 
 def run(cmd, as_user="root", input=None, timeout=60, env=None, extra_env=None,
-        cwd="/", text=True, **kw):
+        cwd="/", text=True, tun=None, **kw):
     """Run CMD as AS_USER with a clean environment; returns CompletedProcess
     (stdout/stderr captured, text by default).  The setpriv wrapper execs,
-    so the process is CMD itself."""
-    argv = _wrap(cmd, as_user)
+    so the process is CMD itself.  TUN: the tun_node fixture's node, bound
+    as /dev/net/tun for CMD (apt runs: pasta)."""
+    argv = _wrap(cmd, as_user, tun)
     if env is None:
         env = user_env(as_user, extra_env)
     kw.setdefault("stdin", None if input is not None else subprocess.DEVNULL)
@@ -341,9 +348,9 @@ def run(cmd, as_user="root", input=None, timeout=60, env=None, extra_env=None,
         pytest.fail(f"timed out after {timeout}s: {argv}\nstdout: {e.stdout!r}\nstderr: {e.stderr!r}")
 
 
-def popen(cmd, as_user="root", env=None, extra_env=None, cwd="/", **kw):
+def popen(cmd, as_user="root", env=None, extra_env=None, cwd="/", tun=None, **kw):
     """Start CMD as AS_USER (Popen); the returned pid is CMD's own."""
-    argv = _wrap(cmd, as_user)
+    argv = _wrap(cmd, as_user, tun)
     if env is None:
         env = user_env(as_user, extra_env)
     return subprocess.Popen(argv, env=env, cwd=cwd, **kw)
@@ -418,6 +425,23 @@ def busybox_root():
     d = Path(tempfile.mkdtemp(prefix="appbox-root-"))
     os.chmod(d, 0o755)
     yield make_busybox_root(d / "root")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tun_node():
+    """A /dev/net/tun node of mode 0666 (as Debian's udev makes it), to
+    bind over the host's in a private mount namespace (with_tun): these
+    machines have no udev and keep theirs 0600, and pasta must open it as
+    the container's root.  The host's own node is never changed.  Pass it
+    as run(..., tun=tun_node)."""
+    require_root("the tun node is made with mknod")
+    d = Path(tempfile.mkdtemp(prefix="appbox-tun-"))
+    os.chmod(d, 0o755)
+    node = d / "tun"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(10, 200))
+    os.chmod(node, 0o666)
+    yield str(node)
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -205,7 +205,9 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < sc->n_mounts; i++)
             if (spec_mount_is_device(&sc->mounts[i]))
                 printf(", %s", sc->mounts[i].destination);
-        printf("\n  network     %s\n", sc->net == NET_NONE ? "none (only lo)" : "host (shares the host's network)");
+        printf("\n  network     %s\n", sc->net == NET_NONE   ? "none (only lo)"
+                                         : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
+                                                                : "host (shares the host's network)");
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",

@@ -52,7 +52,7 @@ int cmd_update(struct ab_ctx *ctx, int argc, char **argv)
         if (cmd_is_help(argv[i])) {
             printf("Usage: appbox update [--verbose] NAME... | appbox update [--verbose] --all\n\n"
                    "apt-get update and a non-interactive upgrade in each (stopped) container, with the\n"
-                   "network on just for this; one line per container.  Containers that are not\n"
+                   "a network of its own (pasta) just for this; one line per container.  Containers that are not\n"
                    "Debian/Ubuntu roots are skipped.\n");
             return 0;
         }

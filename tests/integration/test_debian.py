@@ -54,6 +54,7 @@ class Store:
     data: Path
     runtime: Path
     home: Path
+    tun: str = None  # tun_node: apt runs start pasta, which opens /dev/net/tun as the container's root
 
     @property
     def env(self):
@@ -63,7 +64,7 @@ class Store:
 
     def ab(self, *args, timeout=APT_TIMEOUT, **kw):
         return run([self.appbox, *args], as_user=self.as_user, extra_env=self.env,
-                   timeout=timeout, **kw)
+                   timeout=timeout, tun=self.tun, **kw)
 
     def names(self):
         return [c["name"] for c in json.loads(ok(self.ab("list", "--json")))]
@@ -93,14 +94,14 @@ class Cache:
     """One data directory per caller identity, bootstrapped once by creating
     `fig` (debian:bookworm with figlet)."""
 
-    def __init__(self, as_user, appbox, top):
+    def __init__(self, as_user, appbox, top, tun):
         self.as_user = as_user
         self.appbox = appbox
         u = user_info(as_user)
         self.dir = top / as_user
         _make_dirs(self.dir, u, "data", "run", "home")
         os.chmod(self.dir / "run", 0o700)
-        self.store = Store(as_user, appbox, self.dir / "data", self.dir / "run", self.dir / "home")
+        self.store = Store(as_user, appbox, self.dir / "data", self.dir / "run", self.dir / "home", tun)
         t0 = time.monotonic()
         self.first = self.store.ab("create", "fig", "--base", BASE, "--packages", "figlet",
                                    timeout=BOOTSTRAP_TIMEOUT)
@@ -116,14 +117,14 @@ class Cache:
 
 
 @pytest.fixture(scope="module")
-def _caches(appbox_bin, test_users):
+def _caches(appbox_bin, test_users, tun_node):
     top = Path(tempfile.mkdtemp(prefix="appbox-debian-"))
     os.chmod(top, 0o755)
     caches = {}
 
     def get(as_user):
         if as_user not in caches:
-            caches[as_user] = Cache(as_user, appbox_bin, top)
+            caches[as_user] = Cache(as_user, appbox_bin, top, tun_node)
         return caches[as_user]
 
     yield get
@@ -149,7 +150,7 @@ def store(cache, world_tmp):
     base = world_tmp / "store"
     _make_dirs(base, u, "run", "home")
     os.chmod(base / "run", 0o700)
-    s = Store(cache.as_user, cache.appbox, cache.store.data, base / "run", base / "home")
+    s = Store(cache.as_user, cache.appbox, cache.store.data, base / "run", base / "home", cache.store.tun)
     before = set(s.names())
     yield s
     for c in json.loads(s.ab("list", "--json").stdout or "[]"):
@@ -459,7 +460,7 @@ def _on_a_terminal(s, *args, timeout=APT_TIMEOUT):
     """Run appbox ARGS with stdout and stderr on a pseudo-terminal; returns
     (exit status, everything it wrote)."""
     master, slave = pty.openpty()
-    p = popen([s.appbox, *args], as_user=s.as_user, extra_env=s.env,
+    p = popen([s.appbox, *args], as_user=s.as_user, extra_env=s.env, tun=s.tun,
               stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     os.close(slave)
     out = b""
@@ -522,7 +523,7 @@ def _interrupt_when(s, name, args, ready, what, new_top=()):
     that it fails saying so and leaves nothing behind (but NEW_TOP, the
     cache's own directories)."""
     top, imgs = sorted(set(s.top()) | set(new_top)), s.image_files()
-    p = popen([s.appbox, "create", name, *args], as_user=s.as_user, extra_env=s.env,
+    p = popen([s.appbox, "create", name, *args], as_user=s.as_user, extra_env=s.env, tun=s.tun,
               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + BOOTSTRAP_TIMEOUT

@@ -263,7 +263,7 @@ static void test_helper_start_stop(void **state)
     /* an fd without O_CLOEXEC: the helper must not inherit it */
     int leak = open("/dev/zero", O_RDONLY);
     assert_true(leak >= 0);
-    int r = runner_spawn_helper(&runner, "sleeper", argv, false, &err);
+    int r = runner_spawn_helper(&runner, "sleeper", argv, NULL, &err);
     close(leak);
     if (r < 0)
         fail_msg("runner_spawn_helper: %s", err.msg);
@@ -301,7 +301,7 @@ static void test_helper_keep_stdio(void **state)
 {
     ab_error err = { 0 };
     char *argv[] = { "/bin/sleep", "60", NULL };
-    assert_int_equal(runner_spawn_helper(&runner, "kept", argv, true, &err), 0);
+    assert_int_equal(runner_spawn_helper(&runner, "kept", argv, &(struct helper_opts){ .keep_stdio = true, .stderr_fd = -1, .userns_fd = -1, .pass_fd = -1 }, &err), 0);
     pid_t pid = runner.helpers[0].pid;
     assert_true(wait_comm(pid, "sleep"));
     char mine[PATH_MAX], theirs[PATH_MAX];
@@ -323,9 +323,9 @@ static void test_helper_ignoring_term(void **state)
     /* a helper that ignores TERM is KILLed after the timeout */
     ab_error err = { 0 };
     char *argv[] = { "/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 60", NULL };
-    assert_int_equal(runner_spawn_helper(&runner, "stubborn", argv, false, &err), 0);
+    assert_int_equal(runner_spawn_helper(&runner, "stubborn", argv, NULL, &err), 0);
     char *argv2[] = { "/bin/sleep", "60", NULL };
-    assert_int_equal(runner_spawn_helper(&runner, "meek", argv2, false, &err), 0);
+    assert_int_equal(runner_spawn_helper(&runner, "meek", argv2, NULL, &err), 0);
     assert_int_equal(runner.n_helpers, 2);
     pid_t stubborn = runner.helpers[0].pid, meek = runner.helpers[1].pid;
     assert_true(wait_comm(stubborn, "sleep"));
@@ -348,7 +348,7 @@ static void test_helper_limit(void **state)
     ab_error err = { 0 };
     char *argv[] = { "/bin/true", NULL };
     runner.n_helpers = RUNNER_MAX_HELPERS; /* pretend the table is full */
-    assert_int_equal(runner_spawn_helper(&runner, "one-too-many", argv, false, &err), -EMFILE);
+    assert_int_equal(runner_spawn_helper(&runner, "one-too-many", argv, NULL, &err), -EMFILE);
     assert_int_equal(err.kind, AB_ERR_RUNTIME);
     assert_non_null(strstr(err.msg, "one-too-many"));
     assert_non_null(strstr(err.msg, "too many helper processes"));
@@ -372,7 +372,7 @@ static void helper_dies_with_owner(bool sigkill)
         ab_error err = { 0 };
         runner_init(&r, &spec, NULL, NULL);
         char *argv[] = { "/bin/sleep", "60", NULL };
-        if (runner_spawn_helper(&r, "orphan", argv, false, &err) < 0)
+        if (runner_spawn_helper(&r, "orphan", argv, NULL, &err) < 0)
             _exit(2);
         pid_t h = r.helpers[0].pid;
         /* only once it is running sleep: its death signal is set */

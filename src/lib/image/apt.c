@@ -23,8 +23,10 @@ bool apt_present(const char *rootfs)
     return access(p, F_OK) == 0;
 }
 
-/* Run SCRIPT as root of ROOTFS with the network on; output to LOGPATH
- * unless VERBOSE. */
+/* Run SCRIPT as root of ROOTFS with a network of its own (pasta: the
+ * image's apt-get is the image's code, and must not reach the host's
+ * loopback services, its abstract unix sockets, or its network
+ * namespace); output to LOGPATH unless VERBOSE. */
 static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *script, const strv *binds, const char *title,
                        const char *logpath, bool verbose, ab_error *err)
 {
@@ -34,15 +36,12 @@ static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *scrip
     s.container.writable = true;
     s.process.uid_set = true;
     s.process.uid = 0;
-    s.container.net = NET_HOST;
+    s.container.net = NET_PASTA; /* /etc/resolv.conf: pasta's DNS forwarder (mounts.c) */
     /* dpkg installs setuid programs (su, passwd, mount): the filter keeps
      * set-id modes for this run on the store's root (sandbox_run() checks
      * that every writable tree is in the store). */
     s.process.store_setid = true;
     int r = s.container.root ? 0 : -ENOMEM;
-    char resolv[PATH_MAX];
-    if (r == 0 && realpath("/etc/resolv.conf", resolv))
-        r = spec_add_bind(&s, resolv, "/etc/resolv.conf", true, NULL);
     for (size_t i = 0; r == 0 && binds && i + 1 < binds->n; i += 2)
         r = spec_add_bind(&s, binds->v[i], binds->v[i + 1], true, NULL);
     const char *argv[] = { "/bin/sh", "-c", script, NULL };

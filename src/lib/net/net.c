@@ -28,6 +28,7 @@ static int net_before_pivot(struct inside *in, ab_error *err)
 {
     switch (in->spec->container.net) {
     case NET_NONE:
+    case NET_PASTA:
         return loopback_up(err);
     case NET_HOST:
         return 0;

@@ -8,7 +8,8 @@
 
 const struct module *const runtime_modules[] = {
     &idmap_module,    /* host: the id maps, first: every other step needs them */
-    &net_module,      /* inside: lo up (none), nothing (host) */
+    &pasta_module,    /* host: pasta on the network namespace (apt runs), after the maps */
+    &net_module,      /* inside: lo up (none, pasta), nothing (host) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
     NULL,

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "runtime/identity.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
@@ -238,6 +239,7 @@ enum op_kind {
     OP_HOST_SYMLINK,  /* the host's own symlink at the same place (host view) */
     OP_HOME,          /* the user's home: a private tmpfs */
     OP_IDENTITY,      /* the user's passwd and group entries */
+    OP_FILE_DATA,     /* a file of ours with data as its text, bound read-only */
     OP_ROOT_RO,       /* the host view's skeleton made read-only, last */
 };
 
@@ -433,6 +435,10 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
     if (r < 0 || (r = plan_masks(p, c, "/sys", err)) < 0)
         return r;
     ADD(p, OP_HOME, in->spec->process.user.home);
+    /* pasta's DNS forwarder, for a network namespace of pasta's; before the
+     * spec's own mounts, which may replace it */
+    if (c->net == NET_PASTA)
+        ADD(p, OP_FILE_DATA, "/etc/resolv.conf")->data = "nameserver " NET_PASTA_DNS "\n";
     /* the spec's own mounts, in order, last: they may go over anything above */
     for (size_t i = 0; i < c->n_mounts; i++) {
         const struct spec_mount *m = &c->mounts[i];
@@ -516,6 +522,28 @@ static int op_target(const struct mount_op *op, int rootfd, int stagefd, bool *s
     return fd;
 }
 
+/* OP_FILE_DATA: OP->data written to a file of the staging tmpfs, bound
+ * read-only over OP->dest (made in the root when missing). */
+static int add_file_data(const struct mount_op *op, int rootfd, ab_error *err)
+{
+    _cleanup_close_ int scratch = open(SCRATCH, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (scratch < 0)
+        return ab_fail(err, errno, "cannot open %s", SCRATCH);
+    const char *base = strrchr(op->dest, '/') + 1;
+    _cleanup_close_ int out = openat(scratch, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    size_t len = strlen(op->data);
+    if (out < 0 || write(out, op->data, len) != (ssize_t)len)
+        return ab_fail(err, errno, "cannot write the container's %s", op->dest);
+    _cleanup_close_ int t = open_tree(scratch, base, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (t < 0)
+        return ab_fail(err, errno, "cannot bind the container's %s", op->dest);
+    _cleanup_close_ int dst = fs_ensure_in_root(rootfd, op->dest, true, err);
+    if (dst < 0)
+        return ab_error_prefix(err, "cannot bind the container's %s", op->dest);
+    int r = set_attrs(t, op->dest, RO_ATTRS, false, err);
+    return r < 0 ? r : attach(t, dst, op->dest, err);
+}
+
 static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stagefd, ab_error *err)
 {
     int r;
@@ -536,6 +564,8 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
         return mount_home(in, rootfd, err);
     case OP_IDENTITY:
         return add_identity(in, rootfd, err);
+    case OP_FILE_DATA:
+        return add_file_data(op, rootfd, err);
     case OP_ROOT_RO:
         return set_attrs(rootfd, "/", RO_ATTRS, false, err);
     case OP_MASK:

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,8 +70,12 @@ void pipeline_teardown(const struct module *const *mods, struct runner *r)
     runner_stop_helpers(r, 1000);
 }
 
-int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], bool keep_stdio, ab_error *err)
+int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
+                        ab_error *err)
 {
+    static const struct helper_opts defaults = HELPER_OPTS_INIT;
+    if (!o)
+        o = &defaults;
     if (r->n_helpers >= RUNNER_MAX_HELPERS)
         return ab_fail(err, EMFILE, "cannot start %s: too many helper processes", name);
     pid_t owner = getpid();
@@ -86,12 +92,34 @@ int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], 
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (!keep_stdio) {
+        /* The container's user namespace, before anything else: the
+         * helper then holds rights over the container's namespaces only,
+         * none over the host's.  setns() clears the death signal: armed
+         * again, and the owner checked again. */
+        if (o->userns_fd >= 0) {
+            /* as the namespace's root: an exec by an id unmapped there (a
+             * root runner's 0) would drop the capabilities it has there */
+            if (setns(o->userns_fd, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0)
+                _exit(127);
+            setgroups(0, NULL); /* refused where setgroups is denied: none are held there */
+            if (setresuid(0, 0, 0) < 0)
+                _exit(127);
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (getppid() != owner)
+                _exit(127);
+        }
+        if (!o->keep_stdio) {
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
             if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
                 _exit(127);
         }
-        syscall(SYS_close_range, 3, ~0U, 0);
+        if (o->stderr_fd >= 0 && dup2(o->stderr_fd, 2) < 0)
+            _exit(127);
+        if (o->pass_fd >= 0) {
+            if (o->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(o->pass_fd, 3) < 0)
+                _exit(127);
+        }
+        syscall(SYS_close_range, o->pass_fd >= 0 ? 4 : 3, ~0U, 0);
         execv(argv[0], argv);
         _exit(127);
     }

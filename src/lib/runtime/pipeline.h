@@ -88,9 +88,24 @@ void pipeline_teardown(const struct module *const *mods, struct runner *r);
  * mount INDEX, before "go" (sandbox.c owns the sync protocol). */
 int runner_send_tree(struct runner *r, int index, int treefd);
 
-/* Start a helper process owned by R: ARGV (argv[0] a path) with fds 0-2
- * from /dev/null unless KEEP_STDIO, every other fd closed, and a death
+/* How a helper starts (runner_spawn_helper); zero-initialised fds are
+ * NOT "none": use HELPER_OPTS_INIT. */
+struct helper_opts {
+    bool keep_stdio;   /* fds 0-2 the runner's own; else /dev/null */
+    int stderr_fd;     /* >= 0: the helper's fd 2 (a pipe the module reads its errors from) */
+    /* >= 0: the helper moves into this user namespace (the container's)
+     * as its root (ids 0) before it executes: a helper that works on the
+     * container's namespaces (pasta on its network namespace) gets its
+     * rights from the container's user namespace, none from the host */
+    int userns_fd;
+    int pass_fd;       /* >= 0: handed to the helper as its fd 3 */
+};
+#define HELPER_OPTS_INIT { .keep_stdio = false, .stderr_fd = -1, .userns_fd = -1, .pass_fd = -1 }
+
+/* Start a helper process owned by R: ARGV (argv[0] a path) with fds as O
+ * says (NULL: HELPER_OPTS_INIT), every other fd closed, and a death
  * signal so that it dies with the runner. */
-int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], bool keep_stdio, ab_error *err);
+int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
+                        ab_error *err);
 /* Stop R's helpers: TERM, and KILL those still alive after TIMEOUT_MS. */
 void runner_stop_helpers(struct runner *r, int timeout_ms);

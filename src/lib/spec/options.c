@@ -84,8 +84,11 @@ static int opt_writable(struct spec *s, const char *flag, const char *value, ab_
 
 static int opt_network(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    if (net_mode_from_name(value, &s->container.net) < 0)
+    enum net_mode m;
+    /* pasta is appbox's own, for apt runs; not a mode to ask for (yet) */
+    if (net_mode_from_name(value, &m) < 0 || m == NET_PASTA)
         return ab_usage(err, "%s: '%s' is not a network mode (allowed: none, host)", flag, value);
+    s->container.net = m;
     return 0;
 }
 

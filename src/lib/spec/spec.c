@@ -144,6 +144,7 @@ const char *spec_mount_mode_name(const struct spec_mount *m)
 static const char *const net_names[] = {
     [NET_NONE] = "none",
     [NET_HOST] = "host",
+    [NET_PASTA] = "pasta",
 };
 
 const char *net_mode_name(enum net_mode m)

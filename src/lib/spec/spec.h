@@ -25,6 +25,8 @@
 enum net_mode {
     NET_NONE = 0,   /* own network namespace with only lo, up */
     NET_HOST,       /* the host's network namespace */
+    NET_PASTA,      /* own network namespace, pasta's user-mode networking, the host's loopback out of
+                     * reach; internal (apt runs), not accepted from --network or appbox.conf */
 };
 
 enum mount_type {
