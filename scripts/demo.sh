@@ -6,13 +6,17 @@
 # figlet, run through its launcher, removed (about a minute the first time,
 # in a scratch data directory; --no-debian skips it).
 set -euo pipefail
-debian=1
+debian=1 sandboxes=1
 [ "${1:-}" = --no-debian ] && debian=0
+# (internal) the Debian part alone, re-run in a private mount namespace
+[ "${1:-}" = --debian-only ] && sandboxes=0
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
-ensure_packages "${BUILD_PACKAGES[@]}" uidmap iproute2 procps mmdebstrap
-build_tree build
+if [ $sandboxes -eq 1 ]; then
+    ensure_packages "${BUILD_PACKAGES[@]}" uidmap iproute2 procps mmdebstrap passt
+    build_tree build
+fi
 appbox=$PWD/build/appbox
 
 show() {  # show TITLE [PREFIX...]: the demo, run through PREFIX (sudo, setpriv)
@@ -31,7 +35,9 @@ show() {  # show TITLE [PREFIX...]: the demo, run through PREFIX (sudo, setpriv)
     echo "--- appbox exit status: $rc"
 }
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ $sandboxes -eq 0 ]; then
+    :
+elif [ "$(id -u)" -ne 0 ]; then
     show "as $(id -un) (unprivileged)"
     if sudo -n true 2>/dev/null || [ -t 0 ]; then
         show "as root (via sudo)" sudo
@@ -42,6 +48,29 @@ else
         (cd / && show "as $SUDO_USER (unprivileged)" setpriv --reuid "$SUDO_USER" --regid "$(id -g "$SUDO_USER")" --init-groups --inh-caps=-all)
     fi
     show "as root (container root is not host root)"
+fi
+
+# apt's network in the container is pasta's, which opens /dev/net/tun as the
+# container's root: Debian's udev makes it 0666.  Where it is not (no udev),
+# root runs the Debian part in a private mount namespace with a 0666 node
+# over it, which changes nothing on the host.
+if [ $debian -eq 1 ] && [ $sandboxes -eq 1 ] && [ "$(stat -L -c %a /dev/net/tun 2>/dev/null)" != 666 ]; then
+    debian=0
+    if [ "$(id -u)" -eq 0 ]; then
+        echo
+        echo "(note: /dev/net/tun is not mode 0666 here, as udev would make it: the Debian part runs"
+        echo " in a private mount namespace where it is)"
+        tundir=$(mktemp -d "${TMPDIR:-/tmp}/appbox-tun.XXXXXX")
+        mknod -m 0666 "$tundir/tun" c 10 200
+        rc=0
+        unshare --mount --propagation private -- bash -c 'mount --bind "$1" /dev/net/tun && exec bash "$0" --debian-only' \
+            "$PWD/scripts/demo.sh" "$tundir/tun" || rc=$?
+        rm -rf "$tundir"
+        exit $rc
+    fi
+    echo
+    echo "(skipping the Debian part: apt's network needs /dev/net/tun usable by every user, mode 0666"
+    echo " as Debian's udev makes it; here it is $(stat -L -c %a /dev/net/tun 2>/dev/null || echo missing))"
 fi
 
 if [ $debian -eq 1 ]; then

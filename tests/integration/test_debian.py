@@ -340,10 +340,10 @@ def test_aptupdate_on_run_and_launcher(store):
     launcher = store.home / ".local/bin/apt1"
     assert launcher.is_file()
     r = run([str(launcher), "++aptupdate"], as_user=store.as_user, extra_env=store.env,
-            timeout=APT_TIMEOUT)
+            timeout=APT_TIMEOUT, tun=store.tun)
     assert "apt1: updated" in _lines(ok(r)), r.stdout
     r = run([str(launcher), "++aptupdateall"], as_user=store.as_user, extra_env=store.env,
-            timeout=APT_TIMEOUT)
+            timeout=APT_TIMEOUT, tun=store.tun)
     lines = _lines(ok(r))
     assert "apt1: updated" in lines and "fig: updated" in lines, lines
     assert any(l.startswith("apthost: skipped (") for l in lines), lines
