@@ -21,6 +21,8 @@ static const struct verb verbs[] = {
     { "stop", cmd_stop, 0, 1 },
     { "exec", cmd_exec, 1, 1 },
     { "shell", cmd_shell, 1, 1 },
+    { "cp", cmd_cp, 1, 1 },
+    { "export", cmd_export, 1, 1 },
     { "list", cmd_list, 0, 1 },
     { "show", cmd_show, 0, 1 },
     { "config", cmd_config, 0, 1 },

@@ -20,6 +20,8 @@ int cmd_rm(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_update(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_image(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_cp(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_export(struct ab_ctx *ctx, int argc, char **argv);
 /* update's work, shared with run ++aptupdate/++aptupdateall */
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +54,9 @@ int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct c
 void cmd_print_spec_options(FILE *f, int with_keys);
 /* The absolute path of this appbox binary, for launchers. */
 const char *cmd_self_path(void);
+/* cp and export: open NAME (a missing one is exit 125); 0 or the exit code, printed. */
+struct container;
+int cmd_open_for_copy(struct ab_ctx *ctx, const char *verb, const char *name, struct container *c);
 /* Launcher helpers shared by create, rm and launcher. */
 int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int quiet);
 /* 0 when NAME may install its launcher (as AS): the name is free or already NAME's. */

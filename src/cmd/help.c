@@ -25,6 +25,8 @@ int cmd_help(struct ab_ctx *ctx, int argc, char **argv)
            "  start NAME | stop NAME [--timeout S]      start or stop a named container\n"
            "  exec [--root|--user U] NAME [--] CMD...   run CMD in a running container\n"
            "  shell [--root] NAME                       a login shell in the container\n"
+           "  cp SRC NAME:DST | cp NAME:SRC DST         copy files into or out of a container\n"
+           "  export [--force] NAME FILE.tar            a container's root as a tar\n"
            "  list [--json] | show NAME [--json]        what exists; what a container can reach\n"
            "  config NAME [KEY[=VALUE]] | edit NAME     read or change appbox.conf\n"
            "  rm [--force] NAME                         remove a container and its launcher\n"

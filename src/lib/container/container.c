@@ -199,8 +199,7 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     supervisor_cleanup_stale(ctx, c->name);
     struct conf all;
     int r = merged_entries(c, overrides, &all);
-    struct spec s;
-    spec_init(&s);
+    struct spec s = { 0 }; /* container_spec() fills it (spec_init() would leak here) */
     if (r == 0)
         r = container_spec(c, &all, &s, err);
     conf_free(&all);
@@ -276,8 +275,11 @@ static void stop_if_last(struct ab_ctx *ctx, const char *name, int start, int se
     flock(start, LOCK_UN);
 }
 
-int container_session(struct container *c, const struct conf *overrides, bool autostart,
-                      const struct join_params *jp, int *exit_code, ab_error *err)
+/* A session: start if needed (AUTOSTART) and hold sessions.lock while FN
+ * runs with the container's namespaces and the resolved spec it was
+ * started with. */
+static int session(struct container *c, const struct conf *overrides, bool autostart, container_join_fn fn,
+                   void *arg, ab_error *err)
 {
     struct ab_ctx *ctx = c->ctx;
     _cleanup_close_ int start = state_open_lock(ctx, c->name, "start.lock", err);
@@ -310,17 +312,42 @@ int container_session(struct container *c, const struct conf *overrides, bool au
     struct spec s;
     r = container_running_spec(ctx, c->name, &s, err);
     flock(start, LOCK_UN);
-    if (r == 0) {
-        SHOW("running %s in %s (init %d)", jp->login_shell ? "a login shell" : jp->argv[0], c->name, ns.init_pid);
-        struct join_params with_env = *jp;
-        with_env.passenv = &ctx->passenv;
-        r = sandbox_join(&ns, &s, &with_env, exit_code, err);
-    }
+    if (r == 0)
+        r = fn(&ns, &s, arg, err);
     ns_fds_close(&ns);
     spec_free(&s);
     if (autostart)
         stop_if_last(ctx, c->name, start, sessions);
     return r;
+}
+
+struct join_command {
+    struct container *c;
+    const struct join_params *jp;
+    int *exit_code;
+};
+
+static int join_command(const struct ns_fds *ns, const struct spec *s, void *arg, ab_error *err)
+{
+    struct join_command *j = arg;
+    struct ab_ctx *ctx = j->c->ctx;
+    SHOW("running %s in %s (init %d)", j->jp->login_shell ? "a login shell" : j->jp->argv[0], j->c->name,
+         ns->init_pid);
+    struct join_params with_env = *j->jp;
+    with_env.passenv = &ctx->passenv;
+    return sandbox_join(ns, s, &with_env, j->exit_code, err);
+}
+
+int container_session(struct container *c, const struct conf *overrides, bool autostart,
+                      const struct join_params *jp, int *exit_code, ab_error *err)
+{
+    struct join_command j = { .c = c, .jp = jp, .exit_code = exit_code };
+    return session(c, overrides, autostart, join_command, &j, err);
+}
+
+int container_session_fn(struct container *c, container_join_fn fn, void *arg, ab_error *err)
+{
+    return session(c, NULL, true, fn, arg, err);
 }
 
 int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err)

@@ -66,6 +66,14 @@ int container_stop(struct container *c, int timeout, ab_error *err);
 int container_session(struct container *c, const struct conf *overrides, bool autostart,
                       const struct join_params *jp, int *exit_code, ab_error *err);
 
+/* A session that runs FN on the host instead of a command, with the
+ * container's namespaces NS and the resolved spec S it was started with
+ * (cp, export: FN forks the helper that joins them).  A stopped container
+ * is started for it and stopped again when the last session leaves, as
+ * for `run`. */
+typedef int (*container_join_fn)(const struct ns_fds *ns, const struct spec *s, void *arg, ab_error *err);
+int container_session_fn(struct container *c, container_join_fn fn, void *arg, ab_error *err);
+
 /* Run ARGV as root of a throwaway container with the caller's id map and
  * DIR bound at /mnt: for work on files owned by the container's ids
  * (copying a rootfs). */
