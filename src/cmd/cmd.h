@@ -29,12 +29,55 @@ int update_containers(struct ab_ctx *ctx, char **names, size_t n, bool verbose);
 int update_all(struct ab_ctx *ctx, bool verbose);
 int cmd_help(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_version(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_completion(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_complete(struct ab_ctx *ctx, int argc, char **argv);
+
+/* The verb table (main.c): dispatch, `appbox help VERB` and the shell
+ * completion scripts all read it. */
+struct cmd_verb {
+    const char *name;
+    int (*fn)(struct ab_ctx *ctx, int argc, char **argv);
+    int guard_exe; /* runs container code: protect the binary first */
+    int store;     /* uses named containers: the data and runtime dirs are checked first */
+};
+extern const struct cmd_verb cmd_verbs[];
+/* What a verb takes (main.c, beside the verb table). */
+enum cmd_spec_opts {
+    CMD_SPEC_NONE = 0,
+    CMD_SPEC_DASH, /* the registry's container options as --OPTION (sandbox, create) */
+    CMD_SPEC_PLUS, /* them as ++OPTION after the name (run, start) */
+};
+struct cmd_verb_args {
+    const char *name;
+    const char *options;  /* its own options, blank-separated; "--opt=" takes a value */
+    const char *operands; /* its other words: "@container", "@containers" (several), "@image",
+                           * "@verbs", "@command", "@copy" (NAME: or a file),
+                           * "@container-file" (NAME then a file) or a list of words; NULL: none */
+    enum cmd_spec_opts spec;
+};
+extern const struct cmd_verb_args cmd_verb_args[];
+const struct cmd_verb_args *cmd_verb_args_find(const char *name);
+const struct cmd_verb *cmd_verb_find(const char *name);
 
 /* Print "appbox: MSG" and return the exit code for ERR. */
 struct ab_error;
 int cmd_report(const struct ab_error *err);
-/* Print a usage error "appbox: VERB: MSG" and return 2. */
+/* Print a usage error "appbox: VERB: MSG" and return 2: for a command
+ * line that is wrong in itself (an unknown option, a missing or extra
+ * word, a value that is not allowed). */
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "appbox: VERB: MSG" and return 125: appbox could not do it (no
+ * such container, one that already exists, ...). */
+int cmd_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* When ARG, found where VERB takes a name, is one of the registry's
+ * container options (--network, ++bind=X, ...): print where it goes, with
+ * the command line put right (ARGV/ARGC: VERB's words), and return 2.
+ * Returns 0 when ARG is no such option. */
+int cmd_misplaced_option(const char *verb, int argc, char **argv, int at);
+/* The other way round, for verbs whose options go before the name (exec):
+ * when ARGV[AT], after the name at NAME_AT, is one of VERB's options, say
+ * so with the command line put right and return 2; else 0. */
+int cmd_option_after_name(const char *verb, int argc, char **argv, int name_at, int at);
 /* True when ARG is --help or -h. */
 int cmd_is_help(const char *arg);
 
@@ -52,6 +95,8 @@ struct conf;
 int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct conf *overrides);
 /* The option table as --help lines; WITH_KEYS adds each appbox.conf key. */
 void cmd_print_spec_options(FILE *f, int with_keys);
+/* The same as ++OPTION lines (run, start). */
+void cmd_print_spec_overrides(FILE *f);
 /* The absolute path of this appbox binary, for launchers. */
 const char *cmd_self_path(void);
 /* cp and export: open NAME (a missing one is exit 125); 0 or the exit code, printed. */

@@ -27,6 +27,129 @@ int cmd_usage_error(const char *verb, const char *fmt, ...)
     return 2;
 }
 
+int cmd_fail(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "appbox: %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 125;
+}
+
+/* Whether WORD (up to its '=') is one of V's own options; *VALUE: it takes
+ * a value (written "--opt=" in the verb table). */
+static int verb_option(const struct cmd_verb_args *v, const char *word, size_t len, int *value)
+{
+    const char *p = v && v->options ? v->options : "";
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        size_t bare = n && p[n - 1] == '=' ? n - 1 : n;
+        if (bare == len && strncmp(p, word, len) == 0) {
+            *value = bare != n;
+            return 1;
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+    return 0;
+}
+
+/* WORD for a shell command line: as it is when nothing in it is special. */
+static void put_word(FILE *f, const char *w)
+{
+    if (*w && w[strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+=/.,:@%")] == '\0') {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *w; w++) {
+        if (*w == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*w, f);
+    }
+    fputc('\'', f);
+}
+
+int cmd_misplaced_option(const char *verb, int argc, char **argv, int at)
+{
+    const char *w = argv[at];
+    if (!((w[0] == '-' && w[1] == '-') || (w[0] == '+' && w[1] == '+')) || !w[2])
+        return 0;
+    const struct cmd_verb_args *v = cmd_verb_args_find(verb);
+    const char *eq = strchr(w, '=');
+    size_t len = eq ? (size_t)(eq - w) : strlen(w);
+    char name[64];
+    if (len - 2 >= sizeof(name))
+        return 0;
+    snprintf(name, sizeof(name), "%.*s", (int)(len - 2), w + 2);
+    const struct spec_option *o = spec_option_find(name);
+    /* one of the verb's own options (create --base, run ++show), in
+     * either spelling */
+    char own[72];
+    int value = 0;
+    snprintf(own, sizeof(own), "--%s", name);
+    int is_own = verb_option(v, own, strlen(own), &value);
+    if (!is_own) {
+        own[0] = own[1] = '+';
+        is_own = verb_option(v, own, strlen(own), &value);
+    }
+    if (!is_own && o && v && v->spec != CMD_SPEC_NONE) {
+        snprintf(own, sizeof(own), "%s%s", v->spec == CMD_SPEC_PLUS ? "++" : "--", name);
+        value = o->metavar != NULL;
+    } else if (!is_own) {
+        if (!o)
+            return 0;
+        /* a container option where only process options go (exec) */
+        fprintf(stderr, "appbox: %s: '%.*s' is a container option, set when the container starts: appbox run "
+                        "NAME ++%s%s%s, or appbox start NAME ++%s%s%s\n",
+                verb, (int)len, w, name, o->metavar ? " " : "", o->metavar ? o->metavar : "", name,
+                o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        return 2;
+    }
+    /* the command line put right: NAME, then the option as it goes there */
+    int next = at + 1;
+    const char *val = eq ? eq + 1 : NULL;
+    if (value && !eq && next < argc)
+        val = argv[next++];
+    const char *ctr = next < argc && argv[next][0] != '-' && argv[next][0] != '+' ? argv[next] : "NAME";
+    fprintf(stderr, "appbox: %s: '%.*s' goes after the name", verb, (int)len, w);
+    if (strncmp(own, w, len) != 0 || own[len])
+        fprintf(stderr, " as '%s'", own);
+    fprintf(stderr, ": appbox %s ", verb);
+    put_word(stderr, ctr);
+    fprintf(stderr, " %s", own);
+    if (val) {
+        fputc(' ', stderr);
+        put_word(stderr, val);
+    }
+    fputc('\n', stderr);
+    return 2;
+}
+
+int cmd_option_after_name(const char *verb, int argc, char **argv, int name_at, int at)
+{
+    const char *w = argv[at];
+    const char *eq = strchr(w, '=');
+    size_t len = eq ? (size_t)(eq - w) : strlen(w);
+    int value = 0;
+    if (w[0] != '-' || w[1] != '-' || !w[2] || !verb_option(cmd_verb_args_find(verb), w, len, &value))
+        return 0;
+    int end = at + 1 + (value && !eq && at + 1 < argc);
+    fprintf(stderr, "appbox: %s: '%.*s' goes before the name: appbox %s", verb, (int)len, w, verb);
+    /* the options before the name, this one, the name, the rest */
+    const int ranges[4][2] = { { 0, name_at }, { at, end }, { name_at, at }, { end, argc } };
+    for (int r = 0; r < 4; r++)
+        for (int i = ranges[r][0]; i < ranges[r][1]; i++) {
+            fputc(' ', stderr);
+            put_word(stderr, argv[i]);
+        }
+    fputc('\n', stderr);
+    return 2;
+}
+
 int cmd_is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
@@ -54,6 +177,15 @@ void cmd_print_spec_options(FILE *f, int with_keys)
             fprintf(f, "  %-24s %s  [%s] %s=\n", left, o->help, o->section, o->key);
         else
             fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+}
+
+void cmd_print_spec_overrides(FILE *f)
+{
+    for (const struct spec_option *o = spec_options; o->name; o++) {
+        char left[48];
+        snprintf(left, sizeof(left), "++%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(f, "  %-24s %s\n", left, o->help);
     }
 }
 

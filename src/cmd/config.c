@@ -85,16 +85,18 @@ int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
     conf_remove(&c.conf, section, k);
     if (eq[1])
         conf_add(&c.conf, section, k, eq + 1, 0);
-    int r = container_check(&c, &c.conf, &err);
+    /* a value that is not allowed (or would not read back) is the command
+     * line's (2); a file that cannot be written is appbox's failure (125) */
+    int r = container_check(&c, &c.conf, &err), code = 2;
     if (r == 0) {
         _cleanup_free_ char *header = conf_header(name);
         r = conf_write(c.conf_path, &c.conf, header, &err);
+        code = err.kind == AB_ERR_USAGE ? 2 : 125;
     }
     container_close(&c);
     if (r < 0) {
-        err.kind = AB_ERR_USAGE;
         fprintf(stderr, "appbox: config: %s (appbox.conf unchanged)\n", err.msg);
-        return 2;
+        return code;
     }
     return 0;
 }
@@ -114,7 +116,7 @@ int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
     if (!store_exists(ctx, name))
-        return cmd_usage_error("edit", "no container named '%s' (see appbox list)", name);
+        return cmd_fail("edit", "no container named '%s' (see appbox list)", name);
     _cleanup_free_ char *path = store_path(ctx, name, "appbox.conf", &err);
     _cleanup_free_ char *copy = NULL;
     if (!path || asprintf(&copy, "%s.edit", path) < 0)
@@ -156,9 +158,10 @@ int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
     container_conf_free(&cc);
     conf_free(&conf);
     if (r < 0) {
+        /* not the command line's fault: appbox could not take the file */
         fprintf(stderr, "appbox: edit: %s (%s unchanged)\n", err.msg, path);
         unlink(copy);
-        return 2;
+        return 125;
     }
     if (rename(copy, path) < 0) {
         fprintf(stderr, "appbox: edit: cannot replace %s: %s\n", path, strerror(errno));

@@ -198,12 +198,13 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
     /* a bootstrap says it starts (it takes minutes) when someone watches */
     if (isatty(STDERR_FILENO))
         ctx->log_min = AB_LOG_INFO;
-    if (argc < 1 || argv[0][0] == '-') {
+    if (argc < 1 || argv[0][0] == '-' || argv[0][0] == '+') {
         if (argc >= 1 && cmd_is_help(argv[0])) {
             create_usage(stdout);
             return 0;
         }
-        return cmd_usage_error("create", "missing NAME (usage: appbox create NAME [OPTIONS])");
+        int k = argc >= 1 ? cmd_misplaced_option("create", argc, argv, 0) : 0;
+        return k ? k : cmd_usage_error("create", "missing NAME (usage: appbox create NAME [OPTIONS])");
     }
     const char *name = argv[0];
     ab_error err = { 0 };
@@ -335,14 +336,14 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
             if (kind == STORE_REMAINS) {
                 lock = state_open_lock(ctx, name, "start.lock", &err);
                 if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
-                    return cmd_usage_error("create", "a create of '%s' is under way", name);
-                return cmd_usage_error("create", "%s holds the remains of an interrupted create of '%s' (it has no "
-                                       "appbox.conf); remove them with: appbox rm %s", dir, name, name);
+                    return cmd_fail("create", "a create of '%s' is under way", name);
+                return cmd_fail("create", "%s holds the remains of an interrupted create of '%s' (it has no "
+                                "appbox.conf); remove them with: appbox rm %s", dir, name, name);
             }
             if (kind == STORE_LINK || kind == STORE_OTHER)
-                return cmd_usage_error("create", "%s is %s, not a container: remove it yourself", dir,
-                                       kind == STORE_LINK ? "a symbolic link" : "not a directory");
-            return cmd_usage_error("create", "a container named '%s' already exists (see appbox list)", name);
+                return cmd_fail("create", "%s is %s, not a container: remove it yourself", dir,
+                                kind == STORE_LINK ? "a symbolic link" : "not a directory");
+            return cmd_fail("create", "a container named '%s' already exists (see appbox list)", name);
         }
         ab_fail(&err, errno, "cannot create %s", dir);
         return cmd_report(&err);

@@ -70,7 +70,10 @@ int cmd_exec(struct ab_ctx *ctx, int argc, char **argv)
                 return ab_error_exit_code(&perr);
             }
         } else {
-            return cmd_usage_error("exec", "%s: unknown option (allowed: --root, --user, --env, --chdir)", argv[i]);
+            spec_free(&proc);
+            k = cmd_misplaced_option("exec", argc, argv, i); /* --network: the container's, not exec's */
+            return k ? k : cmd_usage_error("exec", "%s: unknown option (allowed: --root, --user, --env, --chdir)",
+                                           argv[i]);
         }
     }
     if (as_root && user)
@@ -78,6 +81,12 @@ int cmd_exec(struct ab_ctx *ctx, int argc, char **argv)
     if (i >= argc)
         return cmd_usage_error("exec", "missing NAME (usage: appbox exec [OPTIONS] NAME [--] CMD...)");
     const char *name = argv[i++];
+    /* exec cow --root id: the option goes before the name (no command is
+     * called --root; "exec cow -- --root" still runs one) */
+    if (i < argc && (k = cmd_option_after_name("exec", argc, argv, i - 1, i)) != 0) {
+        spec_free(&proc);
+        return k;
+    }
     if (i < argc && strcmp(argv[i], "--") == 0)
         i++;
     if (i >= argc)

@@ -24,8 +24,8 @@ int cmd_export(struct ab_ctx *ctx, int argc, char **argv)
         if (!dashdash && cmd_is_help(argv[i])) {
             printf("Usage: appbox export [--force] NAME FILE.tar\n"
                    "\nWrite the root file system of the container NAME to FILE.tar, as the\n"
-                   "container sees it (its ids, modes, set-id bits, links); appbox create\n"
-                   "NEW --base tar:FILE.tar makes a container of it.  What is mounted on the\n"
+                   "container sees it (its ids, modes, set-id bits, links); a container\n"
+                   "created from the base tar:FILE.tar has the same root.  What is mounted on the\n"
                    "root (/proc, /dev, /tmp, binds) is not included.  A running container may\n"
                    "be exported: files it changes meanwhile are caught as they are.  An\n"
                    "existing FILE is refused unless --force.\n");

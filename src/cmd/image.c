@@ -1,5 +1,7 @@
 /* image: the cache of pristine Debian/Ubuntu bases. */
 #include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -16,32 +18,69 @@ int cmd_image(struct ab_ctx *ctx, int argc, char **argv)
     /* a bootstrap says it starts (it takes minutes) when someone watches */
     if (isatty(STDERR_FILENO))
         ctx->log_min = AB_LOG_INFO;
-    if (argc < 1 || cmd_is_help(argv[0])) {
+    bool help = argc < 1;
+    for (int i = 0; i < argc; i++)
+        help = help || cmd_is_help(argv[i]);
+    if (help) {
         fprintf(argc < 1 ? stderr : stdout,
-                "Usage: appbox image list | appbox image rm NAME | appbox image pull debian:SUITE|ubuntu:SUITE "
-                "[--variant V] [--mirror URL] [--verbose]\n\nThe cache of pristine bases that `appbox create "
-                "--base debian:SUITE` builds once and unpacks every container from.\n");
+                "Usage: appbox image list [--json | --names] | appbox image rm NAME\n"
+                "       appbox image pull debian:SUITE|ubuntu:SUITE [--variant V] [--mirror URL] [--verbose]\n"
+                "\nThe cache of pristine Debian/Ubuntu bases: appbox create builds one once for a base\n"
+                "debian:SUITE or ubuntu:SUITE and unpacks every container from it.\n"
+                "list --json: the name, path, size (bytes) and build time (ISO 8601) of each;\n"
+                "list --names: the names alone.\n");
         return argc < 1 ? 2 : 0;
     }
     ab_error err = { 0 };
     if (strcmp(argv[0], "list") == 0) {
-        if (argc != 1)
-            return cmd_usage_error("image", "list takes no arguments");
+        bool json = false, names_only = false;
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--json") == 0)
+                json = true;
+            else if (strcmp(argv[i], "--names") == 0)
+                names_only = true;
+            else
+                return cmd_usage_error("image", "list: '%s': unknown argument (allowed: --json, --names)", argv[i]);
+        }
+        if (json && names_only)
+            return cmd_usage_error("image", "list: --json and --names: give one of them");
         strv names = { 0 };
         if (image_cache_list(ctx, &names, &err) < 0)
             return cmd_report(&err);
         _cleanup_free_ char *dir = image_cache_dir(ctx, &err);
-        printf("%-40s %10s  %s\n", "NAME", "SIZE", "BUILT");
+        json_object *arr = json_object_new_array();
+        int width = 4;
+        for (size_t i = 0; i < names.n; i++)
+            width = (int)strlen(names.v[i]) > width ? (int)strlen(names.v[i]) : width;
+        if (!json && !names_only)
+            printf("%-*s %10s  %s\n", width, "NAME", "SIZE", "BUILT");
         for (size_t i = 0; i < names.n; i++) {
             _cleanup_free_ char *p = NULL;
             struct stat st;
             if (asprintf(&p, "%s/%s.tar", dir, names.v[i]) < 0 || stat(p, &st) < 0)
                 continue;
-            char when[32];
             struct tm tm;
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime_r(&st.st_mtime, &tm));
-            printf("%-40s %8.1f MB  %s\n", names.v[i], (double)st.st_size / 1e6, when);
+            localtime_r(&st.st_mtime, &tm);
+            if (names_only) {
+                printf("%s\n", names.v[i]);
+            } else if (json) {
+                char iso[40];
+                strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S%z", &tm);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(names.v[i]));
+                json_object_object_add(o, "path", json_object_new_string(p));
+                json_object_object_add(o, "size", json_object_new_int64((int64_t)st.st_size));
+                json_object_object_add(o, "built", json_object_new_string(iso));
+                json_object_array_add(arr, o);
+            } else {
+                char when[32];
+                strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+                printf("%-*s %7.1f MB  %s\n", width, names.v[i], (double)st.st_size / 1e6, when);
+            }
         }
+        if (json)
+            printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(arr);
         strv_clear(&names);
         return 0;
     }

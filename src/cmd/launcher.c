@@ -174,10 +174,12 @@ int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet)
 
 int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
 {
-    if (argc >= 1 && cmd_is_help(argv[0])) {
-        printf("Usage: " LAUNCHER_USAGE "\n");
-        return 0;
-    }
+    for (int i = 0; i < argc; i++)
+        if (cmd_is_help(argv[i])) {
+            printf("Usage: " LAUNCHER_USAGE "\n\nInstall or remove ~/.local/bin/NAME (or --as COMMAND), "
+                   "a script that runs\nappbox run NAME.\n");
+            return 0;
+        }
     /* Usage errors are errors: one line on stderr, exit 2, as every verb's. */
     if (argc < 1)
         return cmd_usage_error("launcher", "missing install or remove (usage: " LAUNCHER_USAGE ")");
@@ -205,7 +207,7 @@ int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
     if (store_check_name(name, &err) < 0)
         return cmd_report(&err);
     if (!store_exists(ctx, name))
-        return cmd_usage_error("launcher", "no container named '%s' (see appbox list)", name);
+        return cmd_fail("launcher", "no container named '%s' (see appbox list)", name);
     if (as && !store_name_valid(as))
         return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
     return install ? launcher_install(ctx, name, as, 0) : launcher_remove(ctx, name, 0);

@@ -28,27 +28,46 @@ static char *launcher_of(struct ab_ctx *ctx, const char *name)
     return p;
 }
 
+#define NO_BASE "(appbox.conf has an error)"
+
+static const char *str_field(json_object *o, const char *key, const char *none)
+{
+    json_object *v = json_object_object_get(o, key);
+    return v ? json_object_get_string(v) : none;
+}
+
 int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, names_only = false;
     for (int i = 0; i < argc; i++) {
         if (cmd_is_help(argv[i])) {
-            printf("Usage: appbox list [--json]\n\nEvery container: name, base, state, sessions, PID, launcher.\n");
+            printf("Usage: appbox list [--json | --names]\n\nEvery container: name, base, state, sessions, PID, "
+                   "launcher.\n--json: the same as JSON; --names: the names alone, one a line.\n");
             return 0;
         }
         if (strcmp(argv[i], "--json") == 0)
             json = true;
+        else if (strcmp(argv[i], "--names") == 0)
+            names_only = true;
         else
-            return cmd_usage_error("list", "'%s': unknown argument (allowed: --json)", argv[i]);
+            return cmd_usage_error("list", "'%s': unknown argument (allowed: --json, --names)", argv[i]);
     }
+    if (json && names_only)
+        return cmd_usage_error("list", "--json and --names: give one of them");
     ab_error err = { 0 };
     strv names = { 0 };
     if (store_list(ctx, &names, &err) < 0)
         return cmd_report(&err);
+    if (names_only) {
+        for (size_t i = 0; i < names.n; i++)
+            printf("%s\n", names.v[i]);
+        strv_clear(&names);
+        return 0;
+    }
 
+    /* Every row first, as JSON: the table's columns are then as wide as
+     * their longest entry. */
     json_object *arr = json_object_new_array();
-    if (!json)
-        printf("%-20s %-28s %-8s %-8s %-8s %s\n", "NAME", "BASE", "STATE", "SESSIONS", "PID", "LAUNCHER");
     for (size_t i = 0; i < names.n; i++) {
         const char *n = names.v[i];
         struct container c;
@@ -58,29 +77,39 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         int sessions = running ? state_sessions(ctx, n) : 0;
         pid_t pid = running ? state_read_pid(ctx, n, "init.pid") : 0;
         _cleanup_free_ char *launcher = launcher_of(ctx, n);
-        const char *base = ok ? c.cc.base : "(appbox.conf has an error)";
-        if (json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "name", json_object_new_string(n));
-            json_object_object_add(o, "base", ok ? json_object_new_string(base) : NULL);
-            json_object_object_add(o, "state", json_object_new_string(running ? "running" : "stopped"));
-            json_object_object_add(o, "sessions", json_object_new_int(sessions));
-            json_object_object_add(o, "pid", running && pid > 0 ? json_object_new_int(pid) : NULL);
-            json_object_object_add(o, "launcher", launcher ? json_object_new_string(launcher) : NULL);
-            if (!ok)
-                json_object_object_add(o, "error", json_object_new_string(e2.msg));
-            json_object_array_add(arr, o);
-        } else {
-            char pidbuf[16] = "-";
-            if (running && pid > 0)
-                snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-            printf("%-20s %-28s %-8s %-8d %-8s %s\n", n, base, running ? "running" : "stopped", sessions, pidbuf,
-                   launcher ? launcher : "-");
-        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(n));
+        json_object_object_add(o, "base", ok ? json_object_new_string(c.cc.base) : NULL);
+        json_object_object_add(o, "state", json_object_new_string(running ? "running" : "stopped"));
+        json_object_object_add(o, "sessions", json_object_new_int(sessions));
+        json_object_object_add(o, "pid", running && pid > 0 ? json_object_new_int(pid) : NULL);
+        json_object_object_add(o, "launcher", launcher ? json_object_new_string(launcher) : NULL);
+        if (!ok)
+            json_object_object_add(o, "error", json_object_new_string(e2.msg));
+        json_object_array_add(arr, o);
         container_close(&c);
     }
-    if (json)
+    if (json) {
         printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        size_t rows = json_object_array_length(arr);
+        int wname = 4, wbase = 4;
+        for (size_t i = 0; i < rows; i++) {
+            json_object *o = json_object_array_get_idx(arr, i);
+            int ln = (int)strlen(str_field(o, "name", "")), lb = (int)strlen(str_field(o, "base", NO_BASE));
+            wname = ln > wname ? ln : wname;
+            wbase = lb > wbase ? lb : wbase;
+        }
+        printf("%-*s  %-*s  %-8s %-8s %-8s %s\n", wname, "NAME", wbase, "BASE", "STATE", "SESSIONS", "PID",
+               "LAUNCHER");
+        for (size_t i = 0; i < rows; i++) {
+            json_object *o = json_object_array_get_idx(arr, i);
+            printf("%-*s  %-*s  %-8s %-8d %-8s %s\n", wname, str_field(o, "name", ""), wbase,
+                   str_field(o, "base", NO_BASE), str_field(o, "state", ""),
+                   json_object_get_int(json_object_object_get(o, "sessions")), str_field(o, "pid", "-"),
+                   str_field(o, "launcher", "-"));
+        }
+    }
     json_object_put(arr);
     strv_clear(&names);
     return 0;

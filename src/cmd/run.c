@@ -13,15 +13,15 @@ static void run_usage(FILE *f)
     fprintf(f, "Usage: appbox run NAME [++OPTIONS] [--] [ARGS...]\n"
                "\nStart NAME if it is not running, run its Run= command with ARGS appended (or\n"
                "ARGS alone), and stop NAME when the last session leaves.\n"
-               "\n++options (before the arguments; they are appbox's, not the app's):\n"
+               "\n++OPTIONS (before the arguments; they are appbox's, not the app's):\n"
                "  ++show            print what appbox does, step by step\n"
                "  ++start           only start the container (it then runs until stopped)\n"
                "  ++stop            only stop the container\n"
                "  ++cmd CMD...      run CMD... instead of Run=\n"
-               "  ++OPTION [VALUE]  any container option for this start (++network host,\n"
-               "                    ++bind DIR, ++env K=V, ...: see appbox sandbox --help)\n"
                "  ++aptupdate       apt-get update + upgrade in this container, then stop\n"
-               "  ++aptupdateall    the same in every container\n");
+               "  ++aptupdateall    the same in every container\n"
+               "\nand any container option, for this start (when this run starts NAME):\n");
+    cmd_print_spec_overrides(f);
 }
 
 int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
@@ -33,6 +33,13 @@ int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
         }
         return cmd_usage_error("run", "missing NAME (usage: appbox run NAME [++OPTIONS] [--] [ARGS...])");
     }
+    /* appbox run --network host NAME: say where the option goes */
+    int misplaced = cmd_misplaced_option("run", argc, argv, 0);
+    if (misplaced)
+        return misplaced;
+    if (argv[0][0] == '-' || argv[0][0] == '+')
+        return cmd_usage_error("run", "'%s': unknown option; the container's name comes first (usage: appbox run "
+                                      "NAME [++OPTIONS] [--] [ARGS...])", argv[0]);
     const char *name = argv[0];
     int i = 1;
     if (i < argc && strcmp(argv[i], "--") == 0)
@@ -67,7 +74,7 @@ int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
                 conf_free(&overrides);
                 return cmd_usage_error("run", "%s: unknown ++option (allowed: ++show, ++start, ++stop, ++cmd, "
                                               "++aptupdate, ++aptupdateall, and any container option as "
-                                              "++OPTION, such as ++network MODE: see appbox sandbox --help)",
+                                              "++OPTION, such as ++network MODE: see appbox run --help)",
                                        argv[i]);
             }
         }

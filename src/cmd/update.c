@@ -10,7 +10,7 @@
 
 /* One line per container: what was done on stdout, a failure on stderr
  * (like every verb's errors).  The exit status is that of the first
- * failure: 2 for a name that is no container, as for the other verbs. */
+ * failure: 125 for a name that is no container, as for the other verbs. */
 int update_containers(struct ab_ctx *ctx, char **names, size_t n, bool verbose)
 {
     int code = 0;

@@ -414,7 +414,7 @@ def test_bad_names_are_refused(store, name):
 def test_missing_container(store, verb):
     before = store.snapshot()
     r = store.ab(*verb)
-    assert r.returncode != 0 and "no container named 'ghost'" in r.stderr, r.stderr
+    assert r.returncode == 125 and "no container named 'ghost'" in r.stderr, (r.returncode, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1
     assert store.snapshot() == before
 
@@ -468,5 +468,5 @@ def test_create_twice_is_refused(store):
     create(store, "dup")
     before = store.snapshot()
     r = store.ab("create", "dup", "--base", f"dir:{store.root}")
-    assert r.returncode == 2 and "already exists" in r.stderr
+    assert r.returncode == 125 and "already exists" in r.stderr
     assert store.snapshot() == before

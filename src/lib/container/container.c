@@ -50,7 +50,7 @@ int container_open_state(struct ab_ctx *ctx, const char *name, struct container 
     if (!c->name || !c->dir || !c->conf_path)
         return -ENOMEM;
     if (!store_exists(ctx, name))
-        return ab_error_set(err, AB_ERR_USAGE, 0, "no container named '%s' (see appbox list)", name);
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "no container named '%s' (see appbox list)", name);
     return 0;
 }
 

@@ -356,7 +356,7 @@ int image_cache_remove(struct ab_ctx *ctx, const char *name, ab_error *err)
         asprintf(&lockp, "%s/%s.lock", dir, name) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
     if (access(tar, F_OK) < 0)
-        return ab_usage(err, "no cached image named '%s' (see appbox image list)", name);
+        return ab_fail(err, 0, "no cached image named '%s' (see appbox image list)", name);
     /* Not while a create or pull builds it.  The lock file itself stays:
      * one removed under a waiter would let two bootstraps run at once. */
     _cleanup_close_ int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -452,6 +452,16 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
         }
         if (a[0] != '-' || a[1] == '\0')
             break;
+        if (strcmp(a, "-h") == 0 && unknown) {
+            /* -h is --help, wherever --help is the verb's */
+            int r = unknown(ud, "help", NULL, err);
+            if (r < 0 && r != -ENOENT)
+                return r;
+            if (r != -ENOENT) {
+                i++;
+                continue;
+            }
+        }
         if (a[1] != '-')
             return ab_usage(err, "%s: unknown option (options are long, e.g. --bind; see --help)", a);
         char name[64];
