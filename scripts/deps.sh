@@ -33,7 +33,8 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap
 # the tests run inside the sandbox or on the host to check it).
 TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procps
                libcap2-bin util-linux passwd file
-               mmdebstrap debootstrap zstd xz-utils bzip2 tar passt)
+               mmdebstrap debootstrap zstd xz-utils bzip2 tar passt
+               zsh fish)  # the completion scripts are checked in each shell
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)
 
