@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "container/bases.h"
 #include "container/config.h"
 #include "container/container.h"
 #include "runtime/identity.h"
@@ -130,13 +132,73 @@ static int record(void *ud, const struct spec_option *o, const char *value)
  * (with their login shell when the root has it), written into the root so
  * that tools inside (adduser, apt) see one ordinary /etc/passwd.
  * $1 uid $2 gid $3 home $4 name $5 group $6 shell */
-#define USER_SETUP                                                                                          \
-    "r=/mnt/rootfs && mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
+#define USER_SETUP USER_SETUP_IN("/mnt/rootfs")
+#define USER_SETUP_IN(root)                                                                                 \
+    "r=" root " && mkdir -p \"$r$3\" && chown \"$1:$2\" \"$r$3\" && "                                         \
     "{ sh=$6; [ -x \"$r$sh\" ] || sh=/bin/sh; } && "                                                                 \
     "if [ -f $r/etc/passwd ] && [ ! -L $r/etc/passwd ] && ! grep -q \"^$4:\" $r/etc/passwd; then "             \
     "echo \"$4:x:$1:$2:$4:$3:$sh\" >> $r/etc/passwd; fi && "                                                  \
     "if [ -f $r/etc/group ] && [ ! -L $r/etc/group ] && ! grep -q \"^$5:\" $r/etc/group; then "                \
     "echo \"$5:x:$2:\" >> $r/etc/group; fi"
+
+/* --packages/--deb into ROOT (over LOWER, when it is a layer). */
+static int install_packages(struct ab_ctx *ctx, const char *name, const char *base, const char *root, const char *lower,
+                            const struct create_args *a, ab_error *err)
+{
+    if (!a->packages.n && !a->debs.n)
+        return 0;
+    if (!apt_present(lower ? lower : root))
+        return ab_error_set(err, AB_ERR_USAGE, 0, "--packages/--deb: %s is not a Debian/Ubuntu root (no apt-get)",
+                            base);
+    _cleanup_free_ char *log = container_log_path(ctx, name, "create", err);
+    if (!log)
+        return -ENOMEM;
+    if (!a->verbose && isatty(STDERR_FILENO))
+        fprintf(stderr, "appbox: installing %zu package(s) and %zu .deb file(s); log: %s\n", a->packages.n,
+                a->debs.n, log);
+    return apt_install(ctx, root, lower, &a->packages, &a->debs, log, a->verbose, err);
+}
+
+/* A container of a cached Debian/Ubuntu base: the base is unpacked once
+ * into the store (bases.h) and the container gets only a layer of its own,
+ * NAME/layer/upper and work, made by the container's root (the overlay's
+ * root directory is upper's: root's, 0755).  NAME/base records the base
+ * before anything else, so that nothing removes it while the create runs. */
+static int make_layered(struct ab_ctx *ctx, const char *name, const char *dir, const char *base,
+                        const struct image_ref *image, const struct create_args *a, const struct spec_user *id,
+                        const char *uid, const char *gid, ab_error *err)
+{
+    _cleanup_free_ char *bid = bases_id(ctx, image->path, err);
+    _cleanup_free_ char *note = NULL, *layer = NULL, *lower = NULL;
+    if (!bid)
+        return -EIO;
+    if (asprintf(&note, "%s/base", dir) < 0 || asprintf(&layer, "%s/layer", dir) < 0 || !(lower = bases_root(ctx, bid, err)))
+        return ab_fail(err, ENOMEM, "out of memory");
+    _cleanup_close_ int lock = -1;
+    _cleanup_free_ char *line = NULL;
+    int r = asprintf(&line, "%s\n", bid) < 0 ? -ENOMEM : 0;
+    bool tty = !a->verbose && isatty(STDERR_FILENO);
+    if (r == 0 && tty)
+        fprintf(stderr, "\r\033[Kappbox: creating %s: preparing the shared base %s", name, bid);
+    if (r == 0)
+        r = bases_prepare(ctx, image, bid, &lock, err);
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    _cleanup_close_ int fd = r == 0 ? open(note, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    if (r == 0 && (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line)))
+        r = ab_fail(err, errno, "cannot write %s", note);
+    if (r < 0)
+        return r;
+    close(take_fd(&lock)); /* recorded: the base is ours now */
+    char *const mk[] = { "sh", "-c", "mkdir -m 0755 /mnt/layer /mnt/layer/upper /mnt/layer/work", NULL };
+    if ((r = container_run_as_root(ctx, dir, NULL, mk, err)) < 0)
+        return ab_error_prefix(err, "cannot create %s", layer);
+    char *const home[] = { "sh", "-c", USER_SETUP_IN(""), "sh", (char *)uid, (char *)gid, (char *)id->home,
+                           (char *)id->name, (char *)id->group, (char *)id->shell, NULL };
+    if ((r = container_run_in_root(ctx, layer, lower, home, err)) < 0)
+        return r;
+    return install_packages(ctx, name, base, layer, lower, a, err);
+}
 
 static int make_rootfs(struct ab_ctx *ctx, const char *name, const char *dir, const char *base, const struct image_ref *image,
                        const struct create_args *a, const struct spec *s, ab_error *err)
@@ -151,6 +213,8 @@ static int make_rootfs(struct ab_ctx *ctx, const char *name, const char *dir, co
                                NULL };
         return container_run_as_root(ctx, dir, NULL, argv, err);
     }
+    if (image->kind == IMAGE_BOOTSTRAP_TAR)
+        return make_layered(ctx, name, dir, base, image, a, &id, uid, gid, err);
     if (image->kind != IMAGE_NONE) {
         _cleanup_free_ char *rootfs = NULL;
         if (asprintf(&rootfs, "%s/rootfs", dir) < 0)
@@ -168,20 +232,7 @@ static int make_rootfs(struct ab_ctx *ctx, const char *name, const char *dir, co
         char *const home[] = { "sh", "-c", USER_SETUP, "sh", uid, gid, id.home, id.name, id.group, id.shell, NULL };
         if ((r = container_run_as_root(ctx, dir, NULL, home, err)) < 0)
             return r;
-        if (a->packages.n || a->debs.n) {
-            if (!apt_present(rootfs))
-                return ab_error_set(err, AB_ERR_USAGE, 0, "--packages/--deb: %s is not a Debian/Ubuntu root (no "
-                                    "apt-get)", base);
-            _cleanup_free_ char *log = container_log_path(ctx, name, "create", err);
-            if (!log)
-                return -ENOMEM;
-            if (!a->verbose && isatty(STDERR_FILENO))
-                fprintf(stderr, "appbox: installing %zu package(s) and %zu .deb file(s); log: %s\n", a->packages.n,
-                        a->debs.n, log);
-            if ((r = apt_install(ctx, rootfs, &a->packages, &a->debs, log, a->verbose, err)) < 0)
-                return r;
-        }
-        return 0;
+        return install_packages(ctx, name, base, rootfs, NULL, a, err);
     }
     /* A copy owned by the container's root, with a home for the user. */
     char *const argv[] = { "sh", "-c",

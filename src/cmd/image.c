@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "container/bases.h"
 #include "image/bootstrap.h"
 #include "util/cleanup.h"
 
@@ -26,9 +27,11 @@ int cmd_image(struct ab_ctx *ctx, int argc, char **argv)
                 "Usage: appbox image list [--json | --names] | appbox image rm NAME\n"
                 "       appbox image pull debian:SUITE|ubuntu:SUITE [--variant V] [--mirror URL] [--verbose]\n"
                 "\nThe cache of pristine Debian/Ubuntu bases: appbox create builds one once for a base\n"
-                "debian:SUITE or ubuntu:SUITE and unpacks every container from it.\n"
+                "debian:SUITE or ubuntu:SUITE and unpacks it once, read-only, for every container of it.\n"
                 "list --json: the name, path, size (bytes) and build time (ISO 8601) of each;\n"
-                "list --names: the names alone.\n");
+                "list --names: the names alone.\n"
+                "image rm removes a cached base; an unpacked base that containers still use is kept\n"
+                "until the last of them is removed (they keep working).\n");
         return argc < 1 ? 2 : 0;
     }
     ab_error err = { 0 };
@@ -90,6 +93,21 @@ int cmd_image(struct ab_ctx *ctx, int argc, char **argv)
         if (image_cache_remove(ctx, argv[1], &err) < 0)
             return cmd_report(&err);
         printf("removed %s\n", argv[1]);
+        /* Its unpacked bases go with it, but for those containers still
+         * use: each is kept until the last of its containers is removed. */
+        strv users = { 0 };
+        if (bases_collect(ctx, &err) < 0 || bases_users(ctx, argv[1], true, &users, &err) < 0) {
+            strv_clear(&users);
+            return cmd_report(&err);
+        }
+        if (users.n) {
+            printf("kept its unpacked base for the container%s that use%s it:", users.n > 1 ? "s" : "",
+                   users.n > 1 ? "" : "s");
+            for (size_t i = 0; i < users.n; i++)
+                printf("%s %s", i ? "," : "", users.v[i]);
+            printf(" (removed with the last of them)\n");
+        }
+        strv_clear(&users);
         return 0;
     }
     if (strcmp(argv[0], "pull") == 0) {

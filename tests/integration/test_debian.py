@@ -191,16 +191,18 @@ def test_seed_figlet_hello_world(cache):
 def test_setuid_programs_keep_their_bits(cache):
     """The default filter refuses set-id modes; appbox's own runs on a root in
     its store (the unpacker, apt-get/dpkg) keep them: the Debian root's
-    setuid programs are still setuid in the container's rootfs, and dpkg
-    installed the package (--packages) with its setuid program."""
+    setuid programs are still setuid in the container's shared base, and
+    dpkg installed the package (--packages) with its setuid program into
+    the container's own layer."""
     s = cache.store
-    rootfs = s.data / "fig" / "rootfs"
+    base = (s.data / "fig" / "base").read_text().strip()
+    rootfs = s.data / ".images" / "bases" / base / "root"
     for prog in ("usr/bin/passwd", "usr/bin/su"):
         st = os.lstat(rootfs / prog)
         assert st.st_mode & stat.S_ISUID, f"{prog}: {stat.filemode(st.st_mode)}"
     r = s.ab("create", "suid", "--base", BASE, "--packages", "sudo")
     ok(r)
-    st = os.lstat(s.data / "suid" / "rootfs" / "usr/bin/sudo")
+    st = os.lstat(s.data / "suid" / "layer" / "upper" / "usr/bin/sudo")
     assert st.st_mode & stat.S_ISUID, f"sudo: {stat.filemode(st.st_mode)}"
     ok(s.ab("rm", "suid"))
 

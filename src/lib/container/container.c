@@ -23,6 +23,7 @@
 #include "runtime/idmap.h"
 #include "image/apt.h"
 #include "spec/options.h"
+#include "container/bases.h"
 #include "container/pins.h"
 #include "container/state.h"
 #include "container/store.h"
@@ -144,11 +145,30 @@ int container_spec(const struct container *c, const struct conf *entries, struct
         /* the user's binds come after, so they may still go inside home */
         spec_mount_to_front(out, out->container.n_mounts - 1);
     } else if (!out->container.root) {
-        out->container.root = store_path(ctx, c->name, "rootfs", err);
         out->container.writable = true;
-        if (!out->container.root)
-            return -ENOMEM;
+        return container_root_paths(ctx, c->name, &out->container.root, &out->container.root_lower, err);
     }
+    return 0;
+}
+
+int container_root_paths(struct ab_ctx *ctx, const char *name, char **root, char **lower, ab_error *err)
+{
+    *root = *lower = NULL;
+    _cleanup_free_ char *id = bases_of(ctx, name);
+    if (!id && errno == EINVAL)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s/%s/base does not name a base", ctx->data_dir, name);
+    if (!id) {
+        /* the full-copy layout (image bases, and containers made before
+         * shared bases) */
+        *root = store_path(ctx, name, "rootfs", err);
+        return *root ? 0 : -ENOMEM;
+    }
+    *root = store_path(ctx, name, "layer", err);
+    *lower = bases_root(ctx, id, err);
+    if (!*root || !*lower)
+        return -ENOMEM;
+    if (access(*lower, F_OK) < 0)
+        return ab_fail(err, errno, "%s uses the base %s, which is not in the store (%s)", name, id, *lower);
     return 0;
 }
 
@@ -350,12 +370,12 @@ int container_session_fn(struct container *c, container_join_fn fn, void *arg, a
     return session(c, NULL, true, fn, arg, err);
 }
 
-int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err)
+
+/* As root of the container (see container_run_as_root()). */
+static void as_container_root(struct spec *s)
 {
-    struct spec s;
-    spec_init(&s);
-    s.process.uid_set = true;
-    s.process.uid = 0;
+    s->process.uid_set = true;
+    s->process.uid = 0;
     /* Without a subordinate range only one id can be mapped.  As root
      * inside (0 -> the caller) the caller's own id is unmapped there, and
      * chown to it (a home in the new root) fails with EINVAL; so map the
@@ -364,13 +384,20 @@ int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_r
     struct spec_user id;
     struct spec_idmap uids, gids;
     ab_error ignored;
-    identity_resolve(&s, &id, &ignored);
+    identity_resolve(s, &id, &ignored);
     if (id.caller_uid != 0 &&
         idmap_choose(&uids, &gids, id.caller_uid, id.caller_gid, id.caller_name, 0, 0, &ignored) == 0 &&
         uids.n == 1 && !uids.via_helper) {
-        s.process.uid = id.caller_uid;
-        s.process.cap_add = caps_default_root();
+        s->process.uid = id.caller_uid;
+        s->process.cap_add = caps_default_root();
     }
+}
+
+int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err)
+{
+    struct spec s;
+    spec_init(&s);
+    as_container_root(&s);
     /* The container's own directory in the store is the only writable
      * tree: a dir: base copied with cp -a keeps its set-id files, as an
      * image's do (sandbox_run() checks that DIR is in the store). */
@@ -386,6 +413,28 @@ int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_r
     spec_free(&s);
     if (r == 0 && code != 0)
         r = ab_fail(err, 0, "%s failed (exit status %d)", argv[0], code);
+    return r;
+}
+
+int container_run_in_root(struct ab_ctx *ctx, const char *root, const char *lower, char *const argv[], ab_error *err)
+{
+    struct spec s;
+    spec_init(&s);
+    as_container_root(&s);
+    s.container.root = strdup(root);
+    s.container.root_lower = lower ? strdup(lower) : NULL;
+    s.container.writable = true;
+    int r = s.container.root && (!lower || s.container.root_lower) ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && argv[i]; i++)
+        r = strv_push(&s.process.argv, argv[i]);
+    int code = 0;
+    if (r == 0)
+        r = sandbox_run(ctx, &s, &code, err);
+    else
+        r = ab_fail(err, ENOMEM, "out of memory");
+    spec_free(&s);
+    if (r == 0 && code != 0)
+        r = ab_fail(err, 0, "%s failed in the container's root (exit status %d)", argv[0], code);
     return r;
 }
 
@@ -472,6 +521,11 @@ static int remove_tree_as_container_root(int datafd, const char *name, ab_error 
     return r;
 }
 
+int container_remove_tree_at(int dirfd, const char *name, ab_error *err)
+{
+    return getuid() == 0 ? fs_remove_tree_at(dirfd, name, err) : remove_tree_as_container_root(dirfd, name, err);
+}
+
 int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
 {
     if (!store_name_valid(name))
@@ -494,7 +548,7 @@ int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
         /* root may remove anything: the walk itself never follows a link
          * or enters a mount; an ordinary user removes the container's ids'
          * files as the container's root */
-        int r = getuid() == 0 ? fs_remove_tree_at(datafd, name, err) : remove_tree_as_container_root(datafd, name, err);
+        int r = container_remove_tree_at(datafd, name, err);
         if (r < 0) {
             ab_error_prefix(err, "%s", dir);
             return r;
@@ -507,6 +561,10 @@ int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(ctx, name, files[i]);
     state_remove_dir(ctx, name);
+    /* its base, when it was the last user of one the cache no longer
+     * holds (image rm, or a newer build of it) */
+    ab_error ignored = { 0 };
+    bases_collect(ctx, &ignored);
     return 0;
 }
 
@@ -556,10 +614,14 @@ int container_update(struct ab_ctx *ctx, const char *name, bool verbose, const c
         container_close(&c);
         return r;
     }
-    _cleanup_free_ char *rootfs = store_path(ctx, name, "rootfs", err);
+    _cleanup_free_ char *rootfs = NULL, *lower = NULL;
     bool host = strcmp(c.cc.base, "host") == 0;
     container_close(&c);
-    if (host || !rootfs || !apt_present(rootfs)) {
+    if (!host && (r = container_root_paths(ctx, name, &rootfs, &lower, err)) < 0)
+        return r;
+    /* apt-get looked for in the base when there is one: the layer above
+     * is the container's to write, and not looked into from here */
+    if (host || !apt_present(lower ? lower : rootfs)) {
         *why = host ? "skipped (the host view: update the host)" : "skipped (not a Debian/Ubuntu root: no apt-get)";
         return 1;
     }
@@ -573,7 +635,7 @@ int container_update(struct ab_ctx *ctx, const char *name, bool verbose, const c
     if (!log)
         return -ENOMEM;
     SHOW("updating %s: apt-get update && apt-get upgrade, with the network on; log: %s", name, log);
-    r = apt_upgrade(ctx, rootfs, log, verbose, err);
+    r = apt_upgrade(ctx, rootfs, lower, log, verbose, err);
     if (r == 0)
         state_log(ctx, name, "updated (apt-get upgrade)");
     return r;

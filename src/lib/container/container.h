@@ -79,6 +79,22 @@ int container_session_fn(struct container *c, container_join_fn fn, void *arg, a
  * (copying a rootfs). */
 int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_ro, char *const argv[], ab_error *err);
 
+/* Run ARGV as root of the root file system ROOT (writable), or with LOWER
+ * of the overlay of ROOT's upper/ over the base LOWER (container_spec()):
+ * for work that must see the container's root as the container does. */
+int container_run_in_root(struct ab_ctx *ctx, const char *root, const char *lower, char *const argv[], ab_error *err);
+
+/* NAME's root: *ROOT the full tree NAME/rootfs (and *LOWER NULL), or for a
+ * container of a shared base *ROOT its layer NAME/layer and *LOWER the
+ * base's tree (bases.h).  malloc'd. */
+int container_root_paths(struct ab_ctx *ctx, const char *name, char **root, char **lower, ab_error *err);
+
+/* Remove NAME below DIRFD, everything in it, as fs_remove_tree_at() does:
+ * as root, or for an ordinary user as the container's root in a user
+ * namespace of the container's id map (the files are the container's
+ * ids'). */
+int container_remove_tree_at(int dirfd, const char *name, ab_error *err);
+
 /* Remove NAME (stopping it first when FORCE, refusing a running one
  * otherwise); also the directory NAME without appbox.conf that an
  * interrupted create left.  Returns 0 (a container was removed), 1 (such

@@ -27,12 +27,13 @@ bool apt_present(const char *rootfs)
  * image's apt-get is the image's code, and must not reach the host's
  * loopback services, its abstract unix sockets, or its network
  * namespace); output to LOGPATH unless VERBOSE. */
-static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *script, const strv *binds, const char *title,
+static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *lower, const char *script, const strv *binds, const char *title,
                        const char *logpath, bool verbose, ab_error *err)
 {
     struct spec s;
     spec_init(&s);
     s.container.root = strdup(rootfs);
+    s.container.root_lower = lower ? strdup(lower) : NULL;
     s.container.writable = true;
     s.process.uid_set = true;
     s.process.uid = 0;
@@ -41,7 +42,7 @@ static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *scrip
      * set-id modes for this run on the store's root (sandbox_run() checks
      * that every writable tree is in the store). */
     s.process.store_setid = true;
-    int r = s.container.root ? 0 : -ENOMEM;
+    int r = s.container.root && (!lower || s.container.root_lower) ? 0 : -ENOMEM;
     for (size_t i = 0; r == 0 && binds && i + 1 < binds->n; i += 2)
         r = spec_add_bind(&s, binds->v[i], binds->v[i + 1], true, NULL);
     const char *argv[] = { "/bin/sh", "-c", script, NULL };
@@ -89,7 +90,7 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-int apt_install(struct ab_ctx *ctx, const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
+int apt_install(struct ab_ctx *ctx, const char *rootfs, const char *lower, const strv *packages, const strv *debs, const char *logpath, bool verbose,
                 ab_error *err)
 {
     char *script = NULL;
@@ -113,14 +114,15 @@ int apt_install(struct ab_ctx *ctx, const char *rootfs, const strv *packages, co
     }
     fputs(" && " APT " clean", f);
     fclose(f);
-    int r = run_in_root(ctx, rootfs, script, &binds, "installing packages", logpath, verbose, err);
+    int r = run_in_root(ctx, rootfs, lower, script, &binds, "installing packages", logpath, verbose, err);
     free(script);
     strv_clear(&binds);
     return r;
 }
 
-int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *logpath, bool verbose, ab_error *err)
+int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *lower, const char *logpath, bool verbose,
+                ab_error *err)
 {
-    return run_in_root(ctx, rootfs, APT " update && " APT " -y upgrade && " APT " clean", NULL, "upgrading", logpath,
+    return run_in_root(ctx, rootfs, lower, APT " update && " APT " -y upgrade && " APT " clean", NULL, "upgrading", logpath,
                        verbose, err);
 }

@@ -8,13 +8,17 @@
 #include "util/error.h"
 #include "util/strv.h"
 
+/* ROOTFS is the root file system, or with LOWER (a container of a shared
+ * base) the layer that holds the container's changes over the read-only
+ * LOWER: the root is then their overlay, and every write lands in ROOTFS. */
+
 /* Install PACKAGES and the local .deb files DEBS (dependencies resolved by
  * apt from the mirror) into the root file system ROOTFS. */
-int apt_install(struct ab_ctx *ctx, const char *rootfs, const strv *packages, const strv *debs, const char *logpath, bool verbose,
+int apt_install(struct ab_ctx *ctx, const char *rootfs, const char *lower, const strv *packages, const strv *debs, const char *logpath, bool verbose,
                 ab_error *err);
 
 /* apt-get update and a non-interactive upgrade in ROOTFS. */
-int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *logpath, bool verbose, ab_error *err);
+int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *lower, const char *logpath, bool verbose, ab_error *err);
 
 /* Whether ROOTFS has apt (a Debian or Ubuntu root). */
 bool apt_present(const char *rootfs);

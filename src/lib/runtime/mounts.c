@@ -241,6 +241,7 @@ enum op_kind {
     OP_IDENTITY,      /* the user's passwd and group entries */
     OP_FILE_DATA,     /* a file of ours with data as its text, bound read-only */
     OP_ROOT_RO,       /* the host view's skeleton made read-only, last */
+    OP_OVERLAY,       /* the root as an overlay: base (lower) under the container's layer (source) */
 };
 
 /* Op flags. */
@@ -267,6 +268,9 @@ struct mount_op {
     char *owned;              /* data made for this op (a size), freed with the plan */
     int tree;                 /* OP_TREE: the tree opened in phase one, or -1 */
     int *premade;             /* OP_TREE: a tree the runner made (idmapped), taken over */
+    const char *lower;        /* OP_OVERLAY: the read-only base's host path */
+    int lower_tree;           /* OP_OVERLAY: its tree, or -1 */
+    int *premade_lower;       /* OP_OVERLAY: the base's tree the runner made */
 };
 
 struct mount_plan {
@@ -279,6 +283,8 @@ static void plan_free(struct mount_plan *p)
     for (size_t i = 0; i < p->n; i++) {
         if (p->ops[i].tree >= 0)
             close(p->ops[i].tree);
+        if (p->ops[i].lower_tree >= 0)
+            close(p->ops[i].lower_tree);
         free(p->ops[i].owned);
     }
     free(p->ops);
@@ -295,7 +301,7 @@ static struct mount_op *plan_add(struct mount_plan *p, enum op_kind kind, const 
         p->cap = cap;
     }
     struct mount_op *op = &p->ops[p->n++];
-    *op = (struct mount_op){ .kind = kind, .dest = dest, .what = dest, .tree = -1 };
+    *op = (struct mount_op){ .kind = kind, .dest = dest, .what = dest, .tree = -1, .lower_tree = -1 };
     return op;
 }
 
@@ -354,9 +360,11 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
     int r;
     /* the root: the spec's, or an empty tmpfs for the host view */
     if (c->root) {
-        struct mount_op *op = ADD(p, OP_TREE, "/");
+        struct mount_op *op = ADD(p, c->root_lower ? OP_OVERLAY : OP_TREE, "/");
         op->source = c->root;
         op->premade = &in->premade_root;
+        op->lower = c->root_lower;
+        op->premade_lower = &in->premade_lower;
         op->attrs = c->writable ? RW_ATTRS : RO_ATTRS;
         op->flags = OPF_RECURSIVE;
         op->what = c->root;
@@ -477,14 +485,24 @@ static int open_trees(struct mount_plan *p, ab_error *err)
 {
     for (size_t i = 0; i < p->n; i++) {
         struct mount_op *op = &p->ops[i];
-        if (op->kind != OP_TREE)
+        if (op->kind == OP_OVERLAY) {
+            /* the base is appbox's (never written: only ever a lower layer) */
+            if (*op->premade_lower >= 0) {
+                op->lower_tree = *op->premade_lower;
+                *op->premade_lower = -1;
+            } else if ((op->lower_tree = clone_pinned(op->lower, 0, 0, false, err)) < 0) {
+                op->lower_tree = -1;
+                return ab_error_prefix(err, "cannot open the container's base");
+            }
+        } else if (op->kind != OP_TREE) {
             continue;
+        }
         if (op->premade && *op->premade >= 0) {
             op->tree = *op->premade;
             *op->premade = -1;
             continue;
         }
-        op->tree = clone_pinned(op->source, op->dev, op->ino, op->flags & OPF_RECURSIVE, err);
+        op->tree = clone_pinned(op->source, op->dev, op->ino, op->kind == OP_TREE && (op->flags & OPF_RECURSIVE), err);
         if (op->tree < 0) {
             op->tree = -1;
             return op->dest[1] ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest) : -EIO;
@@ -544,6 +562,47 @@ static int add_file_data(const struct mount_op *op, int rootfd, ab_error *err)
     return r < 0 ? r : attach(t, dst, op->dest, err);
 }
 
+/* OP_OVERLAY: the container's root from a shared base.  The base and the
+ * container's layer (its upper/ and work/) are attached in the staging
+ * tmpfs, which goes with the host's tree at the pivot (the overlay keeps
+ * its layers), and the overlay is mounted here, in the container's user
+ * namespace: what it writes lands in upper/ with the container's ids (for
+ * a root caller through the idmapped layers the runner made, so on disk
+ * as a root file system), the base is only ever read.  userxattr: the
+ * overlay's own xattrs are user.overlay.*, which a user namespace may set. */
+static int mount_overlay(struct mount_op *op, int stagefd, ab_error *err)
+{
+    static const char lower[] = STAGING "/lower", layer[] = STAGING "/layer";
+    if (mkdir(lower, 0700) < 0 || mkdir(layer, 0700) < 0)
+        return ab_fail(err, errno, "cannot create the staging directories of the overlay");
+    _cleanup_close_ int lfd = open(lower, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int ufd = open(layer, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (lfd < 0 || ufd < 0)
+        return ab_fail(err, errno, "cannot open the staging directories of the overlay");
+    int r;
+    if ((r = set_attrs(op->lower_tree, op->lower, RO_ATTRS, true, err)) < 0 ||
+        (r = attach(op->lower_tree, lfd, op->lower, err)) < 0 ||
+        (r = set_attrs(op->tree, op->source, RW_ATTRS, true, err)) < 0 || (r = attach(op->tree, ufd, op->source, err)) < 0)
+        return r;
+    close(op->lower_tree);
+    close(op->tree);
+    op->lower_tree = op->tree = -1;
+    _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+    if (fsfd < 0)
+        return ab_fail(err, errno, "cannot create an overlay file system for the root (overlayfs)");
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", STAGING "/layer/upper", 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", STAGING "/layer/work", 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+        return ab_fail(err, errno, "cannot set up the overlay of %s over %s", op->source, op->lower);
+    if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return ab_fail(err, errno, "cannot mount the overlay of %s over %s", op->source, op->lower);
+    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned)op->attrs);
+    if (mfd < 0)
+        return ab_fail(err, errno, "cannot mount the overlay of %s over %s", op->source, op->lower);
+    return attach(mfd, stagefd, "the container's root", err);
+}
+
 static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stagefd, ab_error *err)
 {
     int r;
@@ -568,6 +627,8 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
         return add_file_data(op, rootfd, err);
     case OP_ROOT_RO:
         return set_attrs(rootfd, "/", RO_ATTRS, false, err);
+    case OP_OVERLAY:
+        return mount_overlay(op, stagefd, err);
     case OP_MASK:
     case OP_READONLY: {
         /* below a fresh /proc or /sys: opened from it without following
@@ -786,6 +847,17 @@ static int mounts_host_setup(struct runner *run, ab_error *err)
         int r = runner_send_tree(run, (int)i, t);
         if (r < 0)
             return ab_fail(err, -r, "cannot hand the container its idmapped trees");
+    }
+    /* The shared base under an overlay root: only ever read (a lower
+     * layer), idmapped as the layer above it is, when it is in the store. */
+    _cleanup_close_ int lower = c->root_lower ? open(c->root_lower, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (lower >= 0 && in_private_store(lower, real_data)) {
+        _cleanup_close_ int t = open_tree(lower, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (t >= 0 && mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0) {
+            int r = runner_send_tree(run, -2, t);
+            if (r < 0)
+                return ab_fail(err, -r, "cannot hand the container its idmapped trees");
+        }
     }
     return 0;
 }

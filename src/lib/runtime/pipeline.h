@@ -54,8 +54,10 @@ struct inside {
     const struct spec *spec;
     int sock;                    /* to the runner (errors) */
     /* Trees the runner prepared (idmapped for a root caller), or -1:
-     * premade_root for the root, premade[i] for spec mounts[i]. */
+     * premade_root for the root, premade_lower for the base under an
+     * overlay root, premade[i] for spec mounts[i]. */
     int premade_root;
+    int premade_lower;
     int premade[RUNNER_MAX_TREES];
 };
 

@@ -54,6 +54,8 @@ int spec_resolve_paths(struct spec *s, ab_error *err)
             return origin_error(c->root_origin ? c->root_origin : "--root", c->root, " is ",
                                 "not a directory (expected a root file system directory)", err);
     }
+    if (c->root_lower && (r = resolve_host_path("the container's base", &c->root_lower, &st, err)) < 0)
+        return r;
     for (size_t i = 0; i < c->n_mounts; i++) {
         struct spec_mount *m = &c->mounts[i];
         if (m->type != MOUNT_TYPE_BIND)

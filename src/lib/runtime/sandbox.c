@@ -403,7 +403,7 @@ static _Noreturn void child_main(const struct child_args *a)
     stdio_pipes_child(a->stdio);
     sigprocmask(SIG_SETMASK, &a->mask, NULL);
     /* Trees the runner prepared (idmapped binds), then "go". */
-    struct inside in = { .spec = s, .sock = a->sock, .premade_root = -1 };
+    struct inside in = { .spec = s, .sock = a->sock, .premade_root = -1, .premade_lower = -1 };
     for (size_t i = 0; i < RUNNER_MAX_TREES; i++)
         in.premade[i] = -1;
     for (;;) {
@@ -415,6 +415,8 @@ static _Noreturn void child_main(const struct child_args *a)
             break;
         if (m.type == MSG_TREE && fd >= 0 && m.kind == -1)
             in.premade_root = fd;
+        else if (m.type == MSG_TREE && fd >= 0 && m.kind == -2)
+            in.premade_lower = fd;
         else if (m.type == MSG_TREE && fd >= 0 && m.kind >= 0 && m.kind < RUNNER_MAX_TREES)
             in.premade[m.kind] = fd;
         else if (fd >= 0)

@@ -55,6 +55,7 @@ void spec_free(struct spec *s)
     struct spec_container *c = &s->container;
     free(c->root);
     free(c->root_origin);
+    free(c->root_lower);
     for (size_t i = 0; i < c->n_mounts; i++)
         mount_free(&c->mounts[i]);
     free(c->mounts);

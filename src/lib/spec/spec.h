@@ -97,6 +97,11 @@ struct spec_container {
     char *root;              /* NULL: the host view */
     char *root_origin;       /* who set it, for messages (as spec_mount.origin); may be NULL */
     bool writable;           /* the root is writable */
+    /* Internal (named containers from a shared base): when set, the root is
+     * an overlay of this read-only tree (the base, in the store) under ROOT,
+     * which then holds the container's own changes (upper/ and work/).
+     * Never set from an option or appbox.conf. */
+    char *root_lower;
     struct spec_mount *mounts;   /* the user's mounts, in order, after the defaults */
     size_t n_mounts;
     enum net_mode net;

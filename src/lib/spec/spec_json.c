@@ -28,6 +28,7 @@ static const struct field container_fields[] = {
     { "root", F_STRING, C(root) },
     { "rootOrigin", F_STRING, C(root_origin) },
     { "rootWritable", F_BOOL, C(writable) },
+    { "rootLower", F_STRING, C(root_lower) },
     { "network", F_NET, C(net) },
     { "hostname", F_STRING, C(hostname) },
     { "maskedPaths", F_STRV, C(masked_paths) },
