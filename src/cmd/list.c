@@ -180,6 +180,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "base", json_object_new_string(c.cc.base));
     json_object_object_add(o, "root", json_object_new_string(sc->root ? sc->root : "host view (read-only)"));
     json_object_object_add(o, "root_writable", json_object_new_boolean(sc->root ? sc->writable : false));
+    json_object_object_add(o, "root_base", sc->root_lower ? json_object_new_string(sc->root_lower) : NULL);
     json_object_object_add(o, "run", c.cc.run ? json_object_new_string(c.cc.run) : NULL);
     json_object *files = json_object_new_array();
     for (size_t i = 0; i < sc->n_mounts; i++) {
@@ -217,6 +218,9 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         printf("  base        %s\n", c.cc.base);
         printf("  root        %s%s\n", sc->root ? sc->root : "host view: /usr /bin /sbin /lib* /etc read-only",
                sc->root ? (sc->writable ? " (writable)" : " (read-only)") : "");
+        if (sc->root_lower)
+            printf("  base        %s (shared, read-only; the container's changes are in the layer above)\n",
+                   sc->root_lower);
         printf("  run         %s\n", c.cc.run ? c.cc.run : "-");
         printf("  files       %s fresh and empty\n",
                sc->root ? "/tmp and /run (where the root has them)" : "/tmp /run /var/tmp and home");

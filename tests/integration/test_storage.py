@@ -144,6 +144,8 @@ def test_new_container_shares_the_base_and_is_small(store):
     assert store.base_of("small") == store.base_of("seed")
     assert store.base_ids() == [store.base_of("seed")]
     assert (store.base_root("small") / "etc/debian_version").is_file()
+    shown = ok(store.ab("show", "small"))
+    assert f"base        {store.base_root('small')} (shared, read-only" in shown, shown
     size = _disk_bytes(d)
     print(f"a new container's own directory: {size} bytes on disk")
     assert size < SMALL, size
