@@ -41,7 +41,7 @@ const struct cmd_verb cmd_verbs[] = {
  * by name. */
 const struct cmd_verb_args cmd_verb_args[] = {
     { "sandbox", "", "@command", CMD_SPEC_DASH },
-    { "create", "--base= --mirror= --variant= --packages= --deb= --user-home= --verbose --run= --no-launcher --as=",
+    { "create", "--base= --mirror= --variant= --packages= --deb= --user-home= --verbose --run= --no-launcher --as= --launcher-replaces",
       NULL, CMD_SPEC_DASH },
     { "run", "++show ++start ++stop ++cmd ++aptupdate ++aptupdateall", "@container", CMD_SPEC_PLUS },
     { "start", "", "@container", CMD_SPEC_PLUS },

@@ -5,6 +5,8 @@
 
 #include "context.h"
 
+struct spec;
+
 int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_create(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_run(struct ab_ctx *ctx, int argc, char **argv);
@@ -103,9 +105,15 @@ const char *cmd_self_path(void);
 struct container;
 int cmd_open_for_copy(struct ab_ctx *ctx, const char *verb, const char *name, struct container *c);
 /* Launcher helpers shared by create, rm and launcher. */
-int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int quiet);
+int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, int quiet);
 /* 0 when NAME may install its launcher (as AS): the name is free or already NAME's. */
-int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, struct ab_error *err);
+int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, struct ab_error *err);
+/* Another executable COMMAND on the caller's PATH than the launcher at
+ * LAUNCHER (which may not exist yet) and its folder: malloc'd, or NULL. */
+char *launcher_shadowed(const char *command, const char *launcher);
+/* As root: a warning for each read-write bind the container cannot write
+ * (bound as it is, not idmapped), with the chown that lets it. */
+void cmd_warn_root_rw_binds(struct ab_ctx *ctx, const struct spec *s);
 int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet);
 char *launcher_path(struct ab_ctx *ctx, const char *name);   /* recorded path, malloc'd, or NULL */
 void launcher_unlink(const char *path);  /* only if it is an appbox launcher */

@@ -25,7 +25,7 @@ static const struct subverb subverbs[] = {
     { "image", "list", "--json --names", NULL },
     { "image", "rm", "", "@image" },
     { "image", "pull", "--variant= --mirror= --verbose", NULL },
-    { "launcher", "install", "--as=", "@container" },
+    { "launcher", "install", "--as= --launcher-replaces", "@container" },
     { "launcher", "remove", "", "@container" },
     { NULL, NULL, NULL, NULL },
 };

@@ -1,6 +1,8 @@
 /* config and edit: read or change appbox.conf; an invalid result is
- * refused with the error and the old file kept. */
+ * refused with the error and the old file kept (and an edit's copy with
+ * it: the user's work). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,12 +103,57 @@ int cmd_config(struct ab_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* "Y" (or just Enter) to a question on the terminal: a line from stdin. */
+static bool ask_yes(const char *question)
+{
+    fprintf(stderr, "%s [Y/n] ", question);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin))
+        return false;
+    return line[0] == '\n' || line[0] == 'y' || line[0] == 'Y';
+}
+
+/* Run the editor on PATH; 0 when it exited 0. */
+static int run_editor(const char *editor, const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("sh", "sh", "-c", "exec $0 \"$1\"", editor, path, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Whether COPY is a valid appbox.conf for NAME, as the next start sees it. */
+static int check_copy(struct ab_ctx *ctx, const char *name, const char *copy, ab_error *err)
+{
+    struct conf conf = { 0 };
+    struct container_conf cc;
+    memset(&cc, 0, sizeof(cc));
+    int r = conf_load(copy, &conf, &cc, err);
+    struct container c = { 0 };
+    if (r == 0 && (r = container_open_state(ctx, name, &c, err)) == 0) {
+        free(c.conf_path);
+        c.conf_path = strdup(copy);
+        r = c.conf_path ? container_check(&c, &conf, err) : -ENOMEM;
+    }
+    container_close(&c);
+    container_conf_free(&cc);
+    conf_free(&conf);
+    return r;
+}
+
 int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
 {
     if (argc != 1 || argv[0][0] == '-') {
         if (argc == 1 && cmd_is_help(argv[0])) {
             printf("Usage: appbox edit NAME\n\nEdit appbox.conf with $EDITOR (or vi) on a copy; the copy "
-                   "replaces it only if it is valid.\n");
+                   "replaces it only if it is valid.\nA copy that is not is kept (appbox.conf.edit, next to "
+                   "appbox.conf): on a terminal\nappbox offers to edit it again; the next edit starts from it.\n");
             return 0;
         }
         return cmd_usage_error("edit", "usage: appbox edit NAME");
@@ -121,51 +168,58 @@ int cmd_edit(struct ab_ctx *ctx, int argc, char **argv)
     _cleanup_free_ char *copy = NULL;
     if (!path || asprintf(&copy, "%s.edit", path) < 0)
         return 125;
-    _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 20);
-    FILE *f = fopen(copy, "we");
-    if (!text || !f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "appbox: edit: cannot make a copy of %s: %s\n", path, strerror(errno));
-        unlink(copy);
-        return 125;
+    bool tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+    /* A copy an earlier edit kept (it was refused) is the user's work:
+     * never overwritten without a yes. */
+    bool resume = false;
+    if (access(copy, F_OK) == 0) {
+        if (!tty) {
+            fprintf(stderr, "appbox: edit: %s holds an earlier edit that was refused; edit it on a terminal to "
+                            "resume, or remove it to start again from %s\n", copy, path);
+            return 125;
+        }
+        fprintf(stderr, "appbox: edit: %s holds an earlier edit that was refused.\n", copy);
+        resume = ask_yes("Continue with it?");
+    }
+    if (!resume) {
+        _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, path, false, 1 << 20);
+        FILE *f = fopen(copy, "we");
+        if (!text || !f || fputs(text, f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "appbox: edit: cannot make a copy of %s: %s\n", path, strerror(errno));
+            unlink(copy);
+            return 125;
+        }
     }
     const char *editor = getenv("VISUAL") && *getenv("VISUAL") ? getenv("VISUAL") : getenv("EDITOR");
     if (!editor || !*editor)
         editor = "vi";
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("sh", "sh", "-c", "exec $0 \"$1\"", editor, copy, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "appbox: edit: the editor (%s) failed; %s unchanged\n", editor, path);
-        unlink(copy);
-        return 125;
-    }
-    struct conf conf = { 0 };
-    struct container_conf cc;
-    memset(&cc, 0, sizeof(cc));
-    int r = conf_load(copy, &conf, &cc, &err);
-    struct container c = { 0 };
-    if (r == 0 && (r = container_open_state(ctx, name, &c, &err)) == 0) {
-        free(c.conf_path);
-        c.conf_path = strdup(copy);
-        r = c.conf_path ? container_check(&c, &conf, &err) : -ENOMEM;
-    }
-    container_close(&c);
-    container_conf_free(&cc);
-    conf_free(&conf);
-    if (r < 0) {
-        /* not the command line's fault: appbox could not take the file */
+    for (;;) {
+        if (run_editor(editor, copy) < 0) {
+            /* the user gave up in the editor (:cq): nothing to keep, but
+             * for an earlier edit's copy, which stays as it was */
+            fprintf(stderr, "appbox: edit: the editor (%s) failed; %s unchanged%s%s\n", editor, path,
+                    resume ? "; your earlier edit is still in " : "", resume ? copy : "");
+            if (!resume)
+                unlink(copy);
+            return 125;
+        }
+        memset(&err, 0, sizeof(err));
+        if (check_copy(ctx, name, copy, &err) == 0)
+            break;
+        resume = true; /* the copy holds the user's work from now on */
+        if (!tty) {
+            fprintf(stderr, "appbox: edit: %s (%s unchanged; your edit is kept in %s: appbox edit %s on a terminal "
+                            "continues with it)\n", err.msg, path, copy, name);
+            return 125;
+        }
         fprintf(stderr, "appbox: edit: %s (%s unchanged)\n", err.msg, path);
-        unlink(copy);
-        return 125;
+        if (!ask_yes("Edit again?")) {
+            fprintf(stderr, "appbox: edit: your edit is kept in %s (appbox edit %s continues with it)\n", copy, name);
+            return 125;
+        }
     }
     if (rename(copy, path) < 0) {
         fprintf(stderr, "appbox: edit: cannot replace %s: %s\n", path, strerror(errno));
-        unlink(copy);
         return 125;
     }
     return 0;

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "container/config.h"
 #include "container/container.h"
 #include "runtime/identity.h"
+#include "runtime/idmap.h"
 #include "runtime/resolve.h"
 #include "image/apt.h"
 #include "image/bootstrap.h"
@@ -35,6 +37,7 @@ struct create_args {
     strv packages;
     strv debs;
     int no_launcher;
+    int launcher_replaces;
     int verbose;
     int help;
 };
@@ -59,6 +62,8 @@ static void create_usage(FILE *f)
     fprintf(f, "  %-24s %s\n", "--run CMD", "the command `appbox run NAME` runs (a command line)");
     fprintf(f, "  %-24s %s\n", "--no-launcher", "do not install ~/.local/bin/NAME");
     fprintf(f, "  %-24s %s\n", "--as CMD", "name the launcher CMD instead of NAME");
+    fprintf(f, "  %-24s %s\n", "--launcher-replaces", "install the launcher even though its name is already a");
+    fprintf(f, "  %-24s %s\n", "", "command on your PATH (refused otherwise)");
 }
 
 static int create_unknown(void *ud, const char *name, const char *value, ab_error *err)
@@ -70,6 +75,10 @@ static int create_unknown(void *ud, const char *name, const char *value, ab_erro
     }
     if (strcmp(name, "no-launcher") == 0) {
         a->no_launcher = 1;
+        return 0;
+    }
+    if (strcmp(name, "launcher-replaces") == 0) {
+        a->launcher_replaces = 1;
         return 0;
     }
     if (strcmp(name, "verbose") == 0) {
@@ -200,6 +209,58 @@ static int make_layered(struct ab_ctx *ctx, const char *name, const char *dir, c
     return install_packages(ctx, name, base, layer, lower, a, err);
 }
 
+/* Whether PATH is DIR or lies below it. */
+static bool path_below(const char *path, const char *dir)
+{
+    size_t len = strlen(dir);
+    return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+void cmd_warn_root_rw_binds(struct ab_ctx *ctx, const struct spec *s)
+{
+    if (getuid() != 0)
+        return;
+    /* The ids the container's user has on the host, as a start will map
+     * them (a resolved spec has its maps; an unresolved one gets them
+     * chosen the same way). */
+    struct spec_user id = s->process.user;
+    struct spec_idmap um = s->container.uid_map, gm = s->container.gid_map;
+    ab_error err = { 0 };
+    if (!s->container.resolved &&
+        (identity_resolve(s, &id, &err) < 0 ||
+         idmap_choose(&um, &gm, id.caller_uid, id.caller_gid, id.caller_name, id.uid, id.gid, &err) < 0))
+        return;
+    uint32_t hu = idmap_outside(&um, id.uid), hg = idmap_outside(&gm, id.gid);
+    if (hu == UINT32_MAX || hg == UINT32_MAX)
+        return;
+    _cleanup_free_ char *real_data = ctx && ctx->data_dir ? realpath(ctx->data_dir, NULL) : NULL;
+    for (size_t i = 0; i < s->container.n_mounts; i++) {
+        const struct spec_mount *m = &s->container.mounts[i];
+        struct stat st;
+        if (m->type != MOUNT_TYPE_BIND || (m->options & MOUNT_RO) || spec_mount_is_device(m) || !m->source)
+            continue;
+        /* trees in appbox's own store are idmapped: the container writes them */
+        if (real_data && path_below(m->source, real_data))
+            continue;
+        /* already the container user's, or anyone's to write */
+        if (stat(m->source, &st) < 0 || st.st_uid == hu || (S_ISDIR(st.st_mode) && (st.st_mode & 0002)))
+            continue;
+        fprintf(stderr, "appbox: warning: %s %s: the container cannot write it: as root, a read-write bind is "
+                        "bound as it is, not idmapped (see \"Read-write binds as root\" in docs/security.md), "
+                        "and its files are not those of the container's %s (host uid %u)\n",
+                m->origin ? m->origin : "--bind", m->given ? m->given : m->source, id.name, hu);
+        /* A chown of a whole top-level folder (/root, /home, /etc) would
+         * hand the host's files to the container: no command for those. */
+        const char *slash = strchr(m->source + 1, '/');
+        if (strcmp(m->source, "/") == 0 || !slash)
+            fprintf(stderr, "appbox: warning: to let it write, bind a folder of its own instead of %s\n",
+                    m->source);
+        else
+            fprintf(stderr, "appbox: warning: to let it write there, give the folder to the container's %s: "
+                            "chown -R %u:%u '%s'\n", id.name, hu, hg, m->source);
+    }
+}
+
 static int make_rootfs(struct ab_ctx *ctx, const char *name, const char *dir, const char *base, const struct image_ref *image,
                        const struct create_args *a, const struct spec *s, ab_error *err)
 {
@@ -303,6 +364,7 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
      * written (the start resolves again: paths may change in between). */
     if (spec_resolve_paths(&s, &err) < 0)
         return cmd_report(&err);
+    cmd_warn_root_rw_binds(ctx, &s);
 
     _cleanup_free_ char *base = NULL, *boot_tar = NULL;
     struct image_ref image = { 0 };
@@ -374,7 +436,7 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_usage_error("create", "--packages/--deb: need a Debian/Ubuntu base (debian:SUITE, ubuntu:SUITE "
                                          "or an image)");
     /* Before the copy: a launcher name that is taken fails now, not after. */
-    if (!a.no_launcher && launcher_check(ctx, name, a.as, &err) < 0)
+    if (!a.no_launcher && launcher_check(ctx, name, a.as, a.launcher_replaces, &err) < 0)
         return cmd_report(&err);
     /* NAME's start.lock is held from the mkdir until create is done: rm
      * (which takes it) waits for a create under way instead of removing
@@ -429,7 +491,7 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
     /* the bind sources as the user named them, now: every start checks them */
     if (r == 0)
         r = pins_record(ctx, name, &s, &err);
-    if (r == 0 && !a.no_launcher && launcher_install(ctx, name, a.as, 0) != 0)
+    if (r == 0 && !a.no_launcher && launcher_install(ctx, name, a.as, a.launcher_replaces, 0) != 0)
         r = ab_fail(&err, 0, "cannot install the launcher of %s", name);
     conf_free(&full);
     spec_free(&s);

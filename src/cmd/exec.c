@@ -36,7 +36,8 @@ int cmd_exec(struct ab_ctx *ctx, int argc, char **argv)
         if (cmd_is_help(argv[i])) {
             printf("Usage: appbox exec [--root | --user USER] [--env K=V] [--chdir DIR] NAME [--] CMD...\n"
                    "\nRun CMD in the running container NAME, with its namespaces, root, capability\n"
-                   "limits and seccomp filter.\n");
+                   "limits and seccomp filter, in your working directory when NAME has it at the\n"
+                   "same path (else its home; --chdir chooses).\n");
             return 0;
         }
         if (strcmp(argv[i], "--") == 0)

@@ -60,18 +60,57 @@ static int launcher_check_path(struct ab_ctx *ctx, const char *name, const char 
     return 0;
 }
 
+char *launcher_shadowed(const char *command, const char *launcher)
+{
+    struct stat self;
+    bool have_self = launcher && stat(launcher, &self) == 0;
+    _cleanup_free_ char *dir = launcher ? strdup(launcher) : NULL;
+    if (dir && strrchr(dir, '/'))
+        *strrchr(dir, '/') = '\0';
+    const char *p = getenv("PATH");
+    for (const char *s = p; s && *s;) {
+        const char *e = strchrnul(s, ':');
+        size_t len = (size_t)(e - s);
+        /* only absolute folders: a relative one means another folder in
+         * every directory the user is in */
+        if (len > 0 && s[0] == '/' && !(dir && strlen(dir) == len && strncmp(s, dir, len) == 0)) {
+            char *cand;
+            struct stat st;
+            if (asprintf(&cand, "%.*s/%s", (int)len, s, command) < 0)
+                return NULL;
+            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0 &&
+                !(have_self && st.st_dev == self.st_dev && st.st_ino == self.st_ino))
+                return cand;
+            free(cand);
+        }
+        s = *e ? e + 1 : e;
+    }
+    return NULL;
+}
+
 /* Whether NAME may install its launcher as AS (or NAME); 0 when HOME is
  * not set (launcher_install says so).  Apart from launcher_install so that
- * a caller with work to do first (create) can refuse before doing it. */
-int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, ab_error *err)
+ * a caller with work to do first (create) can refuse before doing it.  A
+ * command of that name elsewhere on PATH is refused unless REPLACES: the
+ * launcher would take its place (or be hidden by it) without a word. */
+int launcher_check(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, ab_error *err)
 {
     _cleanup_free_ char *dir = launcher_dir();
     _cleanup_free_ char *path = NULL;
     if (!dir)
         return 0;
-    if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0)
+    const char *command = as ? as : name;
+    if (asprintf(&path, "%s/%s", dir, command) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
-    return launcher_check_path(ctx, name, path, err);
+    int r = launcher_check_path(ctx, name, path, err);
+    if (r < 0 || replaces)
+        return r;
+    _cleanup_free_ char *other = launcher_shadowed(command, path);
+    if (other)
+        return ab_usage(err, "launcher: '%s' is already a command on your PATH (%s): a launcher %s would stand for "
+                             "it; name the launcher otherwise with --as COMMAND, or say that it is meant with "
+                             "--launcher-replaces", command, other, path);
+    return 0;
 }
 
 static void shell_quote(FILE *f, const char *s)
@@ -82,7 +121,7 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int quiet)
+int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, int quiet)
 {
     ab_error err = { 0 };
     _cleanup_free_ char *dir = launcher_dir();
@@ -95,7 +134,7 @@ int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, int q
     _cleanup_free_ char *path = NULL, *tmp = NULL, *record = store_path(ctx, name, "launcher", &err);
     if (asprintf(&path, "%s/%s", dir, as ? as : name) < 0 || asprintf(&tmp, "%s.appbox-tmp", path) < 0 || !record)
         return 125;
-    if (launcher_check(ctx, name, as, &err) < 0)
+    if (launcher_check(ctx, name, as, replaces, &err) < 0)
         return cmd_report(&err);
     FILE *f = fopen(tmp, "we");
     if (!f) {
@@ -170,14 +209,19 @@ int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet)
     return 0;
 }
 
-#define LAUNCHER_USAGE "appbox launcher install NAME [--as COMMAND] | appbox launcher remove NAME"
+#define LAUNCHER_USAGE                                                                                          \
+    "appbox launcher install NAME [--as COMMAND] [--launcher-replaces] | appbox launcher remove NAME"
 
 int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
 {
     for (int i = 0; i < argc; i++)
         if (cmd_is_help(argv[i])) {
-            printf("Usage: " LAUNCHER_USAGE "\n\nInstall or remove ~/.local/bin/NAME (or --as COMMAND), "
-                   "a script that runs\nappbox run NAME.\n");
+            printf("Usage: " LAUNCHER_USAGE "\n"
+                   "\nInstall or remove ~/.local/bin/NAME (or --as COMMAND), a script that runs\n"
+                   "appbox run NAME.\n"
+                   "--as COMMAND: name the launcher COMMAND instead of NAME.\n"
+                   "--launcher-replaces: install it even though COMMAND is already a command on your\n"
+                   "PATH (the launcher then stands for it where ~/.local/bin comes first).\n");
             return 0;
         }
     /* Usage errors are errors: one line on stderr, exit 2, as every verb's. */
@@ -190,15 +234,18 @@ int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_usage_error("launcher", "missing NAME (usage: " LAUNCHER_USAGE ")");
     const char *name = argv[1];
     const char *as = NULL;
+    bool replaces = false;
     if (install) {
-        if (argc >= 3 && strcmp(argv[2], "--as") == 0 && argc <= 4) {
-            if (argc < 4)
-                return cmd_usage_error("launcher", "--as: missing value (usage: appbox launcher install NAME "
-                                                   "[--as COMMAND])");
-            as = argv[3];
-        } else if (argc != 2) {
-            return cmd_usage_error("launcher", "unexpected argument '%s' (usage: appbox launcher install NAME "
-                                               "[--as COMMAND])", argv[argc > 4 ? 4 : 2]);
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--as") == 0 && !as) {
+                if (i + 1 >= argc)
+                    return cmd_usage_error("launcher", "--as: missing value (usage: " LAUNCHER_USAGE ")");
+                as = argv[++i];
+            } else if (strcmp(argv[i], "--launcher-replaces") == 0) {
+                replaces = true;
+            } else {
+                return cmd_usage_error("launcher", "unexpected argument '%s' (usage: " LAUNCHER_USAGE ")", argv[i]);
+            }
         }
     } else if (argc != 2) {
         return cmd_usage_error("launcher", "unexpected argument '%s' (usage: appbox launcher remove NAME)", argv[2]);
@@ -210,5 +257,5 @@ int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_fail("launcher", "no container named '%s' (see appbox list)", name);
     if (as && !store_name_valid(as))
         return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
-    return install ? launcher_install(ctx, name, as, 0) : launcher_remove(ctx, name, 0);
+    return install ? launcher_install(ctx, name, as, replaces, 0) : launcher_remove(ctx, name, 0);
 }

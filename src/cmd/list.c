@@ -77,6 +77,10 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         int sessions = running ? state_sessions(ctx, n) : 0;
         pid_t pid = running ? state_read_pid(ctx, n, "init.pid") : 0;
         _cleanup_free_ char *launcher = launcher_of(ctx, n);
+        /* a launcher that stands for (or behind) another command of its name */
+        _cleanup_free_ char *shadows = launcher && strrchr(launcher, '/')
+                                           ? launcher_shadowed(strrchr(launcher, '/') + 1, launcher)
+                                           : NULL;
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(n));
         json_object_object_add(o, "base", ok ? json_object_new_string(c.cc.base) : NULL);
@@ -84,6 +88,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         json_object_object_add(o, "sessions", json_object_new_int(sessions));
         json_object_object_add(o, "pid", running && pid > 0 ? json_object_new_int(pid) : NULL);
         json_object_object_add(o, "launcher", launcher ? json_object_new_string(launcher) : NULL);
+        json_object_object_add(o, "launcher_shadows", shadows ? json_object_new_string(shadows) : NULL);
         if (!ok)
             json_object_object_add(o, "error", json_object_new_string(e2.msg));
         json_object_array_add(arr, o);
@@ -104,10 +109,12 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
                "LAUNCHER");
         for (size_t i = 0; i < rows; i++) {
             json_object *o = json_object_array_get_idx(arr, i);
-            printf("%-*s  %-*s  %-8s %-8d %-8s %s\n", wname, str_field(o, "name", ""), wbase,
+            const char *shadows = str_field(o, "launcher_shadows", NULL);
+            printf("%-*s  %-*s  %-8s %-8d %-8s %s%s%s%s\n", wname, str_field(o, "name", ""), wbase,
                    str_field(o, "base", NO_BASE), str_field(o, "state", ""),
                    json_object_get_int(json_object_object_get(o, "sessions")), str_field(o, "pid", "-"),
-                   str_field(o, "launcher", "-"));
+                   str_field(o, "launcher", "-"), shadows ? " (shadows " : "", shadows ? shadows : "",
+                   shadows ? ")" : "");
         }
     }
     json_object_put(arr);

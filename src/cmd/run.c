@@ -12,7 +12,8 @@ static void run_usage(FILE *f)
 {
     fprintf(f, "Usage: appbox run NAME [++OPTIONS] [--] [ARGS...]\n"
                "\nStart NAME if it is not running, run its Run= command with ARGS appended (or\n"
-               "ARGS alone), and stop NAME when the last session leaves.\n"
+               "ARGS alone; neither: your login shell in NAME), and stop NAME when the last\n"
+               "session leaves.\n"
                "\n++OPTIONS (before the arguments; they are appbox's, not the app's):\n"
                "  ++show            print what appbox does, step by step\n"
                "  ++start           only start the container (it then runs until stopped)\n"
@@ -102,12 +103,16 @@ int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
             conf_split_command(c.cc.run, &cmd);
         for (; i < argc; i++)
             strv_push(&cmd, argv[i]);
-        if (cmd.n == 0) {
+        if (cmd.n == 0 && use_cmd) {
             container_close(&c);
-            return cmd_usage_error("run", "%s has no Run= command: give one (appbox run %s ++cmd CMD...)", name,
-                                   name);
+            conf_free(&overrides);
+            return cmd_usage_error("run", "++cmd: missing the command to run in %s (usage: appbox run %s ++cmd "
+                                          "CMD [ARGS...])", name, name);
         }
-        struct join_params jp = { .argv = cmd.v };
+        /* Nothing to run (no Run=, no arguments): the user's login shell in
+         * the container, as `distrobox enter` or `toolbox enter` opens. */
+        char *sh[] = { "sh", NULL };
+        struct join_params jp = { .argv = cmd.n ? cmd.v : sh, .login_shell = cmd.n == 0 };
         r = container_session(&c, &overrides, true, &jp, &code, &err);
         strv_clear(&cmd);
     }

@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "spec/options.h"
+#include "runtime/resolve.h"
 #include "runtime/sandbox.h"
 #include "spec/spec.h"
 
@@ -58,6 +59,13 @@ int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv)
     if (!s.process.seccomp)
         fprintf(stderr, "appbox: warning: --seccomp off: the command may use every system call, "
                         "including those that attack the kernel\n");
+    /* Resolved here (sandbox_run() then leaves it as it is): the mounts
+     * say whether the caller's working directory is there to start in. */
+    if (spec_resolve(&s, &err) < 0 || spec_follow_caller_cwd(&s.process, &s) < 0) {
+        spec_free(&s);
+        return cmd_report(&err);
+    }
+    cmd_warn_root_rw_binds(ctx, &s);
     int code = 0;
     r = sandbox_run(ctx, &s, &code, &err);
     spec_free(&s);

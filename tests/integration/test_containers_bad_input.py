@@ -7,6 +7,8 @@ unprivileged user."""
 import os
 import re
 
+from pathlib import Path
+
 import pytest
 
 from conftest import ok
@@ -198,17 +200,17 @@ def _bad_file_id(case):
 
 @pytest.mark.parametrize("text,message,line", BAD_FILES, ids=[_bad_file_id(c) for c in BAD_FILES])
 def test_bad_appbox_conf(ctr, text, message, line):
-    ctr.create("bc")
-    conf = ctr.conf("bc")
+    ctr.create("badconf")
+    conf = ctr.conf("badconf")
     if isinstance(text, bytes):
         conf.write_bytes(text)
     else:
         conf.write_text(text)
     before = ctr.snapshot()
     first = None
-    for verb in (["run", "bc", "++cmd", "true"], ["start", "bc"], ["show", "bc"], ["show", "bc", "--json"],
-                 ["exec", "bc", "true"], ["shell", "bc"], ["config", "bc", "Network.Mode=host"],
-                 ["config", "bc", "Container.Hostname"], ["config", "bc"]):
+    for verb in (["run", "badconf", "++cmd", "true"], ["start", "badconf"], ["show", "badconf"], ["show", "badconf", "--json"],
+                 ["exec", "badconf", "true"], ["shell", "badconf"], ["config", "badconf", "Network.Mode=host"],
+                 ["config", "badconf", "Container.Hostname"], ["config", "badconf"]):
         r = ctr.ab(*verb, input="true\n")
         msg = one_line_error(r)
         assert str(conf) in msg and message in msg, (verb, msg)
@@ -218,14 +220,14 @@ def test_bad_appbox_conf(ctr, text, message, line):
         first = first or msg
         assert msg == first, (verb, msg, first)  # the same message everywhere
     assert_unchanged(ctr, before)
-    assert ctr.log("bc") == []
+    assert ctr.log("badconf") == []
     # list still lists it, stopped, with the error
-    info = ctr.info("bc")
+    info = ctr.info("badconf")
     assert info["state"] == "stopped" and message in info["error"] and str(conf) in info["error"], info
-    assert re.search(r"^bc\s.*stopped", ok(ctr.ab("list")), re.M)
+    assert re.search(r"^badconf\s.*stopped", ok(ctr.ab("list")), re.M)
     # and it can be removed
-    ok(ctr.ab("rm", "bc"))
-    assert not (ctr.data / "bc").exists()
+    ok(ctr.ab("rm", "badconf"))
+    assert not (ctr.data / "badconf").exists()
 
 
 def test_config_prints_a_bad_file_to_fix_it(ctr):
@@ -279,7 +281,11 @@ def test_edit_refuses_bad_result(ctr, world_tmp, body, message):
     assert 0 < r.returncode < 128, f"edit crashed or passed ({r.returncode}): {r.stderr}"
     line = one_line_error(r)
     assert message in line and "unchanged" in line and str(ctr.conf("eb")) in line, line
-    assert_unchanged(ctr, before)  # no leftover copy either
+    # the refused edit is kept and named (issue 10); nothing else changed
+    copy = Path(f"{ctr.conf('eb')}.edit")
+    assert f"your edit is kept in {copy}" in line and copy.exists(), line
+    copy.unlink()
+    assert_unchanged(ctr, before)
 
 
 # ---------------------------------------------------------------------------
@@ -378,7 +384,7 @@ def test_launcher_install_as_another_containers_launcher_refused(ctr):
 
 USAGE = [
     (["run"], "missing NAME"),
-    (["run", "u"], "has no Run= command"),
+    (["run", "u", "++cmd"], "++cmd: missing the command"),  # (run u alone: a shell, issue 10)
     (["run", "u", "++network"], "missing value"),
     (["run", "u", "++network", "wifi"], "'wifi' is not a network mode"),
     (["run", "u", "++bogus"], "++bogus: unknown ++option"),

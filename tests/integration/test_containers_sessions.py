@@ -120,20 +120,20 @@ def test_mixed_run_shell_exec_sessions(ctr):
 
 
 def test_exec_counts_as_a_session(ctr):
-    ctr.create("ex")
-    run = hold(ctr, "run", "ex", "++cmd", "sh", "-c", HOLD)
+    ctr.create("exbox")
+    run = hold(ctr, "run", "exbox", "++cmd", "sh", "-c", HOLD)
     first_line(run)
-    ex = hold(ctr, "exec", "ex", "sh", "-c", HOLD)
+    ex = hold(ctr, "exec", "exbox", "sh", "-c", HOLD)
     first_line(ex)
-    assert ctr.sessions("ex") == 2
+    assert ctr.sessions("exbox") == 2
     # the run that started it leaves; the exec keeps it up
     assert release(run)[0] == 0
-    assert wait_until(lambda: ctr.sessions("ex") == 1, timeout=10)
+    assert wait_until(lambda: ctr.sessions("exbox") == 1, timeout=10)
     time.sleep(0.5)
-    assert ctr.state("ex") == "running"
+    assert ctr.state("exbox") == "running"
     assert release(ex)[0] == 0
-    assert ctr.wait_state("ex", "stopped")
-    assert ctr.starts("ex") == 1 and ctr.stops("ex") == 1
+    assert ctr.wait_state("exbox", "stopped")
+    assert ctr.starts("exbox") == 1 and ctr.stops("exbox") == 1
 
 
 def test_killed_launchers_release_their_hold(ctr):

@@ -394,9 +394,10 @@ def test_list_table_and_json(ctr):
     assert rows[1] == ["lb", f"dir:{ctr.src_root}", "running", "0", str(init), str(ctr.launcher("lb"))]
     js = ctr.listing()
     assert js == [
-        {"name": "la", "base": "host", "state": "stopped", "sessions": 0, "pid": None, "launcher": None},
+        {"name": "la", "base": "host", "state": "stopped", "sessions": 0, "pid": None, "launcher": None,
+         "launcher_shadows": None},
         {"name": "lb", "base": f"dir:{ctr.src_root}", "state": "running", "sessions": 0, "pid": init,
-         "launcher": str(ctr.launcher("lb"))},
+         "launcher": str(ctr.launcher("lb")), "launcher_shadows": None},
     ]
     ok(ctr.ab("stop", "lb"))
     assert ctr.info("lb")["pid"] is None
@@ -526,6 +527,13 @@ def test_edit_refuses_a_bad_result_and_applies_a_good_one(ctr, world_tmp):
     line = one_line_error(r, code=125)  # not the command line's fault
     assert "Nonsense" in line and "unchanged" in line and str(ctr.conf("ed1")) in line
     assert re.search(r":\d+: \[Container\] Nonsense", line), line  # file:line
+    # the refused edit is kept, and named (issue 10); the next edit off a
+    # terminal does not overwrite it
+    copy = Path(f"{ctr.conf('ed1')}.edit")
+    assert f"your edit is kept in {copy}" in line and copy.read_text().endswith("Nonsense=1\n")
+    r = ctr.ab("edit", "ed1", env={"EDITOR": "true"})
+    assert r.returncode == 125 and str(copy) in one_line_error(r, code=125)
+    copy.unlink()
     assert_unchanged(ctr, before)
     good = _editor(world_tmp, "good-editor", "printf '[Network]\\nMode=host\\n' >> \"$1\"\n")
     ok(ctr.ab("edit", "ed1", env={"EDITOR": good}))

@@ -327,6 +327,10 @@ def test_edit_refuses_an_invalid_result(store, world_tmp):
     r = run([store.appbox, "edit", "ed1"], as_user=store.as_user, extra_env=dict(store.env, EDITOR=str(bad)))
     assert r.returncode != 0 and "unchanged" in r.stderr
     assert conf.read_text() == before
+    # the refused edit is kept for the user (issue 10): removed to start over
+    copy = store.data / "ed1/appbox.conf.edit"
+    assert str(copy) in r.stderr and copy.read_text().endswith("Nonsense=1\n")
+    copy.unlink()
     ok(run([store.appbox, "edit", "ed1"], as_user=store.as_user, extra_env=dict(store.env, EDITOR=str(good))))
     assert ok(store.ab("run", "ed1", "++cmd", "hostname")).strip() == "edited"
 
@@ -433,17 +437,17 @@ BAD_CONFS = [
 
 @pytest.mark.parametrize("text,message", BAD_CONFS)
 def test_bad_appbox_conf(store, text, message):
-    create(store, "bc")
-    conf = store.data / "bc/appbox.conf"
+    create(store, "badconf")
+    conf = store.data / "badconf/appbox.conf"
     conf.write_text(text)
     before = store.snapshot()
-    for verb in (["run", "bc", "++cmd", "true"], ["start", "bc"], ["show", "bc"]):
+    for verb in (["run", "badconf", "++cmd", "true"], ["start", "badconf"], ["show", "badconf"]):
         r = store.ab(*verb)
         assert r.returncode != 0, verb
         assert str(conf) in r.stderr and message in r.stderr, r.stderr
     assert store.snapshot() == before
-    assert store.state("bc")["state"] == "stopped"
-    ok(store.ab("rm", "bc"))
+    assert store.state("badconf")["state"] == "stopped"
+    ok(store.ab("rm", "badconf"))
 
 
 @pytest.mark.parametrize("args,message", [

@@ -28,6 +28,7 @@
 #include "container/state.h"
 #include "container/store.h"
 #include "container/supervisor.h"
+#include "spec/defaults.h"
 #include "util/cleanup.h"
 
 /* A step for run ++show; its arguments are only worked out when shown
@@ -129,6 +130,15 @@ int container_spec(const struct container *c, const struct conf *entries, struct
     }
     *out = cc.spec;
     memset(&cc.spec, 0, sizeof(cc.spec));
+    if (!out->container.hostname) {
+        /* a named container answers to its own name, as a host would */
+        char host[72];
+        spec_hostname_of(c->name, host, sizeof(host));
+        if (!(out->container.hostname = strdup(host))) {
+            container_conf_free(&cc);
+            return ab_fail(err, ENOMEM, "out of memory");
+        }
+    }
     /* The base of ENTRIES, not of appbox.conf: a start runs with what it
      * was given, overrides included. */
     bool host = strcmp(cc.base, "host") == 0;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -197,4 +198,155 @@ int resolve_user_in_root(const char *user, struct spec_user *id, ab_error *err)
         return ab_usage(err, "--user: '%s': cannot read the container's /etc/passwd: %s", user,
                         pw_errno == EINVAL ? "not a regular file" : strerror(pw_errno));
     return r;
+}
+
+/* A PATH value worth taking: absolute folders separated by ':', and
+ * nothing a shell would expand or split. */
+static bool plain_path_list(const char *v, size_t len)
+{
+    if (len == 0 || v[0] != '/')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch <= ' ' || ch == 0x7f || strchr("$`\"'\\;&|<>()*?[]{}~#", ch))
+            return false;
+        if (ch == ':' && (i + 1 == len || v[i + 1] != '/'))
+            return false;
+    }
+    return true;
+}
+
+static int take_path(const char *v, size_t len, char *buf, size_t size)
+{
+    if (!plain_path_list(v, len) || len >= size)
+        return -EINVAL;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+/* login.defs: "ENV_SUPATH  PATH=/usr/local/sbin:..." (the "PATH=" is
+ * optional, as for login(1)). */
+static int path_from_login_defs(const char *text, bool root, char *buf, size_t size)
+{
+    const char *key = root ? "ENV_SUPATH" : "ENV_PATH";
+    size_t klen = strlen(key);
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchrnul(line, '\n');
+        const char *p = line;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if ((size_t)(eol - p) > klen && strncmp(p, key, klen) == 0 && (p[klen] == ' ' || p[klen] == '\t')) {
+            p += klen;
+            while (p < eol && (*p == ' ' || *p == '\t'))
+                p++;
+            const char *end = eol;
+            while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                end--;
+            if ((size_t)(end - p) > 5 && strncmp(p, "PATH=", 5) == 0)
+                p += 5;
+            return take_path(p, (size_t)(end - p), buf, size);
+        }
+        line = *eol ? eol + 1 : NULL;
+    }
+    return -ENOENT;
+}
+
+/* /etc/profile: one PATH=... (or export PATH=...) of a literal value,
+ * quoted or not; two different ones (one for root, one for the others, as
+ * Debian's) or one built from other values is not simply parseable. */
+static int path_from_profile(const char *text, char *buf, size_t size)
+{
+    char found[1024] = "";
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchrnul(line, '\n');
+        const char *p = line;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if (eol - p > 7 && strncmp(p, "export", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
+            p += 6;
+            while (p < eol && (*p == ' ' || *p == '\t'))
+                p++;
+        }
+        if (eol - p > 5 && strncmp(p, "PATH=", 5) == 0) {
+            p += 5;
+            const char *end;
+            if (*p == '"' || *p == '\'') {
+                end = memchr(p + 1, *p, (size_t)(eol - p - 1));
+                if (!end)
+                    return -EINVAL;
+                p++;
+            } else {
+                end = p;
+                while (end < eol && *end != ' ' && *end != '\t' && *end != ';' && *end != '\r')
+                    end++;
+            }
+            char one[1024];
+            if (take_path(p, (size_t)(end - p), one, sizeof(one)) < 0)
+                return -EINVAL;
+            if (found[0] && strcmp(found, one) != 0)
+                return -EINVAL;
+            snprintf(found, sizeof(found), "%s", one);
+        }
+        line = *eol ? eol + 1 : NULL;
+    }
+    if (!found[0])
+        return -ENOENT;
+    if (strlen(found) >= size)
+        return -EINVAL;
+    snprintf(buf, size, "%s", found);
+    return 0;
+}
+
+int identity_login_path(int rootfd, bool root, char *buf, size_t size)
+{
+    /* The root's files, so hostile: read as identity files are (regular
+     * files only, in the root, small). */
+    _cleanup_free_ char *defs = fs_read_config_in_root(rootfd, "/etc/login.defs", 1 << 16, NULL);
+    if (defs && path_from_login_defs(defs, root, buf, size) == 0)
+        return 0;
+    _cleanup_free_ char *profile = fs_read_config_in_root(rootfd, "/etc/profile", 1 << 16, NULL);
+    if (profile && path_from_profile(profile, buf, size) == 0)
+        return 0;
+    return -ENOENT;
+}
+
+bool identity_locale_present(int rootfd, const char *name)
+{
+    if (!name || !*name || name[0] == '.' || strchr(name, '/') || strlen(name) > 128)
+        return false;
+    if (strcmp(name, "C") == 0 || strcmp(name, "POSIX") == 0 || strcmp(name, "C.UTF-8") == 0 ||
+        strcmp(name, "C.utf8") == 0)
+        return true;
+    char path[192];
+    snprintf(path, sizeof(path), "/usr/lib/locale/%s", name);
+    _cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+    if (fd >= 0)
+        return true;
+    /* glibc's own spelling of the codeset: "en_US.UTF-8" is in en_US.utf8 */
+    const char *dot = strchr(name, '.');
+    if (dot) {
+        char norm[160];
+        size_t n = (size_t)(dot - name) + 1;
+        memcpy(norm, name, n);
+        for (const char *c = dot + 1; *c && n + 1 < sizeof(norm); c++) {
+            if (*c == '@') {
+                snprintf(norm + n, sizeof(norm) - n, "%s", c);
+                n += strlen(c);
+                break;
+            }
+            if (*c != '-' && *c != '_')
+                norm[n++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+        }
+        norm[n < sizeof(norm) ? n : sizeof(norm) - 1] = '\0';
+        snprintf(path, sizeof(path), "/usr/lib/locale/%s", norm);
+        _cleanup_close_ int nfd = fs_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+        if (nfd >= 0)
+            return true;
+    }
+    /* every locale glibc's localedef compiled in one file: its presence
+     * is what can be checked without parsing it */
+    _cleanup_close_ int afd = fs_open_in_root(rootfd, "/usr/lib/locale/locale-archive", O_PATH);
+    struct stat st;
+    return afd >= 0 && fstat(afd, &st) == 0 && S_ISREG(st.st_mode);
 }

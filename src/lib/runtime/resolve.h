@@ -15,3 +15,16 @@ int spec_resolve(struct spec *s, ab_error *err);
 /* Only the paths (the root, bind sources): what `create` checks before it
  * writes anything. */
 int spec_resolve_paths(struct spec *s, ab_error *err);
+
+/* Where the caller's working directory CWD (a real path) is inside a
+ * container of the resolved spec S when it is there at the same path:
+ * under a bind of that host folder at its own path (or at the path it was
+ * given by), not hidden by a later mount, or under a host-view folder.
+ * Decided on the spec alone (nothing inside the container is looked at);
+ * malloc'd, or NULL: start in the home. */
+char *spec_visible_cwd(const struct spec *s, const char *cwd);
+
+/* Set P's cwd_follow (and the directory's device and inode, checked
+ * again inside before the chdir) from the caller's working directory, for
+ * the container of S; nothing when P has a cwd of its own. */
+int spec_follow_caller_cwd(struct spec_process *p, const struct spec *s);

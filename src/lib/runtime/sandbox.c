@@ -104,12 +104,44 @@ static int add_env(strv *env, const strv *extra)
     return 0;
 }
 
+/* Whether the host variable KV may come in: the locale's only when the
+ * root has that locale (a program would warn about it on every start). */
+static bool passenv_fits(int rootfd, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || !(strncmp(kv, "LANG=", 5) == 0 || strncmp(kv, "LC_", 3) == 0))
+        return true;
+    return rootfd >= 0 && identity_locale_present(rootfd, eq + 1);
+}
+
 /* The clean environment: nothing of the host's but the terminal type and
- * the locale, so no token or bus address leaks in. */
+ * the locale, so no token or bus address leaks in.  PATH is the one a
+ * login gets in this root (its login.defs or profile), followed by the
+ * folders of appbox's own default it lacks; else appbox's default. */
 static int build_env(const struct spec *s, const struct spec_user *id, const char *shell, const strv *passenv,
                      strv *env)
 {
+    _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char login_path[2048];
     const char *path = spec_default_path(id->uid == 0);
+    if (rootfd >= 0 && identity_login_path(rootfd, id->uid == 0, login_path, sizeof(login_path) / 2) == 0) {
+        /* The root's own order first; then what appbox always gave that it
+         * lacks (Debian's ENV_PATH has no sbin: `ip`, `capsh` stay found). */
+        for (const char *d = path; *d;) {
+            size_t len = strcspn(d, ":");
+            bool have = false;
+            for (const char *h = login_path; *h && !have;) {
+                size_t hl = strcspn(h, ":");
+                have = hl == len && strncmp(h, d, len) == 0;
+                h += hl + (h[hl] == ':');
+            }
+            size_t used = strlen(login_path);
+            if (!have && used + len + 2 < sizeof(login_path))
+                snprintf(login_path + used, sizeof(login_path) - used, ":%.*s", (int)len, d);
+            d += len + (d[len] == ':');
+        }
+        path = login_path;
+    }
     const char *const base[][2] = {
         { "PATH", path }, { "HOME", id->home }, { "USER", id->name }, { "LOGNAME", id->name }, { "SHELL", shell },
     };
@@ -118,7 +150,15 @@ static int build_env(const struct spec *s, const struct spec_user *id, const cha
         if (asprintf(&kv, "%s=%s", base[i][0], base[i][1]) < 0 || strv_push_take(env, kv) < 0)
             return -ENOMEM;
     }
-    if (add_env(env, passenv) < 0)
+    strv host = { 0 };
+    for (size_t i = 0; passenv && i < passenv->n; i++)
+        if (passenv_fits(rootfd, passenv->v[i]) && strv_push(&host, passenv->v[i]) < 0) {
+            strv_clear(&host);
+            return -ENOMEM;
+        }
+    int r = add_env(env, &host);
+    strv_clear(&host);
+    if (r < 0)
         return -ENOMEM;
     return add_env(env, &s->process.env);
 }
@@ -226,6 +266,21 @@ static int check_store_setid(const struct ab_ctx *ctx, const struct spec *s, ab_
     return 0;
 }
 
+/* The caller's working directory, where the spec says the container has
+ * it at the same path: opened in the container's root (its links resolved
+ * inside it, as the command's own ids) and entered only if it is the very
+ * directory the caller is in (device and inode), so nothing the container
+ * changed can send the command elsewhere; else the home. */
+static bool enter_followed_cwd(const char *path, dev_t dev, ino_t ino)
+{
+    _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return false;
+    _cleanup_close_ int fd = fs_open_in_root(root, path, O_PATH | O_DIRECTORY);
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino && fchdir(fd) == 0;
+}
+
 /* The command's last steps before exec, shared by `sandbox` (PID 2 of a
  * new container) and `exec`/`run` (a process that joined a running one):
  * identity, terminal, capabilities, working directory, environment,
@@ -261,12 +316,13 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
         child_fail(a->sock, &err);
 
     const char *chdir_to = p->chdir ? p->chdir : s->process.cwd;
-    const char *dir = chdir_to ? chdir_to : id->home;
-    if (chdir(dir) < 0) {
-        if (chdir_to) {
+    if (chdir_to) {
+        if (chdir(chdir_to) < 0) {
             ab_fail(&err, errno, "--chdir: cannot change to %s in the container", chdir_to);
             child_fail(a->sock, &err);
         }
+    } else if (!(p->follow_cwd && enter_followed_cwd(p->follow_cwd, p->follow_dev, p->follow_ino)) &&
+               chdir(id->home) < 0) {
         /* No home in a read-only root: start in / rather than fail. */
         if (chdir("/") < 0)
             _exit(125);
@@ -313,10 +369,11 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     environ = env.v;
     char *const *argv = p->argv;
     if (p->login_shell) {
-        /* A login shell: argv[0] is "-NAME", as login(1) does it. */
-        const char *base = strrchr(argv[0], '/');
+        /* A login shell: argv[0] is "-NAME" of the shell that runs, as
+         * login(1) does it (a multi-call busybox picks its applet by it). */
+        const char *base = strrchr(shell, '/');
         char *dash;
-        if (asprintf(&dash, "-%s", base ? base + 1 : argv[0]) >= 0) {
+        if (asprintf(&dash, "-%s", base ? base + 1 : shell) >= 0) {
             ((char **)argv)[0] = dash;
             execv(shell, argv);
         }
@@ -386,7 +443,9 @@ static int command_main(void *arg)
     init_child_reset(cs->oldmask);
     struct exec_params p = { .spec = a->spec, .passenv = a->passenv, .id = &a->spec->process.user,
                              .argv = a->spec->process.argv.v,
-                             .sock = a->sock, .want_pty = a->want_pty, .ws = a->stdio->ws, .shell = cs->shell };
+                             .sock = a->sock, .want_pty = a->want_pty, .ws = a->stdio->ws, .shell = cs->shell,
+                             .follow_cwd = a->spec->process.cwd_follow, .follow_dev = a->spec->process.cwd_dev,
+                             .follow_ino = a->spec->process.cwd_ino };
     sandbox_exec_command(&p);
 }
 
@@ -767,14 +826,22 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         snprintf(id.shell, sizeof(id.shell), "/bin/sh");
     }
 
+    /* The caller's working directory, where the container has it (and
+     * no --chdir or WorkingDirectory= says otherwise). */
+    struct spec_process follow = { 0 };
+    if (!jp->chdir && !s->process.cwd)
+        spec_follow_caller_cwd(&follow, s);
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        spec_process_free(&follow);
         return ab_fail(err, errno, "cannot create the sync socket");
+    }
     _cleanup_close_ int sock = sv[0];
     struct stdio_pipes pipes;
     int r = stdio_pipes_open(&pipes, want_pty(), err);
     if (r < 0) {
         close(sv[1]);
+        spec_process_free(&follow);
         return r;
     }
     bool pty = pipes.pty;
@@ -787,6 +854,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         close(sv[1]);
         stdio_pipes_close(&pipes);
         sigprocmask(SIG_SETMASK, &orig, NULL);
+        spec_process_free(&follow);
         return ab_fail(err, errno, "cannot fork");
     }
     if (mid == 0) {
@@ -826,6 +894,13 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         }
         if (jp->user && resolve_user_in_root(jp->user, &id, &e) < 0)
             child_fail(sv[1], &e);
+        /* A login shell is the one the container's passwd gives the user
+         * (chsh inside counts), when it names one. */
+        struct spec_user pw;
+        ab_error ignored = { 0 };
+        if (jp->login_shell && resolve_user_in_root(id.name, &pw, &ignored) == 0 && pw.uid == id.uid &&
+            pw.shell[0] == '/')
+            snprintf(id.shell, sizeof(id.shell), "%s", pw.shell);
         /* Only ids of the container's maps: an id the container's passwd
          * names but the namespace does not map is no one there (and
          * (uid_t)-1 would change nothing at all). */
@@ -865,7 +940,8 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
                 _exit(125); /* the helper (outside our PID namespace: 0) is gone */
             struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty, .ws = pipes.ws,
                                      .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
-                                     .login_shell = jp->login_shell };
+                                     .login_shell = jp->login_shell, .follow_cwd = follow.cwd_follow,
+                                     .follow_dev = follow.cwd_dev, .follow_ino = follow.cwd_ino };
             sandbox_exec_command(&p);
         }
         /* From now on appbox's death is a signal join_wait() handles: it
@@ -880,5 +956,6 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     stdio_pipes_close_child(&pipes);
     r = wait_for_command(sock, mid, &pipes, &orig, exit_code, err);
     stdio_pipes_close(&pipes);
+    spec_process_free(&follow);
     return r;
 }

@@ -76,6 +76,12 @@ struct exec_params {
     const strv *extra_env;
     const char *chdir;
     bool login_shell;
+    /* Without chdir (or the spec's cwd): the caller's working directory
+     * where the container has it at the same path, entered only if it is
+     * still that device and inode; else the home. */
+    const char *follow_cwd;
+    dev_t follow_dev;
+    ino_t follow_ino;
 };
 
 _Noreturn void sandbox_exec_command(const struct exec_params *p);

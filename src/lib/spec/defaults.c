@@ -1,6 +1,7 @@
 #include "spec/defaults.h"
 
 #include <stddef.h>
+#include <stdbool.h>
 
 const char *const spec_default_masked_paths[] = {
     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
@@ -26,4 +27,14 @@ const char *spec_default_path(bool root)
 {
     return root ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                 : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+}
+
+void spec_hostname_of(const char *name, char *buf, size_t size)
+{
+    /* A container name is a host name but for '_' (and a host name has at
+     * most 64 bytes, as a container name). */
+    size_t n = 0;
+    for (; name[n] && n + 1 < size && n < 64; n++)
+        buf[n] = name[n] == '_' ? '-' : name[n];
+    buf[n] = '\0';
 }

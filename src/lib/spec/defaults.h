@@ -4,8 +4,10 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Host name when none is given. */
+/* Host name of a throwaway sandbox when none is given (a named container
+ * has its own name: spec_hostname_of()). */
 #define SPEC_DEFAULT_HOSTNAME "appbox"
 /* The size of each of appbox's own tmpfs mounts (/tmp, /var/tmp, /dev/shm,
  * a throwaway home) and of a --tmpfs without size=: memory is finite, and an
@@ -32,3 +34,6 @@ extern const char *const spec_default_devices[];
 extern const char *const spec_host_view_dirs[];
 /* PATH inside, for root and for everyone else. */
 const char *spec_default_path(bool root);
+/* The host name of the named container NAME when none is given: NAME,
+ * with '_' (no host name character) as '-'. */
+void spec_hostname_of(const char *name, char *buf, size_t size);

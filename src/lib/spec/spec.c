@@ -47,6 +47,7 @@ void spec_process_free(struct spec_process *p)
     strv_clear(&p->argv);
     strv_clear(&p->env);
     free(p->cwd);
+    free(p->cwd_follow);
     memset(p, 0, sizeof(*p));
 }
 

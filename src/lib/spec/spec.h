@@ -124,6 +124,13 @@ struct spec_process {
     strv argv;               /* the command */
     strv env;                /* K=V added to the clean environment */
     char *cwd;               /* absolute; NULL: home */
+    /* Not kept in spec.json: the caller's working directory where the
+     * container sees it at the same path (spec_follow_caller_cwd()), used
+     * when cwd is NULL and only if it is still the directory of that
+     * device and inode when opened inside; else the home. */
+    char *cwd_follow;
+    dev_t cwd_dev;
+    ino_t cwd_ino;
     bool uid_set;
     uid_t uid;               /* uid inside; default: the caller's own */
     uint64_t cap_add;        /* bit N = capability N */
