@@ -1,5 +1,6 @@
 # Sourced by scripts/*.sh: install Debian/Ubuntu packages that are missing.
-#   ensure_packages PKG...   apt-get update + install, only when one is missing
+#   ensure_packages PKG...   apt-get update + install, only when one is missing;
+#                            ?PKG: only where the archive has it (see has_candidate)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -16,14 +17,40 @@ package_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
 }
 
+# Whether apt's lists (as they are) have a version of PKG to install.
+has_candidate() {
+    local c
+    c=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+    [ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
 ensure_packages() {
-    local missing=() p
+    local missing=() optional=() p
     for p in "$@"; do
-        package_installed "$p" || missing+=("$p")
+        case $p in
+        \?*) package_installed "${p#\?}" || optional+=("${p#\?}") ;;
+        *) package_installed "$p" || missing+=("$p") ;;
+        esac
     done
+    # An optional package that the lists lack does not make every run
+    # update them; one they have is installed with the rest.
+    local opt=()
+    for p in "${optional[@]}"; do
+        has_candidate "$p" && opt+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && [ ${#opt[@]} -eq 0 ] && return 0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    opt=()
+    for p in "${optional[@]}"; do
+        if has_candidate "$p"; then
+            opt+=("$p")
+        else
+            echo ">>> $p is not in this system's archive: skipped (see README.md)"
+        fi
+    done
+    missing+=("${opt[@]}")
     [ ${#missing[@]} -eq 0 ] && return 0
     echo ">>> installing: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
@@ -34,7 +61,8 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap
 TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procps
                libcap2-bin util-linux passwd file
                mmdebstrap debootstrap zstd xz-utils bzip2 tar passt
-               zsh fish)  # the completion scripts are checked in each shell
+               zsh fish  # the completion scripts are checked in each shell
+               '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)
 

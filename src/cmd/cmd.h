@@ -21,6 +21,7 @@ int cmd_edit(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_rm(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_update(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_install(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_image(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_export(struct ab_ctx *ctx, int argc, char **argv);

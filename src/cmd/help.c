@@ -39,6 +39,7 @@ static void usage(void)
            "  rm [--force] NAME...                      remove containers and their launchers\n"
            "  launcher install NAME [--as CMD] | launcher remove NAME\n"
            "  update NAME... | update --all             apt-get update + upgrade in containers\n"
+           "  install NAME PACKAGE... | FILE.deb...     apt-get install into a stopped container\n"
            "  image list [--json] | image rm NAME | image pull debian:SUITE   the cache of bases\n"
            "  completion bash|zsh|fish                  print a shell completion script\n"
            "  help [VERB]                               show this help, or VERB's\n"

@@ -51,9 +51,9 @@ int cmd_update(struct ab_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (cmd_is_help(argv[i])) {
             printf("Usage: appbox update [--verbose] NAME... | appbox update [--verbose] --all\n\n"
-                   "apt-get update and a non-interactive upgrade in each (stopped) container, with the\n"
+                   "apt-get update and a non-interactive upgrade in each (stopped) container, with\n"
                    "a network of its own (pasta) just for this; one line per container.  Containers that are not\n"
-                   "Debian/Ubuntu roots are skipped.\n");
+                   "Debian/Ubuntu roots are skipped.  appbox install NAME PACKAGE... adds packages the same way.\n");
             return 0;
         }
         if (strcmp(argv[i], "--all") == 0) {

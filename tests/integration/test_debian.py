@@ -1,7 +1,8 @@
 """Debian/Ubuntu roots (issue 4): `create --base debian:SUITE` bootstraps
 with mmdebstrap once into the image cache, every further container unpacks
 from it; --packages and --deb are installed with apt; `appbox update`,
-`++aptupdate` and `++aptupdateall`; bad input leaves nothing behind.
+`++aptupdate` and `++aptupdateall`; `appbox install` (issue 10); bad input
+leaves nothing behind; failures give the tools' own reasons (issue 10).
 
 A bootstrap takes tens of seconds, so each caller identity (root, the test
 user) gets ONE module-scoped data directory whose cache is built by the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_busybox_root, ok, popen, run, store_env, user_info
+from conftest import as_user_argv, make_busybox_root, ok, popen, run, store_env, user_env, user_info
 
 pytestmark = [
     pytest.mark.slow,
@@ -355,6 +356,115 @@ def test_aptupdate_on_run_and_launcher(store):
 
 
 # --------------------------------------------------------------------------
+# appbox install: the path `update` takes, for packages and local .deb files
+
+
+def _root_file(s, name, rel):
+    """REL in NAME's root as the container sees it: its own root, or its
+    layer over the shared base (test_storage.py)."""
+    d = s.data / name
+    if (d / "rootfs").is_dir():
+        return d / "rootfs" / rel
+    upper = d / "layer/upper" / rel
+    if os.path.lexists(upper):
+        return upper
+    return s.data / ".images/bases" / (d / "base").read_text().strip() / "root" / rel
+
+
+def _dpkg_status(s, name):
+    """The container's dpkg database, as bytes: what an install changes."""
+    return _root_file(s, name, "var/lib/dpkg/status").read_bytes()
+
+
+def test_install_package_from_the_mirror(store):
+    ok(store.ab("create", "inst", "--base", BASE))
+    r = store.ab("install", "inst", "figlet")
+    assert _lines(ok(r)) == ["inst: installed figlet"], (r.stdout, r.stderr)
+    assert r.stderr == "", r.stderr  # off a terminal: only the log
+    log = store.data / ".logs" / "inst-install.log"
+    assert "Setting up figlet" in log.read_text(errors="replace")
+    out = ok(store.ab("run", "inst", "++cmd", "/usr/bin/figlet", "hi"))
+    for line in HI_LINES:
+        assert line in [l.rstrip() for l in out.splitlines()], out
+    # still no network of its own afterwards
+    assert ok(store.ab("run", "inst", "++cmd", "sh", "-c", "ls /sys/class/net")).split() == ["lo"]
+
+
+def test_install_local_deb_with_dependency(store, world_tmp):
+    deb = _build_deb(world_tmp)
+    ok(store.ab("create", "insd", "--base", BASE))
+    r = store.ab("install", "--verbose", "insd", "--", str(deb))
+    assert _lines(ok(r)) == [f"insd: installed {deb}"], (r.stdout, r.stderr)
+    assert "Setting up figlet" in r.stderr, r.stderr  # --verbose: apt's output as well
+    out = ok(store.ab("run", "insd", "++cmd", "appbox-hello"))
+    for line in HI_LINES:
+        assert line in [l.rstrip() for l in out.splitlines()], out
+    st = ok(store.ab("run", "insd", "++cmd", "dpkg-query", "-W", "-f", "${Status}\n",
+                     "appbox-test-hello", "figlet"))
+    assert st.splitlines() == ["install ok installed"] * 2, st
+
+
+def test_install_missing_package_says_why(store):
+    ok(store.ab("create", "insn", "--base", BASE))
+    before = _dpkg_status(store, "insn")
+    r = store.ab("install", "insn", "nosuchpkg")
+    assert r.returncode == 125, (r.returncode, r.stderr)
+    assert r.stdout == ""
+    log = store.data / ".logs" / "insn-install.log"
+    assert r.stderr.startswith("appbox: insn: install failed: apt-get failed: "), r.stderr
+    assert "Unable to locate package nosuchpkg" in r.stderr, r.stderr
+    assert str(log) in r.stderr, r.stderr
+    assert "Unable to locate package nosuchpkg" in log.read_text(errors="replace")
+    assert _dpkg_status(store, "insn") == before
+
+
+def test_install_bad_input_changes_nothing(store, world_tmp):
+    ok(store.ab("create", "insb", "--base", BASE))
+    ok(store.ab("create", "insh", "--base", "host"))
+    u = user_info(store.as_user)
+    bb = make_busybox_root(world_tmp / "bbroot", owner=u)
+    ok(store.ab("create", "insbb", "--base", f"dir:{bb}"))
+    status = _dpkg_status(store, "insb")
+    logs = sorted(p.name for p in (store.data / ".logs").iterdir())
+    notdeb = world_tmp / "notadeb.txt"
+    notdeb.write_text("not a package\n")
+    os.chmod(notdeb, 0o644)
+    (world_tmp / "dir.deb").mkdir()
+    cases = [
+        (["install", "no-such-container", "figlet"], 125, "no-such-container"),
+        (["install", "../x", "figlet"], 2, "../x"),
+        (["install", "insb"], 2, "nothing to install"),
+        (["install"], 2, "missing NAME"),
+        (["install", "insb", "Bad_Name"], 2, "'Bad_Name' is not a package name"),
+        (["install", "insb", "figlet", "a;rm -rf ~"], 2, "'a;rm -rf ~' is not a package name"),
+        (["install", "insb", "figlet", "a;rm -rf /"], 2, "'a;rm -rf /': not a .deb file"),
+        (["install", "insb", "--", "-oAPT::Get::AllowUnauthenticated=1"], 2, "is not a package name"),
+        (["install", "insb", "--allow-unauthenticated", "figlet"], 2, "unknown option"),
+        (["install", "insb", "/no/such.deb"], 2, "'/no/such.deb': No such file or directory"),
+        (["install", "insb", "figlet", str(notdeb)], 2, "not a .deb file"),
+        (["install", "insb", str(world_tmp / "dir.deb")], 2, "not a regular file"),
+        (["install", "insh", "figlet"], 2, "host"),
+        (["install", "insbb", "figlet"], 2, "no apt-get"),
+    ]
+    for args, code, words in cases:
+        r = store.ab(*args)
+        assert r.returncode == code, (args, r.returncode, r.stdout, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+        assert r.stdout == "", (args, r.stdout)
+    # a running container is refused: dpkg would change programs under it
+    ok(store.ab("start", "insb"))
+    try:
+        r = store.ab("install", "insb", "figlet")
+        assert r.returncode == 125, (r.returncode, r.stderr)
+        assert "insb is running (stop it first" in r.stderr, r.stderr
+    finally:
+        ok(store.ab("stop", "insb"))
+    assert _dpkg_status(store, "insb") == status
+    assert sorted(p.name for p in (store.data / ".logs").iterdir()) == logs, "an install log was made"
+    assert not _root_file(store, "insb", "usr/bin/figlet").exists()
+
+
+# --------------------------------------------------------------------------
 # bad input
 
 
@@ -375,8 +485,40 @@ def test_unknown_suite_fails_and_names_log(store):
     logs = [w for w in r.stderr.split() if w.endswith(".log")]
     assert logs, f"the message does not name the log: {r.stderr}"
     assert Path(logs[0]).is_file(), logs
+    # mmdebstrap's own reason (its "E:" line), not just its exit status
+    assert "mmdebstrap failed: The repository 'http://deb.debian.org/debian nosuchsuite Release' does not " \
+           "have a Release file." in r.stderr, r.stderr
+    assert "exit status" not in r.stderr, r.stderr
     _assert_nothing_left(store, "nosuite", top, imgs)
     assert not (store.images / "debian-nosuchsuite-minbase.tar").exists()
+
+
+def _without_ubuntu_keyring(s, *args, timeout=BOOTSTRAP_TIMEOUT):
+    """appbox ARGS as S's user, in a private mount namespace where an empty
+    directory hides /usr/share/keyrings (whether or not this host has the
+    Ubuntu keyring)."""
+    empty = Path(tempfile.mkdtemp(prefix="appbox-nokeys-"))
+    os.chmod(empty, 0o755)
+    try:
+        argv = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                'mount --bind "$0" /usr/share/keyrings && exec "$@"', str(empty)] + \
+            as_user_argv([s.appbox, *args], s.as_user)
+        return subprocess.run(argv, env=user_env(s.as_user, s.env), cwd="/", stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        empty.rmdir()
+
+
+@pytest.mark.parametrize("verb", ["create", "pull"])
+def test_ubuntu_base_without_keyring_is_refused_up_front(store, verb):
+    top, imgs = store.top(), store.image_files()
+    args = ["create", "ubu", "--base", "ubuntu:noble"] if verb == "create" else ["image", "pull", "ubuntu:noble"]
+    r = _without_ubuntu_keyring(store, *args)
+    assert r.returncode == 125, (r.returncode, r.stdout, r.stderr)
+    assert "/usr/share/keyrings/ubuntu-archive-keyring.gpg" in r.stderr, r.stderr
+    assert "ubuntu-keyring" in r.stderr.replace("ubuntu-archive-keyring", ""), r.stderr
+    # up front: no bootstrap ran, so there is not even a log
+    _assert_nothing_left(store, "ubu", top, imgs, allow_image_logs=False)
 
 
 def test_unreachable_mirror(store):
@@ -425,6 +567,9 @@ def test_missing_package_removes_container_keeps_log(store):
     assert r.returncode != 0, r.stdout
     log = store.data / ".logs" / "nopkg-create.log"
     assert str(log) in r.stderr, r.stderr
+    # apt-get's own reason, not just its exit status
+    assert "apt-get failed: Unable to locate package no-such-package-xyz" in r.stderr, r.stderr
+    assert "exit status" not in r.stderr, r.stderr
     assert log.is_file()
     assert "no-such-package-xyz" in log.read_text()
     _assert_nothing_left(store, "nopkg", top, imgs, allow_image_logs=False)
@@ -502,6 +647,18 @@ def test_progress_on_a_terminal(store):
     assert "Setting up figlet" in (store.data / ".logs" / "prog-create.log").read_text()
 
 
+def test_install_progress_on_a_terminal(store):
+    ok(store.ab("create", "insp", "--base", BASE))
+    code, out = _on_a_terminal(store, "install", "insp", "figlet")
+    assert code == 0, out
+    log = store.data / ".logs" / "insp-install.log"
+    assert f"installing 1 package(s) and 0 .deb file(s) into insp; log: {log}" in out, out
+    assert "\r\033[K" in out and "configuring 1/1: figlet" in out, out
+    assert "insp: installed figlet" in out, out
+    assert "Setting up figlet" not in out
+    assert "Setting up figlet" in log.read_text(errors="replace")
+
+
 def test_quiet_but_logged_off_a_terminal(store):
     r = store.ab("create", "quiet", "--base", BASE, "--packages", "figlet")
     ok(r)
@@ -520,10 +677,10 @@ def test_verbose_shows_the_tools_output(store):
 # an interrupted create leaves nothing behind
 
 
-def _interrupt_when(s, name, args, ready, what, new_top=()):
+def _interrupt_when(s, name, args, ready, what, tool, new_top=()):
     """Start `create NAME ARGS`, send SIGINT once READY() holds, and check
-    that it fails saying so and leaves nothing behind (but NEW_TOP, the
-    cache's own directories)."""
+    that it fails saying that TOOL was interrupted and leaves nothing behind
+    (but NEW_TOP, the cache's own directories)."""
     top, imgs = sorted(set(s.top()) | set(new_top)), s.image_files()
     p = popen([s.appbox, "create", name, *args], as_user=s.as_user, extra_env=s.env, tun=s.tun,
               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -539,7 +696,8 @@ def _interrupt_when(s, name, args, ready, what, new_top=()):
             p.kill()
             p.wait()
     assert p.returncode != 0, out
-    assert "interrupted" in err or "signal" in err or "failed" in err, err
+    assert f"{tool} was interrupted (signal 2)" in err, err
+    assert "exit status" not in err, err
     assert ".log" in err, f"the message does not name the log: {err}"
     _assert_nothing_left(s, name, top, imgs)
     assert not [f for f in s.image_files() if f.endswith((".part", ".d"))]
@@ -551,7 +709,33 @@ def test_ctrl_c_while_installing_packages(store):
         log.unlink()
     _interrupt_when(store, "intr", ["--base", BASE, "--packages", "figlet"],
                     lambda: log.exists() and "Reading package lists" in log.read_text(errors="replace"),
-                    "apt-get ran")
+                    "apt-get ran", "apt-get")
+
+
+def test_ctrl_c_while_installing_into_a_container(store):
+    """`install` interrupted: apt-get's interruption is said as such, with
+    the log; the container stays (what dpkg did so far is not undone)."""
+    ok(store.ab("create", "insi", "--base", BASE))
+    log = store.data / ".logs" / "insi-install.log"
+    p = popen([store.appbox, "install", "insi", "figlet"], as_user=store.as_user, extra_env=store.env,
+              tun=store.tun, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + APT_TIMEOUT
+        while p.poll() is None and time.monotonic() < deadline and not (
+                log.exists() and "Reading package lists" in log.read_text(errors="replace")):
+            time.sleep(0.2)
+        assert p.poll() is None, f"install ended before apt-get ran: {p.communicate()}"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 125, (p.returncode, out, err)
+    assert out == ""
+    assert err.startswith("appbox: insi: install failed: apt-get was interrupted (signal 2); its log: "), err
+    assert str(log) in err, err
+    assert "insi" in store.names()
 
 
 def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, world_tmp):
@@ -564,7 +748,7 @@ def test_ctrl_c_while_bootstrapping(run_as, appbox_bin, world_tmp):
     log = s.images / f"{IMAGE}.log"
     _interrupt_when(s, "boot", ["--base", BASE],
                     lambda: log.exists() and log.stat().st_size > 200, "the bootstrap was under way",
-                    new_top=(".images",))
+                    "mmdebstrap", new_top=(".images",))
     assert not (s.images / f"{IMAGE}.tar").exists()
     subprocess.run(["rm", "-rf", "--one-file-system", str(world_tmp / "fresh")], capture_output=True)
 
@@ -602,6 +786,7 @@ def test_killed_bootstrap_leaves_no_mounts(world_tmp, appbox_bin):
             p.kill()
             p.wait()
     assert p.returncode != 0 and ".log" in err, err
+    assert "mmdebstrap was killed by signal 9" in err, err
     with open("/proc/self/mounts") as f:
         leaked = [l for l in f.read().splitlines() if "mmdebstrap" in l]
     assert not leaked, leaked

@@ -34,6 +34,7 @@ VERBS = [
     ["rm", "box"],
     ["config", "box", "Network.Mode=host"],
     ["update", "box"],
+    ["install", "box", "figlet"],
     ["create", "box2", "--no-launcher"],
 ]
 

@@ -47,6 +47,68 @@ static void test_tool_steps(void **state)
     assert_true(strlen(o) < 256);
 }
 
+static const char *why(struct progress_why *w, size_t n)
+{
+    static char out[512];
+    progress_why_text(w, out, n);
+    return out;
+}
+
+/* The tool's own reasons for a failure, for the message that names its log. */
+static void test_error_lines(void **state)
+{
+    struct progress_why w = { 0 };
+    assert_string_equal(why(&w, 512), "");
+    progress_why_add(&w, "Reading package lists...");
+    progress_why_add(&w, "W: Some index files failed to download.");
+    assert_string_equal(why(&w, 512), "");
+    progress_why_add(&w, "E: Unable to locate package nosuchpkg");
+    assert_string_equal(why(&w, 512), "Unable to locate package nosuchpkg");
+    progress_why_add(&w, "E: Unable to locate package nosuchpkg"); /* said once */
+    assert_int_equal(w.n, 1);
+
+    /* mmdebstrap: the reason, not its echoes of what failed */
+    struct progress_why m = { 0 };
+    progress_why_add(&m, "E: The repository 'http://deb.debian.org/debian nosuchsuite Release' does not have a "
+                         "Release file.");
+    progress_why_add(&m, "E: apt-get update --error-on=any -oAPT::Status-Fd=<$fd> -oDpkg::Use-Pty=false failed");
+    progress_why_add(&m, "E: mmdebstrap failed to run");
+    assert_string_equal(why(&m, 512), "The repository 'http://deb.debian.org/debian nosuchsuite Release' does not "
+                                      "have a Release file.");
+    /* only echoes: those, then */
+    struct progress_why e = { 0 };
+    progress_why_add(&e, "E: mmdebstrap failed to run");
+    assert_string_equal(why(&e, 512), "mmdebstrap failed to run");
+
+    /* dpkg's errors, joined */
+    struct progress_why d = { 0 };
+    progress_why_add(&d, "dpkg: error processing archive /run/appbox-debs/0.deb (--unpack):");
+    progress_why_add(&d, " dpkg-deb --control subprocess returned error exit status 2");
+    progress_why_add(&d, " (a second indented line is not the reason)");
+    progress_why_add(&d, "E: Sub-process /usr/bin/dpkg returned an error code (1)");
+    progress_why_add(&d, "E: Unmet dependencies.  ");
+    assert_string_equal(why(&d, 512), "dpkg: error processing archive /run/appbox-debs/0.deb (--unpack): "
+                                      "dpkg-deb --control subprocess returned error exit status 2; "
+                                      "Unmet dependencies.");
+
+    /* bounded: a flood of lines, and control bytes counted as escaped */
+    struct progress_why f = { 0 };
+    char big[1000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[0] = 'E', big[1] = ':', big[2] = ' ';
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 10; i++) {
+        big[3] = (char)('a' + i);
+        progress_why_add(&f, big);
+    }
+    assert_int_equal(f.n, PROGRESS_WHY_LINES);
+    assert_true(strlen(why(&f, 100)) <= 99);
+    struct progress_why c = { 0 };
+    progress_why_add(&c, "E: \033[2J\033[2J\033[2J");
+    /* 9 bytes once escaped: "\x1b[2J" is 7, the next escape does not fit */
+    assert_string_equal(why(&c, 10), "\033[2J");
+}
+
 /* APPBOX_BOOTSTRAP, as the CLI hands it to lib/ in the context. */
 static const char *bootstrap_tool;
 
@@ -90,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apt_counts),
         cmocka_unit_test(test_tool_steps),
+        cmocka_unit_test(test_error_lines),
         cmocka_unit_test(test_bootstrap_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

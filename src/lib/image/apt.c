@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "spec/spec.h"
 #include "image/progress.h"
 #include "util/cleanup.h"
+#include "util/interrupt.h"
 
 #define APT "apt-get -q -o APT::Sandbox::User=root -o Dpkg::Options::=--force-confdef " \
             "-o Dpkg::Options::=--force-confold"
@@ -21,6 +23,35 @@ bool apt_present(const char *rootfs)
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/usr/bin/apt-get", rootfs);
     return access(p, F_OK) == 0;
+}
+
+bool apt_package_name_valid(const char *name)
+{
+    bool ok = (*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9');
+    for (const char *c = name; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("+-.:=~", *c);
+    return ok;
+}
+
+/* What became of an apt-get run that ended with CODE (the shell's: 128+N
+ * for a command killed by signal N), in the tool's own words WHY (its
+ * "E: " lines, see progress.h) where it gave some. */
+static int apt_status(int code, const char *why, const char *logpath, ab_error *err)
+{
+    if (code == 0)
+        return 0;
+    int sig = code > 128 && code < 128 + 65 ? code - 128 : 0;
+    /* Ctrl-C (SIGINT, or SIGTERM/SIGHUP from whoever stops appbox): it
+     * reached apt-get through the container's init */
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || interrupted())
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get was interrupted (signal %d); its log: %s",
+                            sig ? sig : interrupted(), logpath);
+    if (*why)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed: %s; its log: %s", why, logpath);
+    if (sig)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get was killed by signal %d (%s); its log: %s", sig,
+                            strsignal(sig), logpath);
+    return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed (exit status %d); its log: %s", code, logpath);
 }
 
 /* Run SCRIPT as root of ROOTFS with a network of its own (pasta: the
@@ -73,13 +104,12 @@ static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *lower
     dup2(saved_in, STDIN_FILENO);
     dup2(saved_out, STDOUT_FILENO);
     dup2(saved_err, STDERR_FILENO);
-    progress_end(&p);
+    char why[512];
+    progress_end(&p, why, sizeof(why));
     spec_free(&s);
     if (r < 0)
         return r;
-    if (code != 0)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "apt-get failed (exit status %d); its log: %s", code, logpath);
-    return 0;
+    return apt_status(code, why, logpath, err);
 }
 
 static void shell_quote(FILE *f, const char *s)

@@ -20,5 +20,11 @@ int apt_install(struct ab_ctx *ctx, const char *rootfs, const char *lower, const
 /* apt-get update and a non-interactive upgrade in ROOTFS. */
 int apt_upgrade(struct ab_ctx *ctx, const char *rootfs, const char *lower, const char *logpath, bool verbose, ab_error *err);
 
+/* Debian's rule for a package name, as apt_install() is given them:
+ * lower-case letters, digits and + - . : = ~ (a version or release after
+ * = or :), starting with a letter or digit, so that none looks like an
+ * option to apt-get. */
+bool apt_package_name_valid(const char *name);
+
 /* Whether ROOTFS has apt (a Debian or Ubuntu root). */
 bool apt_present(const char *rootfs);

@@ -130,6 +130,33 @@ char *image_cache_dir(struct ab_ctx *ctx, ab_error *err)
     return d;
 }
 
+/* What became of TOOL, which ended with wait status ST, in its own words
+ * WHY (its "E: " lines, see progress.h) where it gave some. */
+static int tool_status(const char *tool, int st, const char *why, const char *logpath, ab_error *err)
+{
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !interrupted())
+        return 0;
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+    /* Ctrl-C reaches the tool through appbox (interrupt.h); a SIGINT or
+     * SIGTERM from elsewhere kills it or makes it exit 128+N */
+    int intr = interrupted()                                   ? interrupted()
+               : sig == SIGINT || sig == SIGTERM || sig == SIGHUP ? sig
+               : code == 128 + SIGINT || code == 128 + SIGTERM ? code - 128
+                                                               : 0;
+    if (intr)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s was interrupted (signal %d); its log: %s", tool, intr,
+                            logpath);
+    if (code == 127)
+        return ab_fail(err, ENOENT, "cannot run %s; its log: %s", tool, logpath);
+    if (*why)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s failed: %s; its log: %s", tool, why, logpath);
+    if (sig)
+        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s was killed by signal %d (%s); its log: %s", tool, sig,
+                            strsignal(sig), logpath);
+    return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s failed (exit status %d); its log: %s", tool, code, logpath);
+}
+
 /* Run ARGV with its output watched by a progress reader (see progress.h). */
 static int run_tool(char *const argv[], const char *title, const char *logpath, bool verbose, ab_error *err)
 {
@@ -144,8 +171,9 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        progress_end(&p);
-        return ab_fail(err, errno, "cannot start %s", argv[0]);
+        int e = errno;
+        progress_end(&p, NULL, 0);
+        return ab_fail(err, e, "cannot start %s", argv[0]);
     }
     if (pid == 0) {
         /* appbox killed outright: ask the tool to stop too (mmdebstrap
@@ -176,21 +204,15 @@ static int run_tool(char *const argv[], const char *title, const char *logpath, 
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) {
+            int e = errno;
             interrupt_child(0);
-            progress_end(&p);
-            return ab_fail(err, errno, "cannot wait for %s", argv[0]);
+            progress_end(&p, NULL, 0);
+            return ab_fail(err, e, "cannot wait for %s", argv[0]);
         }
     interrupt_child(0);
-    progress_end(&p);
-    if (interrupted())
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s was interrupted (signal %d); its log: %s", argv[0],
-                            interrupted(), logpath);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        return ab_fail(err, ENOENT, "cannot run %s; its log: %s", argv[0], logpath);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return ab_error_set(err, AB_ERR_RUNTIME, 0, "%s failed (exit status %d); its log: %s", argv[0],
-                            WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), logpath);
-    return 0;
+    char why[512];
+    progress_end(&p, why, sizeof(why));
+    return tool_status(argv[0], st, why, logpath, err);
 }
 
 static bool in_path(const struct ab_ctx *ctx, const char *tool)
@@ -276,19 +298,39 @@ static int bootstrap_debootstrap(const struct bootstrap_opts *o, const char *mir
     return r;
 }
 
+/* mmdebstrap and debootstrap check an Ubuntu mirror's signatures with the
+ * host's Ubuntu keyring, which a Debian host has only with ubuntu-keyring
+ * installed; without it they would fail a minute later with "The
+ * repository ... is not signed". */
+#define UBUNTU_KEYRING "/usr/share/keyrings/ubuntu-archive-keyring.gpg"
+
+static int check_keyring(const struct bootstrap_opts *o, ab_error *err)
+{
+    if (strcmp(o->dist, "ubuntu") != 0 || access(UBUNTU_KEYRING, R_OK) == 0)
+        return 0;
+    int e = errno;
+    return ab_error_set(err, AB_ERR_RUNTIME, 0, "cannot bootstrap ubuntu:%s: the Ubuntu archive keyring %s is %s "
+                        "(it comes with the package ubuntu-keyring)", o->suite,
+                        UBUNTU_KEYRING, e == ENOENT ? "missing" : strerror(e));
+}
+
 int bootstrap_cached_tar(struct ab_ctx *ctx, const struct bootstrap_opts *o, char **tar, ab_error *err)
 {
     _cleanup_free_ char *dir = image_cache_dir(ctx, err);
     _cleanup_free_ char *name = bootstrap_cache_name(o);
     if (!dir || !name)
         return -ENOMEM;
-    if (fs_mkdirs(dir, true, err) < 0)
-        return -EIO;
     _cleanup_free_ char *path = NULL, *lockp = NULL, *tmp = NULL, *logp = NULL, *title = NULL;
     if (asprintf(&path, "%s/%s.tar", dir, name) < 0 || asprintf(&lockp, "%s/%s.lock", dir, name) < 0 ||
         asprintf(&tmp, "%s/%s.tar.part", dir, name) < 0 || asprintf(&logp, "%s/%s.log", dir, name) < 0 ||
         asprintf(&title, "bootstrapping %s:%s", o->dist, o->suite) < 0)
         return ab_fail(err, ENOMEM, "out of memory");
+    /* Refused before anything is made in the cache (a cached root needs no
+     * keyring). */
+    if (access(path, R_OK) < 0 && check_keyring(o, err) < 0)
+        return -ENOENT;
+    if (fs_mkdirs(dir, true, err) < 0)
+        return -EIO;
     _cleanup_close_ int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX) < 0)
         return ab_fail(err, errno, "cannot lock %s", lockp);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,91 @@ bool progress_line(struct progress_state *st, const char *line, char *out, size_
     return false;
 }
 
+/* apt-get, mmdebstrap and debootstrap say why they stop on "E: " lines;
+ * dpkg names the package it failed on with "dpkg: error ...:" and says why
+ * on the next, indented line. */
+void progress_why_add(struct progress_why *w, const char *line)
+{
+    bool more = w->more;
+    w->more = false;
+    const char *text;
+    if (more && line[0] == ' ') {
+        text = line + strspn(line, " \t");
+    } else if (starts(line, "E: ")) {
+        text = line + 3;
+        more = false;
+    } else if (starts(line, "dpkg: error")) {
+        text = line;
+        more = false;
+    } else {
+        return;
+    }
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return;
+    if (more) { /* dpkg's reason, after its "...:" */
+        char *last = w->line[w->n - 1];
+        size_t used = strlen(last);
+        snprintf(last + used, sizeof(w->line[0]) - used, " %.*s", (int)len, text);
+        return;
+    }
+    if (w->n >= PROGRESS_WHY_LINES)
+        return;
+    char *slot = w->line[w->n];
+    snprintf(slot, sizeof(w->line[0]), "%.*s", (int)len, text);
+    for (unsigned i = 0; i < w->n; i++)
+        if (strcmp(w->line[i], slot) == 0)
+            return; /* said already */
+    w->n++;
+    w->more = starts(slot, "dpkg: error") && slot[len - 1] == ':';
+}
+
+static bool ends(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A line that only says that a command failed, not why: mmdebstrap's
+ * "E: apt-get update ... failed" and "E: mmdebstrap failed to run",
+ * apt-get's "E: Sub-process /usr/bin/dpkg returned an error code (1)". */
+static bool echo_only(const char *s)
+{
+    return ends(s, " failed") || ends(s, " failed to run") || starts(s, "Sub-process ");
+}
+
+void progress_why_text(const struct progress_why *w, char *out, size_t n)
+{
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    bool reasons = false;
+    for (unsigned i = 0; i < w->n; i++)
+        reasons = reasons || !echo_only(w->line[i]);
+    size_t o = 0, room = n - 1;   /* room: escaped bytes still free */
+    for (unsigned i = 0; i < w->n && i < PROGRESS_WHY_LINES; i++) {
+        if (reasons && echo_only(w->line[i]))
+            continue;
+        if (o > 0) {
+            if (room < 2)
+                break;
+            out[o++] = ';';
+            out[o++] = ' ';
+            room -= 2;
+        }
+        for (const unsigned char *c = (const unsigned char *)w->line[i]; *c; c++) {
+            size_t cost = *c < 0x20 || *c == 0x7f ? 4 : 1; /* "\xNN" in the message */
+            if (cost > room)
+                break;
+            out[o++] = (char)*c;
+            room -= cost;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void show(const char *title, const char *status)
 {
     struct winsize ws;
@@ -94,7 +180,8 @@ static void show(const char *title, const char *status)
 
 /* The reader: log every byte, echo it when verbose, and keep the status
  * line on the terminal up to date. */
-static _Noreturn void reader_main(int in, int log, const char *title, bool verbose, bool tty)
+static _Noreturn void reader_main(int in, int log, const char *title, bool verbose, bool tty,
+                                  struct progress_why *why)
 {
     /* Ctrl-C stops the tool; the reader stays to log its last words. */
     signal(SIGINT, SIG_IGN);
@@ -121,12 +208,17 @@ static _Noreturn void reader_main(int in, int log, const char *title, bool verbo
             if (c == '\n' || c == '\r' || used == sizeof(line) - 1) {
                 line[used] = '\0';
                 used = 0;
+                progress_why_add(why, line);
                 if (tty && progress_line(&st, line, status, sizeof(status)))
                     show(title, status);
             } else {
                 line[used++] = c;
             }
         }
+    }
+    if (used > 0) { /* a last line without its newline */
+        line[used] = '\0';
+        progress_why_add(why, line);
     }
     if (tty)
         dprintf(STDERR_FILENO, "\r\033[K");
@@ -138,23 +230,34 @@ int progress_start(struct progress *p, const char *title, const char *logpath, b
 {
     p->fd = -1;
     p->reader = -1;
+    p->why = NULL;
     _cleanup_close_ int log = open(logpath, O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND), 0600);
     if (log < 0)
         return ab_fail(err, errno, "cannot write the log %s", logpath);
+    /* the reader fills it, the caller reads it once the reader is gone */
+    void *why = mmap(NULL, sizeof(*p->why), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (why == MAP_FAILED)
+        return ab_fail(err, errno, "cannot start the progress reader");
+    p->why = why;
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return ab_fail(err, errno, "cannot create a pipe");
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        int e = errno;
+        progress_end(p, NULL, 0);
+        return ab_fail(err, e, "cannot create a pipe");
+    }
     bool tty = !verbose && isatty(STDERR_FILENO);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
+        int e = errno;
         close(pfd[0]);
         close(pfd[1]);
-        return ab_fail(err, errno, "cannot start the progress reader");
+        progress_end(p, NULL, 0);
+        return ab_fail(err, e, "cannot start the progress reader");
     }
     if (pid == 0) {
         close(pfd[1]);
-        reader_main(pfd[0], log, title, verbose, tty);
+        reader_main(pfd[0], log, title, verbose, tty, p->why);
     }
     close(pfd[0]);
     p->fd = pfd[1];
@@ -162,7 +265,7 @@ int progress_start(struct progress *p, const char *title, const char *logpath, b
     return 0;
 }
 
-void progress_end(struct progress *p)
+void progress_end(struct progress *p, char *why, size_t n)
 {
     if (p->fd >= 0)
         close(p->fd);
@@ -171,4 +274,12 @@ void progress_end(struct progress *p)
         while (waitpid(p->reader, NULL, 0) < 0 && errno == EINTR) {
         }
     p->reader = -1;
+    if (why && n)
+        why[0] = '\0';
+    if (p->why) {
+        if (why)
+            progress_why_text(p->why, why, n);
+        munmap(p->why, sizeof(*p->why));
+    }
+    p->why = NULL;
 }

@@ -10,13 +10,25 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util/error.h"
 
+/* The tool's own reasons for a failure: the error lines the reader saw
+ * ("E: ..." from apt-get, mmdebstrap and debootstrap, "dpkg: error ..."),
+ * kept for the message that names the log.  Shared with the reader. */
+#define PROGRESS_WHY_LINES 4
+struct progress_why {
+    unsigned n;
+    bool more;    /* the last line was dpkg's "...:": its reason follows */
+    char line[PROGRESS_WHY_LINES][256];
+};
+
 struct progress {
     int fd;        /* where the tool writes (stdout and stderr); -1: none */
     pid_t reader;
+    struct progress_why *why;   /* shared memory the reader fills */
 };
 
 /* Start watching: TITLE names the step ("bootstrapping debian:bookworm"),
@@ -25,8 +37,9 @@ int progress_start(struct progress *p, const char *title, const char *logpath, b
                    ab_error *err);
 
 /* The tool is done: wait until the reader has logged everything, and clear
- * the status line. */
-void progress_end(struct progress *p);
+ * the status line.  WHY (size N; may be NULL) gets the tool's error lines
+ * (progress_why_text()), "" when it printed none. */
+void progress_end(struct progress *p, char *why, size_t n);
 
 /* The status line of one output LINE (exposed for the unit tests): writes
  * into OUT (size N) what the line changes, or returns false when it changes
@@ -35,3 +48,13 @@ struct progress_state {
     unsigned total, got, unpacked, configured;
 };
 bool progress_line(struct progress_state *st, const char *line, char *out, size_t n);
+
+/* Keep LINE in W when it is an error line (without its "E: "); exposed,
+ * with the next one, for the unit tests. */
+void progress_why_add(struct progress_why *w, const char *line);
+/* W's lines joined with "; " into OUT (size N), at most N - 1 bytes once a
+ * message has escaped their control characters (4 bytes each): the log's
+ * path after them always fits.  A line that only echoes a failed command
+ * ("apt-get update ... failed", "Sub-process ... returned an error code")
+ * is left out when a line with a reason is there. */
+void progress_why_text(const struct progress_why *w, char *out, size_t n);
