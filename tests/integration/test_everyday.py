@@ -141,7 +141,8 @@ def root_with_login_defs(world_tmp):
     make_busybox_root(root)
     (root / "etc" / "login.defs").write_text(
         "# login.defs of a Debian-like root\n"
-        "ENV_SUPATH\tPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games\n"
+        # Debian's own: root's PATH has no games folder (appbox adds it)
+        "ENV_SUPATH\tPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
         "ENV_PATH\tPATH=/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games\n")
     games = root / "usr" / "games"
     games.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,10 @@ const char *const spec_host_view_dirs[] = {
 
 const char *spec_default_path(bool root)
 {
-    return root ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+    /* the games folders for root too (Debian's ENV_SUPATH lacks them): a
+     * container's root runs its apps, and cowsay is an app */
+    return root ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/games:/usr/games"
+                : "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/games:/usr/games";
 }
 
 void spec_hostname_of(const char *name, char *buf, size_t size)
