@@ -115,8 +115,9 @@ static bool offer_metavar(struct answer *a, const struct spec_option *o)
 {
     if (!o || !o->metavar || !strchr(o->metavar, '|'))
         return false;
-    for (const char *p = o->metavar; *p;) {
-        size_t n = strcspn(p, "|");
+    /* "[render|all]": an optional value, the same words */
+    for (const char *p = o->metavar + (o->metavar[0] == '['); *p && *p != ']';) {
+        size_t n = strcspn(p, "|]");
         offer(a, p, n);
         p += n + (p[n] == '|');
     }

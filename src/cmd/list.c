@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
+#include "desktop/devices.h"
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
@@ -213,6 +215,23 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < sc->devices.n; i++)
         json_object_array_add(devices, json_object_new_string(sc->devices.v[i]));
     json_object_object_add(o, "devices", devices);
+    /* devices (desktop/devices.c): the granted nodes with their access */
+    json_object *granted = json_object_new_array();
+    for (size_t i = 0; i < sc->n_mounts; i++)
+        if (spec_mount_is_device(&sc->mounts[i])) {
+            char acc[4];
+            json_object *g = json_object_new_object();
+            json_object_object_add(g, "path", json_object_new_string(sc->mounts[i].destination));
+            json_object_object_add(g, "access", json_object_new_string(cgroup_access_name(
+                                                    sc->mounts[i].dev_access ? sc->mounts[i].dev_access : DEV_ACCESS_ALL, acc)));
+            json_object_array_add(granted, g);
+        }
+    json_object_object_add(o, "devices_granted", granted);
+    json_object_object_add(o, "gpu", json_object_new_string(sc->gpu == SPEC_GPU_ALL      ? "all"
+                                                            : sc->gpu == SPEC_GPU_RENDER ? "render"
+                                                                                         : "none"));
+    json_object_object_add(o, "webcam", json_object_new_boolean(sc->webcam));
+    json_object_object_add(o, "device_access", json_object_new_string(devices_enforcement(&s)));
     json_object *masked = json_object_new_array();
     for (size_t i = 0; i < sc->masked_paths.n; i++)
         json_object_array_add(masked, json_object_new_string(sc->masked_paths.v[i]));
@@ -243,8 +262,17 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
             printf(" %s", sc->devices.v[i] + (strncmp(sc->devices.v[i], "/dev/", 5) == 0 ? 5 : 0));
         printf(", own pts");
         for (size_t i = 0; i < sc->n_mounts; i++)
-            if (spec_mount_is_device(&sc->mounts[i]))
-                printf(", %s", sc->mounts[i].destination);
+            if (spec_mount_is_device(&sc->mounts[i])) {
+                char acc[4];
+                unsigned a = sc->mounts[i].dev_access ? sc->mounts[i].dev_access : DEV_ACCESS_ALL;
+                printf(", %s%s%s", sc->mounts[i].destination, a == DEV_ACCESS_ALL ? "" : ":",
+                       a == DEV_ACCESS_ALL ? "" : cgroup_access_name(a, acc));
+            }
+        if (sc->gpu != SPEC_GPU_NONE || sc->webcam)
+            printf("\n              %s%s%s", sc->gpu == SPEC_GPU_ALL ? "GPU: every DRM node and NVIDIA's"
+                                            : sc->gpu == SPEC_GPU_RENDER ? "GPU: render nodes and NVIDIA's" : "",
+                   sc->gpu != SPEC_GPU_NONE && sc->webcam ? "; " : "", sc->webcam ? "webcam: /dev/video*" : "");
+        printf("\n              access: %s", devices_enforcement(&s));
         printf("\n  network     %s\n", sc->net == NET_NONE   ? "none (only lo)"
                                          : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
                                                                 : "host (shares the host's network)");

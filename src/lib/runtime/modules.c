@@ -1,5 +1,6 @@
 /* The setup pipeline's modules, in the order their hooks run (see
  * pipeline.h).  A new capability adds its module here. */
+#include "desktop/devices.h"
 #include "net/net.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
@@ -8,6 +9,7 @@
 
 const struct module *const runtime_modules[] = {
     &idmap_module,    /* host: the id maps, first: every other step needs them */
+    &devices_module,  /* host: the devices cgroup, PID 1 in it before "go" */
     &pasta_module,    /* host: pasta on the network namespace (apt runs), after the maps */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */

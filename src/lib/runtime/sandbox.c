@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "desktop/devices.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -868,6 +869,10 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (getppid() != parent)
             _exit(125);
+        /* The container's devices cgroup, while still the host's: a
+         * session may open no more devices than PID 1 */
+        if (devices_join(s, &e) < 0)
+            child_fail(sv[1], &e);
         stdio_pipes_child(&pipes);
         /* The user namespace first: it gives the rights to join the rest.
          * Then ids of the container's own, at once (see

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -210,16 +211,50 @@ static int opt_pids(struct spec *s, const char *flag, const char *value, ab_erro
     return 0;
 }
 
+/* PATH[:ACCESS]: ACCESS is cgroup letters, r w m (default rwm). */
 static int opt_device(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
     if (value[0] != '/')
-        return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0)",
+        return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0, "
+                             "optionally with :ACCESS, letters of rwm)",
                         flag, value);
-    _cleanup_free_ char *dst = fs_clean_abs_path(value);
+    _cleanup_free_ char *path = strdup(value);
+    if (!path)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    int access = DEV_ACCESS_ALL;
+    char *colon = strrchr(path, ':');
+    if (colon) {
+        *colon = '\0';
+        if ((access = cgroup_access_parse(colon + 1)) < 0)
+            return ab_usage(err, "%s: '%s' is not device access in '%s' (allowed: letters r, w, m, each once, "
+                                 "such as rw or rwm)",
+                            flag, colon + 1, value);
+    }
+    _cleanup_free_ char *dst = fs_clean_abs_path(path);
     if (!dst)
         return ab_usage(err, "%s: '%s' contains '..' (a device path must not)", flag, value);
-    if (spec_add_device(s, dst, flag) < 0)
+    if (spec_add_device_access(s, dst, dst, (unsigned)access, flag) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_gpu(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (!value || strcmp(value, "render") == 0 || strcmp(value, "yes") == 0)
+        s->container.gpu = SPEC_GPU_RENDER;
+    else if (strcmp(value, "all") == 0)
+        s->container.gpu = SPEC_GPU_ALL;
+    else if (strcmp(value, "none") == 0 || strcmp(value, "no") == 0)
+        s->container.gpu = SPEC_GPU_NONE;
+    else
+        return ab_usage(err, "%s: '%s' is not a GPU setting (allowed: render (the default), all, none)", flag,
+                        value);
+    return 0;
+}
+
+static int opt_webcam(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    s->container.webcam = true;
     return 0;
 }
 
@@ -372,7 +407,12 @@ const struct spec_option spec_options[] = {
     { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind, "Files", "BindReadOnly", true },
     { "tmpfs", "DST[:size=SIZE]", "mount a fresh tmpfs at DST (default size: --tmpfs-size)", opt_tmpfs, "Files",
       "TemporaryFileSystem", true },
-    { "device", "PATH", "make host device node PATH available", opt_device, "Files", "Device", true },
+    { "device", "PATH[:rwm]", "make host device node PATH available, with cgroup access r, w, m (default rwm)",
+      opt_device, "Files", "Device", true },
+    /* devices (desktop/devices.c) */
+    { "gpu", "[render|all]", "the GPU: render nodes (default), or all: every DRM node; NVIDIA's nodes and driver",
+      opt_gpu, "Desktop", "Gpu", false },
+    { "webcam", NULL, "the webcams: /dev/video* and /dev/v4l", opt_webcam, "Desktop", "Webcam", false },
     { "env", "NAME=VALUE", "set an environment variable", opt_env, "Container", "Environment", true },
     { "chdir", "DIR", "working directory inside (default: yours if there, else home)", opt_chdir, "Container",
       "WorkingDirectory", false },
@@ -411,18 +451,38 @@ const struct spec_option *spec_option_find(const char *name)
 int spec_option_apply(struct spec *s, const struct spec_option *opt,
                       const char *flag, const char *value, ab_error *err)
 {
-    if (opt->metavar && !value)
+    if (opt->metavar && !value && opt->metavar[0] != '[')
         return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
     if (!opt->metavar && value)
         return ab_usage(err, "%s: takes no value (got '%s')", flag, value);
     return opt->apply(s, flag, value, err);
 }
 
+/* Whether WORD is one of the words of METAVAR ("[a|b]"). */
+static bool metavar_lists(const char *metavar, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = metavar + 1; *p && *p != ']';) {
+        size_t n = strcspn(p, "|]");
+        if (n == wl && strncmp(p, word, n) == 0)
+            return true;
+        p += n + (p[n] == '|');
+    }
+    return false;
+}
+
 int spec_option_take_value(const struct spec_option *opt, const char *flag, const char *eq, int argc, char **argv,
                            int *i, const char **value, ab_error *err)
 {
     *value = NULL;
-    if (opt->metavar) {
+    if (opt->metavar && opt->metavar[0] == '[') {
+        /* an optional value ("[render|all]"): "=VALUE", or the next word
+         * when it is one of those listed (anything else is the command) */
+        if (eq)
+            *value = eq;
+        else if (*i + 1 < argc && metavar_lists(opt->metavar, argv[*i + 1]))
+            *value = argv[++*i];
+    } else if (opt->metavar) {
         if (eq)
             *value = eq;
         else if (*i + 1 < argc)

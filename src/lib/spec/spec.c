@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
 
@@ -64,6 +65,7 @@ void spec_free(struct spec *s)
     strv_clear(&c->masked_paths);
     strv_clear(&c->readonly_paths);
     strv_clear(&c->devices);
+    free(c->devices_cgroup);
     spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
@@ -116,7 +118,16 @@ int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size,
 
 int spec_add_device(struct spec *s, const char *path, const char *origin)
 {
-    return spec_add_mount(s, MOUNT_TYPE_BIND, path, path, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
+    return spec_add_device_access(s, path, path, DEV_ACCESS_ALL, origin);
+}
+
+int spec_add_device_access(struct spec *s, const char *source, const char *destination, unsigned access,
+                           const char *origin)
+{
+    int r = spec_add_mount(s, MOUNT_TYPE_BIND, source, destination, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
+    if (r == 0)
+        s->container.mounts[s->container.n_mounts - 1].dev_access = access;
+    return r;
 }
 
 void spec_mount_to_front(struct spec *s, size_t i)

@@ -34,6 +34,13 @@ enum mount_type {
     MOUNT_TYPE_TMPFS,   /* a fresh tmpfs; data holds its options */
 };
 
+/* --gpu: none, the render nodes, or every DRM node (and NVIDIA's). */
+enum spec_gpu {
+    SPEC_GPU_NONE = 0,
+    SPEC_GPU_RENDER,
+    SPEC_GPU_ALL,
+};
+
 /* Mount options, as OCI's "options" strings: "ro", "nosuid", "nodev",
  * "noexec", "rbind" (MOUNT_RECURSIVE) vs "bind". */
 enum {
@@ -56,6 +63,9 @@ struct spec_mount {
     char *given;
     dev_t dev;
     ino_t ino;
+    /* A device bind (spec_mount_is_device): the cgroup access granted,
+     * DEV_ACCESS_* of cgroup/cgroup.h ("rwm"); 0 on other mounts. */
+    unsigned dev_access;
 };
 
 /* A bind of a device node: alone (not recursive) and without nodev. */
@@ -114,6 +124,12 @@ struct spec_container {
     /* Resources (until cgroups: limits the kernel gives without them). */
     uint64_t tmpfs_size;     /* bytes, each of appbox's own tmpfs mounts and a --tmpfs without size= */
     uint64_t pids_limit;     /* RLIMIT_NPROC of the container's processes */
+    /* Devices (desktop/devices.c): expanded into device binds (and, for
+     * the NVIDIA driver in a foreign root, read-only library binds) when
+     * the spec is resolved. */
+    enum spec_gpu gpu;
+    bool webcam;             /* /dev/video* and /dev/v4l */
+    char *devices_cgroup;    /* set by spec_resolve(): the devices cgroup made for the container, or NULL (none) */
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
@@ -166,6 +182,9 @@ int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin);
 /* A tmpfs of SIZE bytes (--tmpfs DST:size=SIZE). */
 int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size, const char *origin);
 int spec_add_device(struct spec *s, const char *path, const char *origin);
+/* A device bind with cgroup access ACCESS (DEV_ACCESS_*), SOURCE at DESTINATION. */
+int spec_add_device_access(struct spec *s, const char *source, const char *destination, unsigned access,
+                           const char *origin);
 /* Move mount I to the front (its destination may be a parent of later ones). */
 void spec_mount_to_front(struct spec *s, size_t i);
 

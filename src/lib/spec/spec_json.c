@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
 #include "util/cleanup.h"
 
 #define SPEC_JSON_VERSION 1
@@ -38,6 +39,9 @@ static const struct field container_fields[] = {
     { "stopSignal", F_INT, C(stop_signal) },
     { "tmpfsSize", F_U64, C(tmpfs_size) },
     { "pidsLimit", F_U64, C(pids_limit) },
+    { "gpu", F_INT, C(gpu) },
+    { "webcam", F_BOOL, C(webcam) },
+    { "devicesCgroup", F_STRING, C(devices_cgroup) },
     { "resolved", F_BOOL, C(resolved) },
     { "namespaces", F_U64, C(namespaces) },
 };
@@ -144,6 +148,10 @@ static json_object *mount_to_json(const struct spec_mount *m)
         json_object_object_add(o, "origin", json_object_new_string(m->origin));
     if (m->given)
         json_object_object_add(o, "sourceGiven", json_object_new_string(m->given));
+    if (m->dev_access) {
+        char acc[4];
+        json_object_object_add(o, "access", json_object_new_string(cgroup_access_name(m->dev_access, acc)));
+    }
     if (m->ino || m->dev) {
         json_object_object_add(o, "dev", json_object_new_uint64((uint64_t)m->dev));
         json_object_object_add(o, "ino", json_object_new_uint64((uint64_t)m->ino));
@@ -312,6 +320,15 @@ static int read_mount(json_object *o, struct spec *s, const char *where, ab_erro
     const char *given = get_string(o, "sourceGiven");
     if (given && !(m->given = strdup(given)))
         return ab_fail(err, ENOMEM, "%s", where);
+    const char *access = get_string(o, "access");
+    if (access) {
+        int a = cgroup_access_parse(access);
+        if (a < 0)
+            return bad(err, where, "access", "not device access letters (r, w, m)");
+        m->dev_access = (unsigned)a;
+    } else if (spec_mount_is_device(m)) {
+        m->dev_access = DEV_ACCESS_ALL;
+    }
     json_object *v;
     if (json_object_object_get_ex(o, "dev", &v) && v) {
         if (!json_object_is_type(v, json_type_int))
