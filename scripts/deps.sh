@@ -61,7 +61,9 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap
 TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procps
                libcap2-bin util-linux passwd file
                mmdebstrap debootstrap zstd xz-utils bzip2 tar passt
-               zsh fish  # the completion scripts are checked in each shell
+               zsh fish   # the completion scripts are checked in each shell
+               pulseaudio pulseaudio-utils   # test_sound.py: a real server, paplay and parec
+               pipewire pipewire-bin pipewire-pulse   # test_sound.py: PipeWire, native and pulse
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)

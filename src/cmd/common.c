@@ -112,7 +112,8 @@ int cmd_misplaced_option(const char *verb, int argc, char **argv, int at)
     /* the command line put right: NAME, then the option as it goes there */
     int next = at + 1;
     const char *val = eq ? eq + 1 : NULL;
-    if (value && !eq && next < argc)
+    if (value && !eq && next < argc &&
+        !(o && spec_option_value_optional(o) && !spec_option_value_word(o, argv[next])))   /* --sound alone */
         val = argv[next++];
     const char *ctr = next < argc && argv[next][0] != '-' && argv[next][0] != '+' ? argv[next] : "NAME";
     fprintf(stderr, "appbox: %s: '%.*s' goes after the name", verb, (int)len, w);

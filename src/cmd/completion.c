@@ -115,7 +115,7 @@ static bool offer_metavar(struct answer *a, const struct spec_option *o)
 {
     if (!o || !o->metavar || !strchr(o->metavar, '|'))
         return false;
-    /* "[render|all]": an optional value, the same words */
+    /* "[a|b]": an optional value offers the same words */
     for (const char *p = o->metavar + (o->metavar[0] == '['); *p && *p != ']';) {
         size_t n = strcspn(p, "|]");
         offer(a, p, n);

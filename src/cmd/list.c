@@ -132,6 +132,27 @@ static const char *seccomp_name(const struct spec_process *p, const char *off)
     return p->io_uring ? "default filter, io_uring allowed" : "default filter";
 }
 
+/* The sound line: the mode, where it goes, and what the app may do. */
+static void print_sound(const struct spec_container *sc)
+{
+    const char *mic = sc->microphone ? "playback and recording (--microphone yes)" : "playback only";
+    switch (sc->sound) {
+    case SOUND_NONE: printf("  sound       none\n"); break;
+    case SOUND_HOST: printf("  sound       the host's server, found at start; %s\n", mic); break;
+    case SOUND_PULSEAUDIO:
+        printf("  sound       pulseaudio through appbox's proxy%s%s; %s\n", sc->sound_server ? " to " : "",
+               sc->sound_server ? sc->sound_server : "", mic);
+        break;
+    case SOUND_PIPEWIRE:
+        printf("  sound       pipewire: the socket %s bound; playback and recording\n",
+               sc->sound_server ? sc->sound_server : "of the host's server");
+        break;
+    case SOUND_ALSA:
+        printf("  sound       alsa: /dev/snd nodes%s\n", sc->microphone ? " (capture too)" : " but the capture PCMs");
+        break;
+    }
+}
+
 int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
@@ -211,6 +232,9 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
     json_object_object_add(o, "tmpfs_size", json_object_new_uint64(sc->tmpfs_size));
     json_object_object_add(o, "pids_limit", json_object_new_uint64(sc->pids_limit));
+    json_object_object_add(o, "sound", json_object_new_string(sound_mode_name(sc->sound)));
+    json_object_object_add(o, "microphone", json_object_new_boolean(sc->sound != SOUND_NONE && sc->microphone));
+    json_object_object_add(o, "sound_server", sc->sound_server ? json_object_new_string(sc->sound_server) : NULL);
     json_object *devices = json_object_new_array();
     for (size_t i = 0; i < sc->devices.n; i++)
         json_object_array_add(devices, json_object_new_string(sc->devices.v[i]));
@@ -276,6 +300,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         printf("\n  network     %s\n", sc->net == NET_NONE   ? "none (only lo)"
                                          : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
                                                                 : "host (shares the host's network)");
+        print_sound(sc);
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",

@@ -58,11 +58,26 @@ int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err)
         if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
             strncmp(*e, "LC_", 3) == 0)
             r = strv_push(&ctx->passenv, *e);
+    static const char *const sound_vars[] = { "XDG_RUNTIME_DIR=", "PULSE_SERVER=", "PULSE_COOKIE=",
+                                              "PIPEWIRE_REMOTE=", "PIPEWIRE_RUNTIME_DIR=", "HOME=", NULL };
+    for (char *const *e = env->environ; r == 0 && e && *e; e++)
+        for (size_t i = 0; sound_vars[i]; i++)
+            if (strncmp(*e, sound_vars[i], strlen(sound_vars[i])) == 0 && (*e)[strlen(sound_vars[i])])
+                r = strv_push(&ctx->sound_env, *e);
     if (r < 0) {
         ab_ctx_free(ctx);
         return ab_fail(err, ENOMEM, "out of memory");
     }
     return 0;
+}
+
+const char *ab_ctx_sound_env(const struct ab_ctx *ctx, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; ctx && i < ctx->sound_env.n; i++)
+        if (strncmp(ctx->sound_env.v[i], name, n) == 0 && ctx->sound_env.v[i][n] == '=')
+            return ctx->sound_env.v[i] + n + 1;
+    return NULL;
 }
 
 void ab_ctx_free(struct ab_ctx *ctx)
@@ -73,6 +88,7 @@ void ab_ctx_free(struct ab_ctx *ctx)
     free(ctx->bootstrap_tool);
     free(ctx->path);
     strv_clear(&ctx->passenv);
+    strv_clear(&ctx->sound_env);
     if (ctx->data_fd >= 0)
         close(ctx->data_fd);
     if (ctx->runtime_fd >= 0)

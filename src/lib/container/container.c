@@ -1,5 +1,6 @@
 #include "container/container.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -236,7 +237,7 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     /* Resolved once, here: the supervisor keeps the result for every
      * session (spec.json), which never resolves again. */
     if (r == 0)
-        r = spec_resolve(&s, err);
+        r = sandbox_resolve(ctx, &s, c->name, err);
     /* The sources must be the objects the container was made with: it may
      * have swapped a path below one of its read-write binds since. */
     if (r == 0)

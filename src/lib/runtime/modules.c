@@ -1,6 +1,7 @@
 /* The setup pipeline's modules, in the order their hooks run (see
  * pipeline.h).  A new capability adds its module here. */
 #include "desktop/devices.h"
+#include "desktop/sound.h"
 #include "net/net.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
@@ -12,6 +13,7 @@ const struct module *const runtime_modules[] = {
     &devices_module,  /* host: the devices cgroup, PID 1 in it before "go" */
     &pasta_module,    /* host: pasta on the network namespace (apt runs), after the maps */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
+    &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
     NULL,

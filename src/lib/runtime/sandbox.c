@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "desktop/devices.h"
+#include "desktop/sound.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -716,11 +717,17 @@ static bool want_pty(void)
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
+int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
+{
+    int r = sound_resolve(s, ctx, name, err);
+    return r < 0 ? r : spec_resolve(s, err);
+}
+
 int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err)
 {
     if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
-    int r = spec_resolve(s, err);
+    int r = sandbox_resolve(ctx, s, NULL, err);
     if (r == 0)
         r = check_store_setid(ctx, s, err);
     if (r < 0)

@@ -397,6 +397,31 @@ static int opt_io_uring(struct spec *s, const char *flag, const char *value, ab_
     return 0;
 }
 
+/* --sound [MODE]: alone (or "host", or appbox.conf's "yes") the host's
+ * server, chosen when the container starts (desktop/sound.c). */
+static int opt_sound(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    enum sound_mode m;
+    if (!value || strcmp(value, "yes") == 0)
+        m = SOUND_HOST;
+    else if (sound_mode_from_name(value, &m) < 0)
+        return ab_usage(err, "%s: '%s' is not a sound mode (allowed: pulseaudio, pipewire, alsa, none; "
+                             "or host, the host's own server)", flag, value);
+    s->container.sound = m;
+    return 0;
+}
+
+static int opt_microphone(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "yes") == 0)
+        s->container.microphone = true;
+    else if (strcmp(value, "no") == 0)
+        s->container.microphone = false;
+    else
+        return ab_usage(err, "%s: '%s' is not a microphone setting (allowed: no, yes)", flag, value);
+    return 0;
+}
+
 const struct spec_option spec_options[] = {
     { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
       "Container", "Root", false },
@@ -429,6 +454,11 @@ const struct spec_option spec_options[] = {
     { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
     { "io-uring", "allow|deny", "let the seccomp filter allow io_uring (default: deny)", opt_io_uring, "Security",
       "IoUring", false },
+    { "sound", "[pulseaudio|pipewire|alsa|none]",
+      "sound through the host's server (alone: the host's own; default: none)", opt_sound, "Desktop", "Sound",
+      false },
+    { "microphone", "no|yes", "let the app record with --sound (default: no, playback only)", opt_microphone,
+      "Desktop", "Microphone", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
 
@@ -451,22 +481,24 @@ const struct spec_option *spec_option_find(const char *name)
 int spec_option_apply(struct spec *s, const struct spec_option *opt,
                       const char *flag, const char *value, ab_error *err)
 {
-    if (opt->metavar && !value && opt->metavar[0] != '[')
+    if (opt->metavar && !value && !spec_option_value_optional(opt))
         return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
     if (!opt->metavar && value)
         return ab_usage(err, "%s: takes no value (got '%s')", flag, value);
     return opt->apply(s, flag, value, err);
 }
 
-/* Whether WORD is one of the words of METAVAR ("[a|b]"). */
-static bool metavar_lists(const char *metavar, const char *word)
+bool spec_option_value_word(const struct spec_option *o, const char *word)
 {
-    size_t wl = strlen(word);
-    for (const char *p = metavar + 1; *p && *p != ']';) {
-        size_t n = strcspn(p, "|]");
-        if (n == wl && strncmp(p, word, n) == 0)
+    const char *metavar = o->metavar;
+    if (!metavar)
+        return false;
+    size_t n = strlen(word);
+    for (const char *p = metavar + (*metavar == '['); *p && *p != ']';) {
+        size_t len = strcspn(p, "|]");
+        if (len == n && strncmp(p, word, n) == 0)
             return true;
-        p += n + (p[n] == '|');
+        p += len + (p[len] == '|');
     }
     return false;
 }
@@ -475,17 +507,15 @@ int spec_option_take_value(const struct spec_option *opt, const char *flag, cons
                            int *i, const char **value, ab_error *err)
 {
     *value = NULL;
-    if (opt->metavar && opt->metavar[0] == '[') {
-        /* an optional value ("[render|all]"): "=VALUE", or the next word
-         * when it is one of those listed (anything else is the command) */
+    if (opt->metavar) {
         if (eq)
             *value = eq;
-        else if (*i + 1 < argc && metavar_lists(opt->metavar, argv[*i + 1]))
-            *value = argv[++*i];
-    } else if (opt->metavar) {
-        if (eq)
-            *value = eq;
-        else if (*i + 1 < argc)
+        else if (spec_option_value_optional(opt)) {
+            /* "[render|all]": the next word when it is one of those listed
+             * (anything else is the command) */
+            if (*i + 1 < argc && spec_option_value_word(opt, argv[*i + 1]))
+                *value = argv[++*i];
+        } else if (*i + 1 < argc)
             *value = argv[++*i];
         else
             return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);

@@ -19,6 +19,16 @@ struct spec_option {
     bool repeatable;       /* may be given more than once (Bind=, ...) */
 };
 
+/* A metavar in brackets ("[a|b|c]") makes the value optional (--sound
+ * alone): it is taken from "--opt=VALUE", or from the next word only when
+ * that word is one of the bracket's words; apply gets NULL without one. */
+static inline bool spec_option_value_optional(const struct spec_option *o)
+{
+    return o->metavar && o->metavar[0] == '[';
+}
+/* Whether WORD is one of O's metavar words ("a|b|c" or "[a|b|c]"). */
+bool spec_option_value_word(const struct spec_option *o, const char *word);
+
 /* Called for every option spec_parse_args() applied, so that a caller
  * (create) can write the same options into appbox.conf. */
 typedef int (*spec_record_fn)(void *ud, const struct spec_option *opt, const char *value);

@@ -66,6 +66,9 @@ void spec_free(struct spec *s)
     strv_clear(&c->readonly_paths);
     strv_clear(&c->devices);
     free(c->devices_cgroup);
+    free(c->sound_server);
+    free(c->sound_cookie);
+    free(c->sound_dir);
     spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
@@ -175,6 +178,29 @@ int net_mode_from_name(const char *name, enum net_mode *out)
     return -EINVAL;
 }
 
+static const char *const sound_names[] = {
+    [SOUND_NONE] = "none",
+    [SOUND_HOST] = "host",
+    [SOUND_PULSEAUDIO] = "pulseaudio",
+    [SOUND_PIPEWIRE] = "pipewire",
+    [SOUND_ALSA] = "alsa",
+};
+
+const char *sound_mode_name(enum sound_mode m)
+{
+    return (size_t)m < ARRAY_SIZE(sound_names) ? sound_names[m] : "?";
+}
+
+int sound_mode_from_name(const char *name, enum sound_mode *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(sound_names); i++)
+        if (strcmp(name, sound_names[i]) == 0) {
+            *out = (enum sound_mode)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 static size_t count(const char *const *list)
 {
     size_t n = 0;
@@ -202,6 +228,11 @@ int spec_validate(const struct spec *s, ab_error *err)
     }
     if (c->tmpfs_size == 0 || c->pids_limit == 0)
         return ab_usage(err, "--tmpfs-size and --pids need a value above 0");
+    if (c->sound == SOUND_PIPEWIRE && !c->microphone)
+        return ab_usage(err, "--sound pipewire (Sound=): PipeWire's native socket cannot be made playback-only "
+                             "(every client of it may record, unless a portal grants access): add "
+                             "--microphone yes, or use --sound pulseaudio (PipeWire's pulse server, through "
+                             "appbox's playback-only proxy)");
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;

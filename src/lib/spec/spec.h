@@ -29,6 +29,15 @@ enum net_mode {
                      * reach; internal (apt runs), not accepted from --network or appbox.conf */
 };
 
+/* Sound (desktop/sound.c): which host sound server the container reaches. */
+enum sound_mode {
+    SOUND_NONE = 0,      /* none */
+    SOUND_HOST,          /* --sound alone: the host's server, chosen when the container starts */
+    SOUND_PULSEAUDIO,    /* the PulseAudio protocol (PulseAudio or PipeWire's pulse), through appbox's proxy */
+    SOUND_PIPEWIRE,      /* PipeWire's native socket, bound */
+    SOUND_ALSA,          /* /dev/snd device nodes */
+};
+
 enum mount_type {
     MOUNT_TYPE_BIND,    /* a host tree (or a single node) at destination */
     MOUNT_TYPE_TMPFS,   /* a fresh tmpfs; data holds its options */
@@ -49,6 +58,9 @@ enum {
     MOUNT_NODEV = 1u << 2,
     MOUNT_NOEXEC = 1u << 3,
     MOUNT_RECURSIVE = 1u << 4,
+    /* made by appbox when the container starts (the sound socket, /dev/snd
+     * nodes): derived again at every start, so not in NAME's pins file */
+    MOUNT_AT_START = 1u << 5,
 };
 
 struct spec_mount {
@@ -130,6 +142,15 @@ struct spec_container {
     enum spec_gpu gpu;
     bool webcam;             /* /dev/video* and /dev/v4l */
     char *devices_cgroup;    /* set by spec_resolve(): the devices cgroup made for the container, or NULL (none) */
+    /* Sound (desktop/sound.c).  Resolved at start (sound_resolve()): the
+     * mode made concrete, the host's server socket and cookie, and the
+     * directory of appbox's proxy socket (bound into the container). */
+    enum sound_mode sound;
+    bool microphone;         /* recording allowed (--microphone yes) */
+    char *sound_server;      /* host path of the server's socket */
+    char *sound_cookie;      /* host path of the PulseAudio cookie, or NULL */
+    char *sound_dir;         /* host directory of the proxy's socket */
+    uint64_t sound_dir_dev, sound_dir_ino;   /* the server socket's directory, pinned */
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
@@ -191,6 +212,9 @@ void spec_mount_to_front(struct spec *s, size_t i);
 /* Names for messages and `show`. */
 const char *net_mode_name(enum net_mode m);
 int net_mode_from_name(const char *name, enum net_mode *out);
+
+const char *sound_mode_name(enum sound_mode m);
+int sound_mode_from_name(const char *name, enum sound_mode *out);
 
 /* What fields mean together: checked once, for every source, before
  * anything is created.  Errors are usage errors naming the fields. */

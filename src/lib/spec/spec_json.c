@@ -11,7 +11,7 @@
 
 #define SPEC_JSON_VERSION 1
 
-enum field_type { F_STRING, F_BOOL, F_INT, F_U64, F_STRV, F_NET };
+enum field_type { F_STRING, F_BOOL, F_INT, F_U64, F_STRV, F_NET, F_SOUND };
 
 struct field {
     const char *key;
@@ -42,6 +42,13 @@ static const struct field container_fields[] = {
     { "gpu", F_INT, C(gpu) },
     { "webcam", F_BOOL, C(webcam) },
     { "devicesCgroup", F_STRING, C(devices_cgroup) },
+    { "sound", F_SOUND, C(sound) },
+    { "microphone", F_BOOL, C(microphone) },
+    { "soundServer", F_STRING, C(sound_server) },
+    { "soundCookie", F_STRING, C(sound_cookie) },
+    { "soundDir", F_STRING, C(sound_dir) },
+    { "soundDirDev", F_U64, C(sound_dir_dev) },
+    { "soundDirIno", F_U64, C(sound_dir_ino) },
     { "resolved", F_BOOL, C(resolved) },
     { "namespaces", F_U64, C(namespaces) },
 };
@@ -117,6 +124,7 @@ static void write_fields(json_object *o, const struct spec *s, const struct fiel
         case F_U64: v = json_object_new_uint64(*(uint64_t *)p); break;
         case F_STRV: v = strv_to_json(p); break;
         case F_NET: v = json_object_new_string(net_mode_name(*(enum net_mode *)p)); break;
+        case F_SOUND: v = json_object_new_string(sound_mode_name(*(enum sound_mode *)p)); break;
         }
         json_object_object_add(o, f[i].key, v);
     }
@@ -271,6 +279,11 @@ static int read_fields(json_object *o, struct spec *s, const struct field *f, si
             if (!json_object_is_type(v, json_type_string) ||
                 net_mode_from_name(json_object_get_string(v), (enum net_mode *)p) < 0)
                 return bad(err, where, f[i].key, "not a network mode");
+            break;
+        case F_SOUND:
+            if (!json_object_is_type(v, json_type_string) ||
+                sound_mode_from_name(json_object_get_string(v), (enum sound_mode *)p) < 0)
+                return bad(err, where, f[i].key, "not a sound mode");
             break;
         }
     }
