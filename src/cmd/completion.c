@@ -65,6 +65,11 @@ static void offer_registry(struct answer *a, const char *prefix)
         int n = snprintf(w, sizeof(w), "%s%s", prefix, o->name);
         offer(a, w, (size_t)n);
     }
+    for (const struct spec_option_alias *o = spec_option_aliases; o->name; o++) {
+        char w[72];
+        int n = snprintf(w, sizeof(w), "%s%s", prefix, o->name);
+        offer(a, w, (size_t)n);
+    }
 }
 
 static void offer_names(struct answer *a, struct ab_ctx *ctx, bool images)

@@ -8,6 +8,7 @@
 
 #include "cgroup/cgroup.h"
 #include "desktop/devices.h"
+#include "desktop/display.h"
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
@@ -256,6 +257,12 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
                                                                                          : "none"));
     json_object_object_add(o, "webcam", json_object_new_boolean(sc->webcam));
     json_object_object_add(o, "device_access", json_object_new_string(devices_enforcement(&s)));
+    json_object_object_add(o, "display", json_object_new_string(display_mode_name(sc->display.mode)));
+    if (sc->display.mode == DISPLAY_PRIVATE) {
+        char size[32];
+        snprintf(size, sizeof(size), "%dx%d", sc->display.width, sc->display.height);
+        json_object_object_add(o, "display_size", json_object_new_string(size));
+    }
     json_object *masked = json_object_new_array();
     for (size_t i = 0; i < sc->masked_paths.n; i++)
         json_object_array_add(masked, json_object_new_string(sc->masked_paths.v[i]));
@@ -301,6 +308,8 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
                                          : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
                                                                 : "host (shares the host's network)");
         print_sound(sc);
+        char display[256];
+        printf("  display     %s\n", display_describe(&sc->display, display, sizeof(display)));
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",

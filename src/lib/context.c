@@ -1,6 +1,7 @@
 #include "context.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,25 @@ int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err)
         for (size_t i = 0; sound_vars[i]; i++)
             if (strncmp(*e, sound_vars[i], strlen(sound_vars[i])) == 0 && (*e)[strlen(sound_vars[i])])
                 r = strv_push(&ctx->sound_env, *e);
+    /* The session's display: read by the display module only, never
+     * passed in as such (the container gets its own DISPLAY and cookie). */
+    static const struct {
+        const char *prefix;
+        size_t off;
+    } display_vars[] = {
+        { "DISPLAY=", offsetof(struct ab_ctx, display) },
+        { "XAUTHORITY=", offsetof(struct ab_ctx, xauthority) },
+        { "WAYLAND_DISPLAY=", offsetof(struct ab_ctx, wayland_display) },
+    };
+    for (char *const *e = env->environ; r == 0 && e && *e; e++)
+        for (size_t i = 0; i < sizeof(display_vars) / sizeof(display_vars[0]); i++) {
+            size_t n = strlen(display_vars[i].prefix);
+            char **slot = (char **)((char *)ctx + display_vars[i].off);
+            if (strncmp(*e, display_vars[i].prefix, n) == 0 && (*e)[n] && !*slot)
+                r = dup_opt(*e + n, slot);
+        }
+    if (r == 0)
+        r = dup_opt(env->xdg_runtime_dir, &ctx->xdg_runtime_dir);
     if (r < 0) {
         ab_ctx_free(ctx);
         return ab_fail(err, ENOMEM, "out of memory");
@@ -89,6 +109,10 @@ void ab_ctx_free(struct ab_ctx *ctx)
     free(ctx->path);
     strv_clear(&ctx->passenv);
     strv_clear(&ctx->sound_env);
+    free(ctx->display);
+    free(ctx->xauthority);
+    free(ctx->wayland_display);
+    free(ctx->xdg_runtime_dir);
     if (ctx->data_fd >= 0)
         close(ctx->data_fd);
     if (ctx->runtime_fd >= 0)

@@ -47,6 +47,11 @@ struct ab_ctx {
      * is passed into a container): XDG_RUNTIME_DIR, PULSE_SERVER,
      * PULSE_COOKIE, PIPEWIRE_REMOTE, PIPEWIRE_RUNTIME_DIR, HOME. */
     strv sound_env;
+    /* The host session's display (desktop/display.c), as given; NULL: unset. */
+    char *display;           /* DISPLAY */
+    char *xauthority;        /* XAUTHORITY */
+    char *wayland_display;   /* WAYLAND_DISPLAY */
+    char *xdg_runtime_dir;   /* XDG_RUNTIME_DIR: where WAYLAND_DISPLAY's socket is */
     ab_log_fn log;         /* messages; NULL: quiet */
     void *log_ud;
     enum ab_log_level log_min;   /* messages below this level are not passed to log */

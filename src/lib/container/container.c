@@ -18,6 +18,7 @@
 
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
+#include "desktop/display.h"
 #include "spec/spec_json.h"
 #include "util/fsutil.h"
 #include "runtime/identity.h"
@@ -242,6 +243,10 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
      * have swapped a path below one of its read-write binds since. */
     if (r == 0)
         r = pins_verify(ctx, c->name, &s, err);
+    /* The display's socket, cookie and environment: in the spec that
+     * spec.json keeps for sessions. */
+    if (r == 0)
+        r = display_resolve(ctx, &s, c->name, err);
     if (r == 0) {
         SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
              net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");
@@ -249,6 +254,8 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
         if (r == 0)
             SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(ctx, c->name, "supervisor.pid"),
                  state_read_pid(ctx, c->name, "init.pid"));
+        else
+            display_release(&s);
     }
     spec_free(&s);
     return r;

@@ -26,6 +26,7 @@
 
 #include "desktop/devices.h"
 #include "desktop/sound.h"
+#include "desktop/display.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -612,8 +613,11 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
 {
     const struct spec *s = run->spec;
     int r = pipeline_prepare(runtime_modules, run, err);
-    if (r < 0)
+    if (r < 0) {
+        /* what the modules before the failing one made (a helper, a file) */
+        pipeline_teardown(runtime_modules, run);
         return r;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = ab_fail(err, errno, "cannot create the sync socket");
@@ -730,14 +734,18 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
     int r = sandbox_resolve(ctx, s, NULL, err);
     if (r == 0)
         r = check_store_setid(ctx, s, err);
+    if (r == 0)
+        r = display_resolve(ctx, s, NULL, err);
     if (r < 0)
         return r;
     struct runner run;
     runner_init(&run, s, ctx, NULL);
     struct stdio_pipes stdio;
     r = stdio_pipes_open(&stdio, want_pty(), err);
-    if (r < 0)
+    if (r < 0) {
+        display_release(s);
         return r;
+    }
     sigset_t orig;
     block_forwarded(&orig);
     r = spawn(&run, false, &stdio, &orig, err);

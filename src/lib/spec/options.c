@@ -422,6 +422,52 @@ static int opt_microphone(struct spec *s, const char *flag, const char *value, a
     return 0;
 }
 
+static int opt_display(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    int m;
+    if (display_mode_from_name(value, &m) < 0)
+        return ab_usage(err, "%s: '%s' is not a display mode (allowed: x11, x11-trusted, wayland, private, none, "
+                             "auto)", flag, value);
+    s->container.display.mode = m;
+    return 0;
+}
+
+/* WxH, each from 64 to 16384 (Xephyr's limits are wider; a window bigger
+ * than that is a typo). */
+static int opt_display_size(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long w = strtoul(value, &end, 10), h = 0;
+    bool ok = isdigit((unsigned char)value[0]) && (*end == 'x' || *end == 'X') && isdigit((unsigned char)end[1]);
+    if (ok) {
+        h = strtoul(end + 1, &end, 10);
+        ok = !*end && !errno && w >= 64 && w <= 16384 && h >= 64 && h <= 16384;
+    }
+    if (!ok)
+        return ab_usage(err, "%s: '%s' is not a window size (expected WIDTHxHEIGHT, each 64 to 16384, e.g. 1280x800)",
+                        flag, value);
+    s->container.display.width = (int)w;
+    s->container.display.height = (int)h;
+    return 0;
+}
+
+const struct spec_option_alias spec_option_aliases[] = {
+    { "gui", "display", "auto", "the display of the host session: wayland when WAYLAND_DISPLAY is set, else x11" },
+    { "gui-private", "display", "private", "a nested X server of the container's own (--display private)" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct spec_option *spec_option_alias_find(const char *name, const char **value)
+{
+    for (const struct spec_option_alias *a = spec_option_aliases; a->name; a++)
+        if (strcmp(a->name, name) == 0) {
+            *value = a->value;
+            return spec_option_find(a->target);
+        }
+    return NULL;
+}
+
 const struct spec_option spec_options[] = {
     { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
       "Container", "Root", false },
@@ -459,6 +505,10 @@ const struct spec_option spec_options[] = {
       false },
     { "microphone", "no|yes", "let the app record with --sound (default: no, playback only)", opt_microphone,
       "Desktop", "Microphone", false },
+    { "display", "MODE", "x11 (untrusted cookie), x11-trusted, wayland, private (a nested Xephyr), none (default) "
+      "or auto", opt_display, "Desktop", "Display", false },
+    { "display-size", "WxH", "the window of --display private (default 1280x800)", opt_display_size, "Desktop",
+      "DisplaySize", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
 
@@ -566,6 +616,19 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
         snprintf(flag, sizeof(flag), "--%s", name);
 
         const struct spec_option *o = spec_option_find(name);
+        const char *alias_value = NULL;
+        if (!o && (o = spec_option_alias_find(name, &alias_value)) != NULL) {
+            /* a spelling of another option with its value (--gui) */
+            if (eq)
+                return ab_usage(err, "%s: takes no value (got '%s')", flag, eq + 1);
+            int r = spec_option_apply(s, o, flag, alias_value, err);
+            if (r < 0)
+                return r;
+            if (record && (r = record(rud, o, alias_value)) < 0)
+                return ab_fail(err, -r, "cannot record %s", flag);
+            i++;
+            continue;
+        }
         if (!o) {
             const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
             int r = unknown ? unknown(ud, name, val, err) : -ENOENT;

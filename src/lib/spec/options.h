@@ -56,6 +56,15 @@ int spec_parse_args(struct spec *s, int argc, char **argv,
 int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn unknown, void *ud,
                          spec_record_fn record, void *rud, bool stop_at_command, ab_error *err);
 
+/* Flags that are another option with a fixed value (--gui is --display
+ * auto): applied, recorded and overridden as that option. */
+struct spec_option_alias {
+    const char *name, *target, *value, *help;
+};
+extern const struct spec_option_alias spec_option_aliases[];
+/* The option NAME spells, with its *VALUE; NULL when NAME is no alias. */
+const struct spec_option *spec_option_alias_find(const char *name, const char **value);
+
 const struct spec_option *spec_option_by_key(const char *section, const char *key);
 
 /* An option given in another spelling ("++network host" for run, "--env"

@@ -27,6 +27,8 @@ void spec_init(struct spec *s)
     s->container.tmpfs_size = SPEC_DEFAULT_TMPFS_SIZE;
     s->container.pids_limit = SPEC_DEFAULT_PIDS_LIMIT;
     s->process.seccomp = true;
+    s->container.display.width = SPEC_DEFAULT_DISPLAY_WIDTH;
+    s->container.display.height = SPEC_DEFAULT_DISPLAY_HEIGHT;
     /* Out of memory here leaves a list short; spec_validate() refuses a
      * spec whose defaults are incomplete rather than run it less masked. */
     push_all(&s->container.masked_paths, spec_default_masked_paths);
@@ -69,6 +71,9 @@ void spec_free(struct spec *s)
     free(c->sound_server);
     free(c->sound_cookie);
     free(c->sound_dir);
+    free(c->display.host_display);
+    free(c->display.host_auth);
+    free(c->display.dir);
     spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
@@ -226,6 +231,14 @@ int spec_validate(const struct spec *s, ab_error *err)
         if (m->type == MOUNT_TYPE_BIND && (!m->source || !*m->source))
             return ab_usage(err, "%s: a bind needs a source", m->origin ? m->origin : "mount");
     }
+    /* The X socket is bound as a file: with the host's network namespace
+     * the container would also reach the server's abstract socket, where
+     * no bind decides anything. */
+    if (c->net == NET_HOST && (c->display.mode == DISPLAY_X11 || c->display.mode == DISPLAY_PRIVATE))
+        return ab_usage(err, "--display %s cannot be used with --network host: the host's network namespace "
+                             "holds the X server's abstract socket, reachable without its cookie's limits "
+                             "(use --display x11-trusted, or a network of the container's own)",
+                        display_mode_name(c->display.mode));
     if (c->tmpfs_size == 0 || c->pids_limit == 0)
         return ab_usage(err, "--tmpfs-size and --pids need a value above 0");
     if (c->sound == SOUND_PIPEWIRE && !c->microphone)
@@ -236,4 +249,24 @@ int spec_validate(const struct spec *s, ab_error *err)
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;
+}
+
+static const char *const display_names[] = {
+    [DISPLAY_NONE] = "none",       [DISPLAY_X11] = "x11",         [DISPLAY_X11_TRUSTED] = "x11-trusted",
+    [DISPLAY_WAYLAND] = "wayland", [DISPLAY_PRIVATE] = "private", [DISPLAY_AUTO] = "auto",
+};
+
+const char *display_mode_name(int m)
+{
+    return m >= 0 && (size_t)m < ARRAY_SIZE(display_names) ? display_names[m] : "?";
+}
+
+int display_mode_from_name(const char *name, int *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(display_names); i++)
+        if (strcmp(display_names[i], name) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return -1;
 }

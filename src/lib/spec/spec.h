@@ -110,6 +110,26 @@ struct spec_idmap {
     bool via_helper;   /* written by newuidmap/newgidmap */
 };
 
+/* Which display the container's apps draw on (desktop/display.c). */
+enum display_mode {
+    DISPLAY_NONE = 0,      /* nothing of the host's display */
+    DISPLAY_X11,           /* the host's X socket, with an untrusted SECURITY cookie of the container's own */
+    DISPLAY_X11_TRUSTED,   /* the host's X socket, with the user's own cookie */
+    DISPLAY_WAYLAND,       /* the compositor's socket */
+    DISPLAY_PRIVATE,       /* a nested Xephyr of the container's own */
+    DISPLAY_AUTO,          /* --gui: the host session's kind, chosen at start (wayland, else x11) */
+};
+
+struct spec_display {
+    int mode;                /* enum display_mode */
+    int width, height;       /* private: Xephyr's screen */
+    /* Set at start (display_resolve()), for the module and teardown. */
+    int host_number;         /* x11: the host's display number; private: Xephyr's */
+    char *host_display;      /* x11: the host's DISPLAY, for the cookie helper and Xephyr */
+    char *host_auth;         /* the user's Xauthority file, when set */
+    char *dir;               /* a directory of ours (0700) with the container's cookie; removed at teardown */
+};
+
 /* How PID 1 runs. */
 enum spec_init {
     SPEC_INIT_APPBOX = 0,   /* appbox's own init: forwards signals, reaps, exits with the command */
@@ -151,6 +171,7 @@ struct spec_container {
     char *sound_cookie;      /* host path of the PulseAudio cookie, or NULL */
     char *sound_dir;         /* host directory of the proxy's socket */
     uint64_t sound_dir_dev, sound_dir_ino;   /* the server socket's directory, pinned */
+    struct spec_display display;   /* desktop/display.h */
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
@@ -215,6 +236,8 @@ int net_mode_from_name(const char *name, enum net_mode *out);
 
 const char *sound_mode_name(enum sound_mode m);
 int sound_mode_from_name(const char *name, enum sound_mode *out);
+const char *display_mode_name(int m);
+int display_mode_from_name(const char *name, int *out);
 
 /* What fields mean together: checked once, for every source, before
  * anything is created.  Errors are usage errors naming the fields. */

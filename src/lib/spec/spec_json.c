@@ -51,6 +51,13 @@ static const struct field container_fields[] = {
     { "soundDirIno", F_U64, C(sound_dir_ino) },
     { "resolved", F_BOOL, C(resolved) },
     { "namespaces", F_U64, C(namespaces) },
+    { "display", F_INT, C(display.mode) },
+    { "displayWidth", F_INT, C(display.width) },
+    { "displayHeight", F_INT, C(display.height) },
+    { "displayHostNumber", F_INT, C(display.host_number) },
+    { "displayHost", F_STRING, C(display.host_display) },
+    { "displayHostAuth", F_STRING, C(display.host_auth) },
+    { "displayDir", F_STRING, C(display.dir) },
 };
 
 static const struct field process_fields[] = {
