@@ -55,13 +55,17 @@ ensure_packages() {
 }
 
 # What building appbox needs.
-BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjson-c-dev libarchive-dev)
+BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjson-c-dev libarchive-dev
+                libx11-dev libxext-dev libxau-dev)  # appbox-x11auth (--display x11)
 # What the tests need on top (C unit tests, pytest suites, test users, tools
 # the tests run inside the sandbox or on the host to check it).
 TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procps
                libcap2-bin util-linux passwd file
                mmdebstrap debootstrap zstd xz-utils bzip2 tar passt
-               zsh fish  # the completion scripts are checked in each shell
+               zsh fish   # the completion scripts are checked in each shell
+               pulseaudio pulseaudio-utils   # test_sound.py: a real server, paplay and parec
+               pipewire pipewire-bin pipewire-pulse   # test_sound.py: PipeWire, native and pulse
+               xvfb xserver-xephyr weston wayland-utils x11-utils x11-apps xauth   # --display
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)

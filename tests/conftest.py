@@ -378,11 +378,11 @@ def _bin_dir():
     os.chmod(d, 0o755)
     shutil.copy2(appbox, d / "appbox")
     os.chmod(d / "appbox", 0o755)
-    # appbox finds its image unpacker next to itself
-    unpack = BUILD / "appbox-unpack"
-    if unpack.is_file():
-        shutil.copy2(unpack, d / "appbox-unpack")
-        os.chmod(d / "appbox-unpack", 0o755)
+    # appbox finds its image unpacker and X cookie helper next to itself
+    for helper in ("appbox-unpack", "appbox-x11auth"):
+        if (BUILD / helper).is_file():
+            shutil.copy2(BUILD / helper, d / helper)
+            os.chmod(d / helper, 0o755)
     esc = BUILD / "tests" / "security" / "ab-escape"
     if esc.is_file():
         shutil.copy2(esc, d / "ab-escape")

@@ -112,7 +112,8 @@ int cmd_misplaced_option(const char *verb, int argc, char **argv, int at)
     /* the command line put right: NAME, then the option as it goes there */
     int next = at + 1;
     const char *val = eq ? eq + 1 : NULL;
-    if (value && !eq && next < argc)
+    if (value && !eq && next < argc &&
+        !(o && spec_option_value_optional(o) && !spec_option_value_word(o, argv[next])))   /* --sound alone */
         val = argv[next++];
     const char *ctr = next < argc && argv[next][0] != '-' && argv[next][0] != '+' ? argv[next] : "NAME";
     fprintf(stderr, "appbox: %s: '%.*s' goes after the name", verb, (int)len, w);
@@ -178,6 +179,14 @@ void cmd_print_spec_options(FILE *f, int with_keys)
         else
             fprintf(f, "  %-24s %s\n", left, o->help);
     }
+    for (const struct spec_option_alias *a = spec_option_aliases; a->name; a++) {
+        char left[48];
+        snprintf(left, sizeof(left), "--%s", a->name);
+        fprintf(f, "  %-24s %s", left, a->help);
+        if (with_keys)
+            fprintf(f, "  [Desktop] Display=%s", a->value);
+        fputc('\n', f);
+    }
 }
 
 void cmd_print_spec_overrides(FILE *f)
@@ -186,6 +195,11 @@ void cmd_print_spec_overrides(FILE *f)
         char left[48];
         snprintf(left, sizeof(left), "++%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
         fprintf(f, "  %-24s %s\n", left, o->help);
+    }
+    for (const struct spec_option_alias *a = spec_option_aliases; a->name; a++) {
+        char left[48];
+        snprintf(left, sizeof(left), "++%s", a->name);
+        fprintf(f, "  %-24s %s\n", left, a->help);
     }
 }
 
@@ -200,17 +214,21 @@ int cmd_parse_override(const char *verb, int argc, char **argv, int *i, struct c
     memcpy(name, word, nlen);
     name[nlen] = '\0';
     const struct spec_option *o = spec_option_find(name);
+    const char *alias_value = NULL;
+    if (!o)
+        o = spec_option_alias_find(name, &alias_value);
     if (!o)
         return 0;
     char flag[72];
     snprintf(flag, sizeof(flag), "++%s", name);
     ab_error err = { 0 };
-    const char *value;
+    const char *value = alias_value;
     /* The same checks as the flag and the appbox.conf key: the one
      * registry, applied to a scratch spec. */
     struct spec scratch;
     spec_init(&scratch);
-    int r = spec_option_take_value(o, flag, eq ? eq + 1 : NULL, argc, argv, i, &value, &err);
+    int r = alias_value ? (eq ? ab_usage(&err, "%s: takes no value (got '%s')", flag, eq + 1) : 0)
+                        : spec_option_take_value(o, flag, eq ? eq + 1 : NULL, argc, argv, i, &value, &err);
     if (r == 0)
         r = spec_option_apply(&scratch, o, flag, value, &err);
     spec_free(&scratch);

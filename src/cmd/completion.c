@@ -65,6 +65,11 @@ static void offer_registry(struct answer *a, const char *prefix)
         int n = snprintf(w, sizeof(w), "%s%s", prefix, o->name);
         offer(a, w, (size_t)n);
     }
+    for (const struct spec_option_alias *o = spec_option_aliases; o->name; o++) {
+        char w[72];
+        int n = snprintf(w, sizeof(w), "%s%s", prefix, o->name);
+        offer(a, w, (size_t)n);
+    }
 }
 
 static void offer_names(struct answer *a, struct ab_ctx *ctx, bool images)
@@ -115,8 +120,9 @@ static bool offer_metavar(struct answer *a, const struct spec_option *o)
 {
     if (!o || !o->metavar || !strchr(o->metavar, '|'))
         return false;
-    for (const char *p = o->metavar; *p;) {
-        size_t n = strcspn(p, "|");
+    /* "[a|b]": an optional value offers the same words */
+    for (const char *p = o->metavar + (o->metavar[0] == '['); *p && *p != ']';) {
+        size_t n = strcspn(p, "|]");
         offer(a, p, n);
         p += n + (p[n] == '|');
     }

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
+#include "desktop/devices.h"
+#include "desktop/display.h"
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
@@ -130,6 +133,27 @@ static const char *seccomp_name(const struct spec_process *p, const char *off)
     return p->io_uring ? "default filter, io_uring allowed" : "default filter";
 }
 
+/* The sound line: the mode, where it goes, and what the app may do. */
+static void print_sound(const struct spec_container *sc)
+{
+    const char *mic = sc->microphone ? "playback and recording (--microphone yes)" : "playback only";
+    switch (sc->sound) {
+    case SOUND_NONE: printf("  sound       none\n"); break;
+    case SOUND_HOST: printf("  sound       the host's server, found at start; %s\n", mic); break;
+    case SOUND_PULSEAUDIO:
+        printf("  sound       pulseaudio through appbox's proxy%s%s; %s\n", sc->sound_server ? " to " : "",
+               sc->sound_server ? sc->sound_server : "", mic);
+        break;
+    case SOUND_PIPEWIRE:
+        printf("  sound       pipewire: the socket %s bound; playback and recording\n",
+               sc->sound_server ? sc->sound_server : "of the host's server");
+        break;
+    case SOUND_ALSA:
+        printf("  sound       alsa: /dev/snd nodes%s\n", sc->microphone ? " (capture too)" : " but the capture PCMs");
+        break;
+    }
+}
+
 int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
 {
     bool json = false;
@@ -209,10 +233,36 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
     json_object_object_add(o, "tmpfs_size", json_object_new_uint64(sc->tmpfs_size));
     json_object_object_add(o, "pids_limit", json_object_new_uint64(sc->pids_limit));
+    json_object_object_add(o, "sound", json_object_new_string(sound_mode_name(sc->sound)));
+    json_object_object_add(o, "microphone", json_object_new_boolean(sc->sound != SOUND_NONE && sc->microphone));
+    json_object_object_add(o, "sound_server", sc->sound_server ? json_object_new_string(sc->sound_server) : NULL);
     json_object *devices = json_object_new_array();
     for (size_t i = 0; i < sc->devices.n; i++)
         json_object_array_add(devices, json_object_new_string(sc->devices.v[i]));
     json_object_object_add(o, "devices", devices);
+    /* devices (desktop/devices.c): the granted nodes with their access */
+    json_object *granted = json_object_new_array();
+    for (size_t i = 0; i < sc->n_mounts; i++)
+        if (spec_mount_is_device(&sc->mounts[i])) {
+            char acc[4];
+            json_object *g = json_object_new_object();
+            json_object_object_add(g, "path", json_object_new_string(sc->mounts[i].destination));
+            json_object_object_add(g, "access", json_object_new_string(cgroup_access_name(
+                                                    sc->mounts[i].dev_access ? sc->mounts[i].dev_access : DEV_ACCESS_ALL, acc)));
+            json_object_array_add(granted, g);
+        }
+    json_object_object_add(o, "devices_granted", granted);
+    json_object_object_add(o, "gpu", json_object_new_string(sc->gpu == SPEC_GPU_ALL      ? "all"
+                                                            : sc->gpu == SPEC_GPU_RENDER ? "render"
+                                                                                         : "none"));
+    json_object_object_add(o, "webcam", json_object_new_boolean(sc->webcam));
+    json_object_object_add(o, "device_access", json_object_new_string(devices_enforcement(&s)));
+    json_object_object_add(o, "display", json_object_new_string(display_mode_name(sc->display.mode)));
+    if (sc->display.mode == DISPLAY_PRIVATE) {
+        char size[32];
+        snprintf(size, sizeof(size), "%dx%d", sc->display.width, sc->display.height);
+        json_object_object_add(o, "display_size", json_object_new_string(size));
+    }
     json_object *masked = json_object_new_array();
     for (size_t i = 0; i < sc->masked_paths.n; i++)
         json_object_array_add(masked, json_object_new_string(sc->masked_paths.v[i]));
@@ -243,11 +293,23 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
             printf(" %s", sc->devices.v[i] + (strncmp(sc->devices.v[i], "/dev/", 5) == 0 ? 5 : 0));
         printf(", own pts");
         for (size_t i = 0; i < sc->n_mounts; i++)
-            if (spec_mount_is_device(&sc->mounts[i]))
-                printf(", %s", sc->mounts[i].destination);
+            if (spec_mount_is_device(&sc->mounts[i])) {
+                char acc[4];
+                unsigned a = sc->mounts[i].dev_access ? sc->mounts[i].dev_access : DEV_ACCESS_ALL;
+                printf(", %s%s%s", sc->mounts[i].destination, a == DEV_ACCESS_ALL ? "" : ":",
+                       a == DEV_ACCESS_ALL ? "" : cgroup_access_name(a, acc));
+            }
+        if (sc->gpu != SPEC_GPU_NONE || sc->webcam)
+            printf("\n              %s%s%s", sc->gpu == SPEC_GPU_ALL ? "GPU: every DRM node and NVIDIA's"
+                                            : sc->gpu == SPEC_GPU_RENDER ? "GPU: render nodes and NVIDIA's" : "",
+                   sc->gpu != SPEC_GPU_NONE && sc->webcam ? "; " : "", sc->webcam ? "webcam: /dev/video*" : "");
+        printf("\n              access: %s", devices_enforcement(&s));
         printf("\n  network     %s\n", sc->net == NET_NONE   ? "none (only lo)"
                                          : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
                                                                 : "host (shares the host's network)");
+        print_sound(sc);
+        char display[256];
+        printf("  display     %s\n", display_describe(&sc->display, display, sizeof(display)));
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",

@@ -61,7 +61,7 @@ int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv)
                         "including those that attack the kernel\n");
     /* Resolved here (sandbox_run() then leaves it as it is): the mounts
      * say whether the caller's working directory is there to start in. */
-    if (spec_resolve(&s, &err) < 0 || spec_follow_caller_cwd(&s.process, &s) < 0) {
+    if (sandbox_resolve(ctx, &s, NULL, &err) < 0 || spec_follow_caller_cwd(&s.process, &s) < 0) {
         spec_free(&s);
         return cmd_report(&err);
     }

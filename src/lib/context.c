@@ -1,6 +1,7 @@
 #include "context.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,11 +59,45 @@ int ab_ctx_init(struct ab_ctx *ctx, const struct ab_env *env, ab_error *err)
         if (strncmp(*e, "TERM=", 5) == 0 || strncmp(*e, "LANG=", 5) == 0 || strncmp(*e, "LANGUAGE=", 9) == 0 ||
             strncmp(*e, "LC_", 3) == 0)
             r = strv_push(&ctx->passenv, *e);
+    static const char *const sound_vars[] = { "XDG_RUNTIME_DIR=", "PULSE_SERVER=", "PULSE_COOKIE=",
+                                              "PIPEWIRE_REMOTE=", "PIPEWIRE_RUNTIME_DIR=", "HOME=", NULL };
+    for (char *const *e = env->environ; r == 0 && e && *e; e++)
+        for (size_t i = 0; sound_vars[i]; i++)
+            if (strncmp(*e, sound_vars[i], strlen(sound_vars[i])) == 0 && (*e)[strlen(sound_vars[i])])
+                r = strv_push(&ctx->sound_env, *e);
+    /* The session's display: read by the display module only, never
+     * passed in as such (the container gets its own DISPLAY and cookie). */
+    static const struct {
+        const char *prefix;
+        size_t off;
+    } display_vars[] = {
+        { "DISPLAY=", offsetof(struct ab_ctx, display) },
+        { "XAUTHORITY=", offsetof(struct ab_ctx, xauthority) },
+        { "WAYLAND_DISPLAY=", offsetof(struct ab_ctx, wayland_display) },
+    };
+    for (char *const *e = env->environ; r == 0 && e && *e; e++)
+        for (size_t i = 0; i < sizeof(display_vars) / sizeof(display_vars[0]); i++) {
+            size_t n = strlen(display_vars[i].prefix);
+            char **slot = (char **)((char *)ctx + display_vars[i].off);
+            if (strncmp(*e, display_vars[i].prefix, n) == 0 && (*e)[n] && !*slot)
+                r = dup_opt(*e + n, slot);
+        }
+    if (r == 0)
+        r = dup_opt(env->xdg_runtime_dir, &ctx->xdg_runtime_dir);
     if (r < 0) {
         ab_ctx_free(ctx);
         return ab_fail(err, ENOMEM, "out of memory");
     }
     return 0;
+}
+
+const char *ab_ctx_sound_env(const struct ab_ctx *ctx, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; ctx && i < ctx->sound_env.n; i++)
+        if (strncmp(ctx->sound_env.v[i], name, n) == 0 && ctx->sound_env.v[i][n] == '=')
+            return ctx->sound_env.v[i] + n + 1;
+    return NULL;
 }
 
 void ab_ctx_free(struct ab_ctx *ctx)
@@ -73,6 +108,11 @@ void ab_ctx_free(struct ab_ctx *ctx)
     free(ctx->bootstrap_tool);
     free(ctx->path);
     strv_clear(&ctx->passenv);
+    strv_clear(&ctx->sound_env);
+    free(ctx->display);
+    free(ctx->xauthority);
+    free(ctx->wayland_display);
+    free(ctx->xdg_runtime_dir);
     if (ctx->data_fd >= 0)
         close(ctx->data_fd);
     if (ctx->runtime_fd >= 0)

@@ -43,6 +43,15 @@ struct ab_ctx {
     char *bootstrap_tool;
     char *path;
     strv passenv;          /* TERM, LANG, LANGUAGE, LC_*: the only host variables a container gets */
+    /* Where the host's sound server is (desktop/sound.c reads them; none
+     * is passed into a container): XDG_RUNTIME_DIR, PULSE_SERVER,
+     * PULSE_COOKIE, PIPEWIRE_REMOTE, PIPEWIRE_RUNTIME_DIR, HOME. */
+    strv sound_env;
+    /* The host session's display (desktop/display.c), as given; NULL: unset. */
+    char *display;           /* DISPLAY */
+    char *xauthority;        /* XAUTHORITY */
+    char *wayland_display;   /* WAYLAND_DISPLAY */
+    char *xdg_runtime_dir;   /* XDG_RUNTIME_DIR: where WAYLAND_DISPLAY's socket is */
     ab_log_fn log;         /* messages; NULL: quiet */
     void *log_ud;
     enum ab_log_level log_min;   /* messages below this level are not passed to log */
@@ -71,6 +80,9 @@ int ab_ctx_runtime_fd_existing(struct ab_ctx *ctx, ab_error *err);
  * uses named containers does first, so a directory another user planted
  * (/tmp/appbox-UID) is refused before anything is read from it. */
 int ab_ctx_check_dirs(struct ab_ctx *ctx, ab_error *err);
+
+/* The value of NAME in CTX's sound_env, or NULL. */
+const char *ab_ctx_sound_env(const struct ab_ctx *ctx, const char *name);
 
 /* Whether a message of LEVEL would be shown: check it first where working
  * out the message costs something (reading /proc/locks for a count). */

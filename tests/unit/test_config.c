@@ -105,6 +105,22 @@ static void test_errors(void **state)
     expect_error("[Files]\nBind=/no/such/path\n", ":2: [Files] Bind: '/no/such/path'");
     expect_error("[Security]\nCapability=FLY\n", "'FLY' is not a capability");
     expect_error("[Container]\nUser=-5\n", "'-5' is not a user id");
+    expect_error("[Desktop]\nDisplay=x12\n", ":2: [Desktop] Display: 'x12' is not a display mode");
+    expect_error("[Desktop]\nDisplaySize=big\n", ":2: [Desktop] DisplaySize: 'big' is not a window size");
+}
+
+static void test_desktop(void **state)
+{
+    write_conf("[Container]\nBase=host\n[Desktop]\nDisplay=private\nDisplaySize=800x600\n");
+    struct conf c = { 0 };
+    struct container_conf cc;
+    ab_error err = { 0 };
+    assert_int_equal(conf_load(path, &c, &cc, &err), 0);
+    assert_int_equal(cc.spec.container.display.mode, DISPLAY_PRIVATE);
+    assert_int_equal(cc.spec.container.display.width, 800);
+    assert_int_equal(cc.spec.container.display.height, 600);
+    conf_free(&c);
+    container_conf_free(&cc);
 }
 
 static void test_nul_byte(void **state)
@@ -221,7 +237,7 @@ static void test_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_file), cmocka_unit_test(test_errors), cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_good_file), cmocka_unit_test(test_desktop), cmocka_unit_test(test_errors), cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_split), cmocka_unit_test(test_edit_entries), cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_roundtrip),
     };

@@ -110,9 +110,50 @@ static void test_bad_values(void **state)
     expect_usage("--cap-drop", "12", "'12'");
     expect_usage("--seccomp", "maybe", "on, off");
     expect_usage("--io-uring", "maybe", "allow, deny");
+    expect_usage("--display", "x12", "'x12'");
+    expect_usage("--display", "x12", "x11, x11-trusted, wayland, private, none");
+    expect_usage("--display-size", "1280", "WIDTHxHEIGHT");
+    expect_usage("--display-size", "10x10", "'10x10'");
+    expect_usage("--display-size", "1280x800x", "'1280x800x'");
+    expect_usage("--display-size", "x800", "'x800'");
+    expect_usage("--display-size", "99999x800", "64 to 16384");
+    expect_usage("--gui=x11", NULL, "takes no value");
     expect_usage("--nonsense", NULL, "unknown option");
     expect_usage("--network", NULL, "missing value");
     expect_usage("--writable=yes", NULL, "takes no value");
+}
+
+static void test_display(void **state)
+{
+    struct spec s;
+    ab_error err;
+    assert_int_equal(PARSE(&s, &err, "true"), 0);
+    assert_int_equal(s.container.display.mode, DISPLAY_NONE);
+    assert_int_equal(s.container.display.width, 1280);
+    assert_int_equal(s.container.display.height, 800);
+    spec_free(&s);
+    assert_int_equal(PARSE(&s, &err, "--display", "x11-trusted", "--display-size", "640X400", "true"), 0);
+    assert_int_equal(s.container.display.mode, DISPLAY_X11_TRUSTED);
+    assert_int_equal(s.container.display.width, 640);
+    assert_int_equal(s.container.display.height, 400);
+    spec_free(&s);
+    /* the spellings: --gui is auto (chosen at start), --gui-private private */
+    assert_int_equal(PARSE(&s, &err, "--gui", "true"), 0);
+    assert_int_equal(s.container.display.mode, DISPLAY_AUTO);
+    spec_free(&s);
+    assert_int_equal(PARSE(&s, &err, "--display=wayland", "--gui-private", "true"), 0);
+    assert_int_equal(s.container.display.mode, DISPLAY_PRIVATE);
+    spec_free(&s);
+    /* an untrusted X cookie means nothing where the abstract socket is reachable */
+    expect_usage("--network=host", "--display=x11", "x11-trusted");
+    expect_usage("--network=host", "--gui-private", "abstract");
+    assert_int_equal(PARSE(&s, &err, "--network", "host", "--display", "x11-trusted", "true"), 0);
+    spec_free(&s);
+    for (int m = DISPLAY_NONE; m <= DISPLAY_AUTO; m++) {
+        int back = -1;
+        assert_int_equal(display_mode_from_name(display_mode_name(m), &back), 0);
+        assert_int_equal(back, m);
+    }
 }
 
 static void test_caps(void **state)
@@ -163,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_double_dash),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_display),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_env_replaces),
         cmocka_unit_test(test_split_src_dst),

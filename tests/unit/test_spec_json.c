@@ -72,6 +72,13 @@ static void assert_spec_equal(const struct spec *a, const struct spec *b)
     assert_int_equal(ca->stop_signal, cb->stop_signal);
     assert_int_equal(ca->resolved, cb->resolved);
     assert_int_equal(ca->namespaces, cb->namespaces);
+    assert_int_equal(ca->display.mode, cb->display.mode);
+    assert_int_equal(ca->display.width, cb->display.width);
+    assert_int_equal(ca->display.height, cb->display.height);
+    assert_int_equal(ca->display.host_number, cb->display.host_number);
+    assert_str_or_null_equal(ca->display.host_display, cb->display.host_display);
+    assert_str_or_null_equal(ca->display.host_auth, cb->display.host_auth);
+    assert_str_or_null_equal(ca->display.dir, cb->display.dir);
     assert_idmap_equal(&ca->uid_map, &cb->uid_map);
     assert_idmap_equal(&ca->gid_map, &cb->gid_map);
 
@@ -128,6 +135,13 @@ static void build_rich(struct spec *s)
         }
     c->net = NET_HOST;
     c->hostname = strdup("rich-box");
+    c->display.mode = DISPLAY_PRIVATE;
+    c->display.width = 640;
+    c->display.height = 400;
+    c->display.host_number = 101;
+    c->display.host_display = strdup(":0.0");
+    c->display.host_auth = strdup("/home/u/.Xauthority");
+    c->display.dir = strdup("/run/appbox/.display-abcdef");
     strv_clear(&c->masked_paths);
     strv_push(&c->masked_paths, "/proc/kcore");
     strv_push(&c->masked_paths, "/proc/custom");

@@ -12,7 +12,8 @@
 #include "spec/options.h"
 #include "util/cleanup.h"
 
-static const char *const sections[] = { "Container", "Files", "Network", "Resources", "Security", NULL };
+static const char *const sections[] = { "Container", "Files", "Network", "Resources", "Security", "Desktop",
+                                        NULL };
 
 /* Keys that belong to named containers only. */
 static const struct {
@@ -92,8 +93,9 @@ size_t conf_remove(struct conf *c, const char *section, const char *key)
 static int unknown_section(const char *path, int line, const char *section, ab_error *err)
 {
     return ab_error_set(err, AB_ERR_RUNTIME, 0,
-                        "%s:%d: unknown section [%s] (allowed: [Container], [Files], [Network], [Security])", path,
-                        line, section);
+                        "%s:%d: unknown section [%s] (allowed: [Container], [Files], [Network], [Resources], "
+                        "[Security], [Desktop])",
+                        path, line, section);
 }
 
 static bool is_blank(char ch)

@@ -1,5 +1,6 @@
 #include "container/container.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
+#include "desktop/display.h"
 #include "spec/spec_json.h"
 #include "util/fsutil.h"
 #include "runtime/identity.h"
@@ -236,11 +238,15 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     /* Resolved once, here: the supervisor keeps the result for every
      * session (spec.json), which never resolves again. */
     if (r == 0)
-        r = spec_resolve(&s, err);
+        r = sandbox_resolve(ctx, &s, c->name, err);
     /* The sources must be the objects the container was made with: it may
      * have swapped a path below one of its read-write binds since. */
     if (r == 0)
         r = pins_verify(ctx, c->name, &s, err);
+    /* The display's socket, cookie and environment: in the spec that
+     * spec.json keeps for sessions. */
+    if (r == 0)
+        r = display_resolve(ctx, &s, c->name, err);
     if (r == 0) {
         SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
              net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");
@@ -248,6 +254,8 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
         if (r == 0)
             SHOW("started %s (supervisor %d, init %d)", c->name, state_read_pid(ctx, c->name, "supervisor.pid"),
                  state_read_pid(ctx, c->name, "init.pid"));
+        else
+            display_release(&s);
     }
     spec_free(&s);
     return r;

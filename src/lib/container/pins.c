@@ -15,7 +15,8 @@
 /* A mount the pins are about: a bind the user asked for. */
 static bool pinned_kind(const struct spec_mount *m)
 {
-    return m->type == MOUNT_TYPE_BIND && m->origin && strncmp(m->origin, "++", 2) != 0 && m->ino;
+    return m->type == MOUNT_TYPE_BIND && m->origin && strncmp(m->origin, "++", 2) != 0 && m->ino &&
+           !(m->options & MOUNT_AT_START);
 }
 
 static int write_pins(struct ab_ctx *ctx, const char *name, const struct spec *s, ab_error *err)

@@ -1,5 +1,8 @@
 /* The setup pipeline's modules, in the order their hooks run (see
  * pipeline.h).  A new capability adds its module here. */
+#include "desktop/devices.h"
+#include "desktop/sound.h"
+#include "desktop/display.h"
 #include "net/net.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
@@ -8,8 +11,11 @@
 
 const struct module *const runtime_modules[] = {
     &idmap_module,    /* host: the id maps, first: every other step needs them */
+    &devices_module,  /* host: the devices cgroup, PID 1 in it before "go" */
     &pasta_module,    /* host: pasta on the network namespace (apt runs), after the maps */
+    &display_module,  /* host: the X cookie, Xephyr (before the mounts: they bind what it makes) */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
+    &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
     NULL,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "desktop/devices.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
 #include "spec/defaults.h"
@@ -95,6 +96,8 @@ int spec_resolve(struct spec *s, ab_error *err)
     const struct spec_user *u = &p->user;
     if ((r = idmap_choose(&c->uid_map, &c->gid_map, u->caller_uid, u->caller_gid, u->caller_name, u->uid, u->gid,
                           err)) < 0)
+        return r;
+    if ((r = devices_resolve(s, err)) < 0)
         return r;
     c->resolved = true;
     return 0;

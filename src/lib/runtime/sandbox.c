@@ -24,6 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "desktop/devices.h"
+#include "desktop/sound.h"
+#include "desktop/display.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -610,8 +613,11 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
 {
     const struct spec *s = run->spec;
     int r = pipeline_prepare(runtime_modules, run, err);
-    if (r < 0)
+    if (r < 0) {
+        /* what the modules before the failing one made (a helper, a file) */
+        pipeline_teardown(runtime_modules, run);
         return r;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = ab_fail(err, errno, "cannot create the sync socket");
@@ -715,21 +721,31 @@ static bool want_pty(void)
     return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
+int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
+{
+    int r = sound_resolve(s, ctx, name, err);
+    return r < 0 ? r : spec_resolve(s, err);
+}
+
 int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err)
 {
     if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
-    int r = spec_resolve(s, err);
+    int r = sandbox_resolve(ctx, s, NULL, err);
     if (r == 0)
         r = check_store_setid(ctx, s, err);
+    if (r == 0)
+        r = display_resolve(ctx, s, NULL, err);
     if (r < 0)
         return r;
     struct runner run;
     runner_init(&run, s, ctx, NULL);
     struct stdio_pipes stdio;
     r = stdio_pipes_open(&stdio, want_pty(), err);
-    if (r < 0)
+    if (r < 0) {
+        display_release(s);
         return r;
+    }
     sigset_t orig;
     block_forwarded(&orig);
     r = spawn(&run, false, &stdio, &orig, err);
@@ -868,6 +884,10 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (getppid() != parent)
             _exit(125);
+        /* The container's devices cgroup, while still the host's: a
+         * session may open no more devices than PID 1 */
+        if (devices_join(s, &e) < 0)
+            child_fail(sv[1], &e);
         stdio_pipes_child(&pipes);
         /* The user namespace first: it gives the rights to join the rest.
          * Then ids of the container's own, at once (see

@@ -25,7 +25,13 @@
 #include "util/error.h"
 #include "util/strv.h"
 
-/* Resolve S (spec_resolve(), a no-op when it is resolved) and run its
+/* Resolve S for a start on this host: the desktop's host side first (the
+ * sound server: its socket or devices are binds that spec_resolve() then
+ * pins with the rest), then spec_resolve(); a no-op for a resolved spec.
+ * NAME: the named container, or NULL for a throwaway one. */
+int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err);
+
+/* Resolve S (sandbox_resolve(), a no-op when it is resolved) and run its
  * command in a new container.  On success *exit_code is the command's
  * status (128+N for signal N). */
 int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err);

@@ -19,6 +19,10 @@
  * namespace until cgroups take over): a fork bomb inside stops there. */
 #define SPEC_DEFAULT_PIDS_LIMIT 4096
 
+/* --display private: Xephyr's screen when --display-size is not given. */
+#define SPEC_DEFAULT_DISPLAY_WIDTH 1280
+#define SPEC_DEFAULT_DISPLAY_HEIGHT 800
+
 /* Signal that asks the container to stop. */
 #define SPEC_DEFAULT_STOP_SIGNAL 15 /* SIGTERM */
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -210,16 +211,50 @@ static int opt_pids(struct spec *s, const char *flag, const char *value, ab_erro
     return 0;
 }
 
+/* PATH[:ACCESS]: ACCESS is cgroup letters, r w m (default rwm). */
 static int opt_device(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
     if (value[0] != '/')
-        return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0)",
+        return ab_usage(err, "%s: '%s' is not an absolute path (expected a device node such as /dev/video0, "
+                             "optionally with :ACCESS, letters of rwm)",
                         flag, value);
-    _cleanup_free_ char *dst = fs_clean_abs_path(value);
+    _cleanup_free_ char *path = strdup(value);
+    if (!path)
+        return ab_fail(err, ENOMEM, "%s", flag);
+    int access = DEV_ACCESS_ALL;
+    char *colon = strrchr(path, ':');
+    if (colon) {
+        *colon = '\0';
+        if ((access = cgroup_access_parse(colon + 1)) < 0)
+            return ab_usage(err, "%s: '%s' is not device access in '%s' (allowed: letters r, w, m, each once, "
+                                 "such as rw or rwm)",
+                            flag, colon + 1, value);
+    }
+    _cleanup_free_ char *dst = fs_clean_abs_path(path);
     if (!dst)
         return ab_usage(err, "%s: '%s' contains '..' (a device path must not)", flag, value);
-    if (spec_add_device(s, dst, flag) < 0)
+    if (spec_add_device_access(s, dst, dst, (unsigned)access, flag) < 0)
         return ab_fail(err, ENOMEM, "%s", flag);
+    return 0;
+}
+
+static int opt_gpu(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (!value || strcmp(value, "render") == 0 || strcmp(value, "yes") == 0)
+        s->container.gpu = SPEC_GPU_RENDER;
+    else if (strcmp(value, "all") == 0)
+        s->container.gpu = SPEC_GPU_ALL;
+    else if (strcmp(value, "none") == 0 || strcmp(value, "no") == 0)
+        s->container.gpu = SPEC_GPU_NONE;
+    else
+        return ab_usage(err, "%s: '%s' is not a GPU setting (allowed: render (the default), all, none)", flag,
+                        value);
+    return 0;
+}
+
+static int opt_webcam(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    s->container.webcam = true;
     return 0;
 }
 
@@ -362,6 +397,77 @@ static int opt_io_uring(struct spec *s, const char *flag, const char *value, ab_
     return 0;
 }
 
+/* --sound [MODE]: alone (or "host", or appbox.conf's "yes") the host's
+ * server, chosen when the container starts (desktop/sound.c). */
+static int opt_sound(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    enum sound_mode m;
+    if (!value || strcmp(value, "yes") == 0)
+        m = SOUND_HOST;
+    else if (sound_mode_from_name(value, &m) < 0)
+        return ab_usage(err, "%s: '%s' is not a sound mode (allowed: pulseaudio, pipewire, alsa, none; "
+                             "or host, the host's own server)", flag, value);
+    s->container.sound = m;
+    return 0;
+}
+
+static int opt_microphone(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "yes") == 0)
+        s->container.microphone = true;
+    else if (strcmp(value, "no") == 0)
+        s->container.microphone = false;
+    else
+        return ab_usage(err, "%s: '%s' is not a microphone setting (allowed: no, yes)", flag, value);
+    return 0;
+}
+
+static int opt_display(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    int m;
+    if (display_mode_from_name(value, &m) < 0)
+        return ab_usage(err, "%s: '%s' is not a display mode (allowed: x11, x11-trusted, wayland, private, none, "
+                             "auto)", flag, value);
+    s->container.display.mode = m;
+    return 0;
+}
+
+/* WxH, each from 64 to 16384 (Xephyr's limits are wider; a window bigger
+ * than that is a typo). */
+static int opt_display_size(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long w = strtoul(value, &end, 10), h = 0;
+    bool ok = isdigit((unsigned char)value[0]) && (*end == 'x' || *end == 'X') && isdigit((unsigned char)end[1]);
+    if (ok) {
+        h = strtoul(end + 1, &end, 10);
+        ok = !*end && !errno && w >= 64 && w <= 16384 && h >= 64 && h <= 16384;
+    }
+    if (!ok)
+        return ab_usage(err, "%s: '%s' is not a window size (expected WIDTHxHEIGHT, each 64 to 16384, e.g. 1280x800)",
+                        flag, value);
+    s->container.display.width = (int)w;
+    s->container.display.height = (int)h;
+    return 0;
+}
+
+const struct spec_option_alias spec_option_aliases[] = {
+    { "gui", "display", "auto", "the display of the host session: wayland when WAYLAND_DISPLAY is set, else x11" },
+    { "gui-private", "display", "private", "a nested X server of the container's own (--display private)" },
+    { NULL, NULL, NULL, NULL },
+};
+
+const struct spec_option *spec_option_alias_find(const char *name, const char **value)
+{
+    for (const struct spec_option_alias *a = spec_option_aliases; a->name; a++)
+        if (strcmp(a->name, name) == 0) {
+            *value = a->value;
+            return spec_option_find(a->target);
+        }
+    return NULL;
+}
+
 const struct spec_option spec_options[] = {
     { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
       "Container", "Root", false },
@@ -372,7 +478,12 @@ const struct spec_option spec_options[] = {
     { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind, "Files", "BindReadOnly", true },
     { "tmpfs", "DST[:size=SIZE]", "mount a fresh tmpfs at DST (default size: --tmpfs-size)", opt_tmpfs, "Files",
       "TemporaryFileSystem", true },
-    { "device", "PATH", "make host device node PATH available", opt_device, "Files", "Device", true },
+    { "device", "PATH[:rwm]", "make host device node PATH available, with cgroup access r, w, m (default rwm)",
+      opt_device, "Files", "Device", true },
+    /* devices (desktop/devices.c) */
+    { "gpu", "[render|all]", "the GPU: render nodes (default), or all: every DRM node; NVIDIA's nodes and driver",
+      opt_gpu, "Desktop", "Gpu", false },
+    { "webcam", NULL, "the webcams: /dev/video* and /dev/v4l", opt_webcam, "Desktop", "Webcam", false },
     { "env", "NAME=VALUE", "set an environment variable", opt_env, "Container", "Environment", true },
     { "chdir", "DIR", "working directory inside (default: yours if there, else home)", opt_chdir, "Container",
       "WorkingDirectory", false },
@@ -389,6 +500,15 @@ const struct spec_option spec_options[] = {
     { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
     { "io-uring", "allow|deny", "let the seccomp filter allow io_uring (default: deny)", opt_io_uring, "Security",
       "IoUring", false },
+    { "sound", "[pulseaudio|pipewire|alsa|none]",
+      "sound through the host's server (alone: the host's own; default: none)", opt_sound, "Desktop", "Sound",
+      false },
+    { "microphone", "no|yes", "let the app record with --sound (default: no, playback only)", opt_microphone,
+      "Desktop", "Microphone", false },
+    { "display", "MODE", "x11 (untrusted cookie), x11-trusted, wayland, private (a nested Xephyr), none (default) "
+      "or auto", opt_display, "Desktop", "Display", false },
+    { "display-size", "WxH", "the window of --display private (default 1280x800)", opt_display_size, "Desktop",
+      "DisplaySize", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
 
@@ -411,11 +531,26 @@ const struct spec_option *spec_option_find(const char *name)
 int spec_option_apply(struct spec *s, const struct spec_option *opt,
                       const char *flag, const char *value, ab_error *err)
 {
-    if (opt->metavar && !value)
+    if (opt->metavar && !value && !spec_option_value_optional(opt))
         return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
     if (!opt->metavar && value)
         return ab_usage(err, "%s: takes no value (got '%s')", flag, value);
     return opt->apply(s, flag, value, err);
+}
+
+bool spec_option_value_word(const struct spec_option *o, const char *word)
+{
+    const char *metavar = o->metavar;
+    if (!metavar)
+        return false;
+    size_t n = strlen(word);
+    for (const char *p = metavar + (*metavar == '['); *p && *p != ']';) {
+        size_t len = strcspn(p, "|]");
+        if (len == n && strncmp(p, word, n) == 0)
+            return true;
+        p += len + (p[len] == '|');
+    }
+    return false;
 }
 
 int spec_option_take_value(const struct spec_option *opt, const char *flag, const char *eq, int argc, char **argv,
@@ -425,7 +560,12 @@ int spec_option_take_value(const struct spec_option *opt, const char *flag, cons
     if (opt->metavar) {
         if (eq)
             *value = eq;
-        else if (*i + 1 < argc)
+        else if (spec_option_value_optional(opt)) {
+            /* "[render|all]": the next word when it is one of those listed
+             * (anything else is the command) */
+            if (*i + 1 < argc && spec_option_value_word(opt, argv[*i + 1]))
+                *value = argv[++*i];
+        } else if (*i + 1 < argc)
             *value = argv[++*i];
         else
             return ab_usage(err, "%s: missing value (expected %s)", flag, opt->metavar);
@@ -476,6 +616,19 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
         snprintf(flag, sizeof(flag), "--%s", name);
 
         const struct spec_option *o = spec_option_find(name);
+        const char *alias_value = NULL;
+        if (!o && (o = spec_option_alias_find(name, &alias_value)) != NULL) {
+            /* a spelling of another option with its value (--gui) */
+            if (eq)
+                return ab_usage(err, "%s: takes no value (got '%s')", flag, eq + 1);
+            int r = spec_option_apply(s, o, flag, alias_value, err);
+            if (r < 0)
+                return r;
+            if (record && (r = record(rud, o, alias_value)) < 0)
+                return ab_fail(err, -r, "cannot record %s", flag);
+            i++;
+            continue;
+        }
         if (!o) {
             const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
             int r = unknown ? unknown(ud, name, val, err) : -ENOENT;

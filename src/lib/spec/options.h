@@ -19,6 +19,16 @@ struct spec_option {
     bool repeatable;       /* may be given more than once (Bind=, ...) */
 };
 
+/* A metavar in brackets ("[a|b|c]") makes the value optional (--sound
+ * alone): it is taken from "--opt=VALUE", or from the next word only when
+ * that word is one of the bracket's words; apply gets NULL without one. */
+static inline bool spec_option_value_optional(const struct spec_option *o)
+{
+    return o->metavar && o->metavar[0] == '[';
+}
+/* Whether WORD is one of O's metavar words ("a|b|c" or "[a|b|c]"). */
+bool spec_option_value_word(const struct spec_option *o, const char *word);
+
 /* Called for every option spec_parse_args() applied, so that a caller
  * (create) can write the same options into appbox.conf. */
 typedef int (*spec_record_fn)(void *ud, const struct spec_option *opt, const char *value);
@@ -45,6 +55,15 @@ int spec_parse_args(struct spec *s, int argc, char **argv,
  * index of the first unparsed argument). */
 int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn unknown, void *ud,
                          spec_record_fn record, void *rud, bool stop_at_command, ab_error *err);
+
+/* Flags that are another option with a fixed value (--gui is --display
+ * auto): applied, recorded and overridden as that option. */
+struct spec_option_alias {
+    const char *name, *target, *value, *help;
+};
+extern const struct spec_option_alias spec_option_aliases[];
+/* The option NAME spells, with its *VALUE; NULL when NAME is no alias. */
+const struct spec_option *spec_option_alias_find(const char *name, const char **value);
 
 const struct spec_option *spec_option_by_key(const char *section, const char *key);
 

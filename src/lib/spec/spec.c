@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
 
@@ -26,6 +27,8 @@ void spec_init(struct spec *s)
     s->container.tmpfs_size = SPEC_DEFAULT_TMPFS_SIZE;
     s->container.pids_limit = SPEC_DEFAULT_PIDS_LIMIT;
     s->process.seccomp = true;
+    s->container.display.width = SPEC_DEFAULT_DISPLAY_WIDTH;
+    s->container.display.height = SPEC_DEFAULT_DISPLAY_HEIGHT;
     /* Out of memory here leaves a list short; spec_validate() refuses a
      * spec whose defaults are incomplete rather than run it less masked. */
     push_all(&s->container.masked_paths, spec_default_masked_paths);
@@ -64,6 +67,13 @@ void spec_free(struct spec *s)
     strv_clear(&c->masked_paths);
     strv_clear(&c->readonly_paths);
     strv_clear(&c->devices);
+    free(c->devices_cgroup);
+    free(c->sound_server);
+    free(c->sound_cookie);
+    free(c->sound_dir);
+    free(c->display.host_display);
+    free(c->display.host_auth);
+    free(c->display.dir);
     spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
@@ -116,7 +126,16 @@ int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size,
 
 int spec_add_device(struct spec *s, const char *path, const char *origin)
 {
-    return spec_add_mount(s, MOUNT_TYPE_BIND, path, path, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
+    return spec_add_device_access(s, path, path, DEV_ACCESS_ALL, origin);
+}
+
+int spec_add_device_access(struct spec *s, const char *source, const char *destination, unsigned access,
+                           const char *origin)
+{
+    int r = spec_add_mount(s, MOUNT_TYPE_BIND, source, destination, MOUNT_NOSUID | MOUNT_NOEXEC, NULL, origin);
+    if (r == 0)
+        s->container.mounts[s->container.n_mounts - 1].dev_access = access;
+    return r;
 }
 
 void spec_mount_to_front(struct spec *s, size_t i)
@@ -164,6 +183,29 @@ int net_mode_from_name(const char *name, enum net_mode *out)
     return -EINVAL;
 }
 
+static const char *const sound_names[] = {
+    [SOUND_NONE] = "none",
+    [SOUND_HOST] = "host",
+    [SOUND_PULSEAUDIO] = "pulseaudio",
+    [SOUND_PIPEWIRE] = "pipewire",
+    [SOUND_ALSA] = "alsa",
+};
+
+const char *sound_mode_name(enum sound_mode m)
+{
+    return (size_t)m < ARRAY_SIZE(sound_names) ? sound_names[m] : "?";
+}
+
+int sound_mode_from_name(const char *name, enum sound_mode *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(sound_names); i++)
+        if (strcmp(name, sound_names[i]) == 0) {
+            *out = (enum sound_mode)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 static size_t count(const char *const *list)
 {
     size_t n = 0;
@@ -189,9 +231,42 @@ int spec_validate(const struct spec *s, ab_error *err)
         if (m->type == MOUNT_TYPE_BIND && (!m->source || !*m->source))
             return ab_usage(err, "%s: a bind needs a source", m->origin ? m->origin : "mount");
     }
+    /* The X socket is bound as a file: with the host's network namespace
+     * the container would also reach the server's abstract socket, where
+     * no bind decides anything. */
+    if (c->net == NET_HOST && (c->display.mode == DISPLAY_X11 || c->display.mode == DISPLAY_PRIVATE))
+        return ab_usage(err, "--display %s cannot be used with --network host: the host's network namespace "
+                             "holds the X server's abstract socket, reachable without its cookie's limits "
+                             "(use --display x11-trusted, or a network of the container's own)",
+                        display_mode_name(c->display.mode));
     if (c->tmpfs_size == 0 || c->pids_limit == 0)
         return ab_usage(err, "--tmpfs-size and --pids need a value above 0");
+    if (c->sound == SOUND_PIPEWIRE && !c->microphone)
+        return ab_usage(err, "--sound pipewire (Sound=): PipeWire's native socket cannot be made playback-only "
+                             "(every client of it may record, unless a portal grants access): add "
+                             "--microphone yes, or use --sound pulseaudio (PipeWire's pulse server, through "
+                             "appbox's playback-only proxy)");
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;
+}
+
+static const char *const display_names[] = {
+    [DISPLAY_NONE] = "none",       [DISPLAY_X11] = "x11",         [DISPLAY_X11_TRUSTED] = "x11-trusted",
+    [DISPLAY_WAYLAND] = "wayland", [DISPLAY_PRIVATE] = "private", [DISPLAY_AUTO] = "auto",
+};
+
+const char *display_mode_name(int m)
+{
+    return m >= 0 && (size_t)m < ARRAY_SIZE(display_names) ? display_names[m] : "?";
+}
+
+int display_mode_from_name(const char *name, int *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(display_names); i++)
+        if (strcmp(display_names[i], name) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return -1;
 }

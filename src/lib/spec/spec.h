@@ -29,9 +29,25 @@ enum net_mode {
                      * reach; internal (apt runs), not accepted from --network or appbox.conf */
 };
 
+/* Sound (desktop/sound.c): which host sound server the container reaches. */
+enum sound_mode {
+    SOUND_NONE = 0,      /* none */
+    SOUND_HOST,          /* --sound alone: the host's server, chosen when the container starts */
+    SOUND_PULSEAUDIO,    /* the PulseAudio protocol (PulseAudio or PipeWire's pulse), through appbox's proxy */
+    SOUND_PIPEWIRE,      /* PipeWire's native socket, bound */
+    SOUND_ALSA,          /* /dev/snd device nodes */
+};
+
 enum mount_type {
     MOUNT_TYPE_BIND,    /* a host tree (or a single node) at destination */
     MOUNT_TYPE_TMPFS,   /* a fresh tmpfs; data holds its options */
+};
+
+/* --gpu: none, the render nodes, or every DRM node (and NVIDIA's). */
+enum spec_gpu {
+    SPEC_GPU_NONE = 0,
+    SPEC_GPU_RENDER,
+    SPEC_GPU_ALL,
 };
 
 /* Mount options, as OCI's "options" strings: "ro", "nosuid", "nodev",
@@ -42,6 +58,9 @@ enum {
     MOUNT_NODEV = 1u << 2,
     MOUNT_NOEXEC = 1u << 3,
     MOUNT_RECURSIVE = 1u << 4,
+    /* made by appbox when the container starts (the sound socket, /dev/snd
+     * nodes): derived again at every start, so not in NAME's pins file */
+    MOUNT_AT_START = 1u << 5,
 };
 
 struct spec_mount {
@@ -56,6 +75,9 @@ struct spec_mount {
     char *given;
     dev_t dev;
     ino_t ino;
+    /* A device bind (spec_mount_is_device): the cgroup access granted,
+     * DEV_ACCESS_* of cgroup/cgroup.h ("rwm"); 0 on other mounts. */
+    unsigned dev_access;
 };
 
 /* A bind of a device node: alone (not recursive) and without nodev. */
@@ -88,6 +110,26 @@ struct spec_idmap {
     bool via_helper;   /* written by newuidmap/newgidmap */
 };
 
+/* Which display the container's apps draw on (desktop/display.c). */
+enum display_mode {
+    DISPLAY_NONE = 0,      /* nothing of the host's display */
+    DISPLAY_X11,           /* the host's X socket, with an untrusted SECURITY cookie of the container's own */
+    DISPLAY_X11_TRUSTED,   /* the host's X socket, with the user's own cookie */
+    DISPLAY_WAYLAND,       /* the compositor's socket */
+    DISPLAY_PRIVATE,       /* a nested Xephyr of the container's own */
+    DISPLAY_AUTO,          /* --gui: the host session's kind, chosen at start (wayland, else x11) */
+};
+
+struct spec_display {
+    int mode;                /* enum display_mode */
+    int width, height;       /* private: Xephyr's screen */
+    /* Set at start (display_resolve()), for the module and teardown. */
+    int host_number;         /* x11: the host's display number; private: Xephyr's */
+    char *host_display;      /* x11: the host's DISPLAY, for the cookie helper and Xephyr */
+    char *host_auth;         /* the user's Xauthority file, when set */
+    char *dir;               /* a directory of ours (0700) with the container's cookie; removed at teardown */
+};
+
 /* How PID 1 runs. */
 enum spec_init {
     SPEC_INIT_APPBOX = 0,   /* appbox's own init: forwards signals, reaps, exits with the command */
@@ -114,6 +156,22 @@ struct spec_container {
     /* Resources (until cgroups: limits the kernel gives without them). */
     uint64_t tmpfs_size;     /* bytes, each of appbox's own tmpfs mounts and a --tmpfs without size= */
     uint64_t pids_limit;     /* RLIMIT_NPROC of the container's processes */
+    /* Devices (desktop/devices.c): expanded into device binds (and, for
+     * the NVIDIA driver in a foreign root, read-only library binds) when
+     * the spec is resolved. */
+    enum spec_gpu gpu;
+    bool webcam;             /* /dev/video* and /dev/v4l */
+    char *devices_cgroup;    /* set by spec_resolve(): the devices cgroup made for the container, or NULL (none) */
+    /* Sound (desktop/sound.c).  Resolved at start (sound_resolve()): the
+     * mode made concrete, the host's server socket and cookie, and the
+     * directory of appbox's proxy socket (bound into the container). */
+    enum sound_mode sound;
+    bool microphone;         /* recording allowed (--microphone yes) */
+    char *sound_server;      /* host path of the server's socket */
+    char *sound_cookie;      /* host path of the PulseAudio cookie, or NULL */
+    char *sound_dir;         /* host directory of the proxy's socket */
+    uint64_t sound_dir_dev, sound_dir_ino;   /* the server socket's directory, pinned */
+    struct spec_display display;   /* desktop/display.h */
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */
@@ -166,12 +224,20 @@ int spec_add_tmpfs(struct spec *s, const char *destination, const char *origin);
 /* A tmpfs of SIZE bytes (--tmpfs DST:size=SIZE). */
 int spec_add_tmpfs_sized(struct spec *s, const char *destination, uint64_t size, const char *origin);
 int spec_add_device(struct spec *s, const char *path, const char *origin);
+/* A device bind with cgroup access ACCESS (DEV_ACCESS_*), SOURCE at DESTINATION. */
+int spec_add_device_access(struct spec *s, const char *source, const char *destination, unsigned access,
+                           const char *origin);
 /* Move mount I to the front (its destination may be a parent of later ones). */
 void spec_mount_to_front(struct spec *s, size_t i);
 
 /* Names for messages and `show`. */
 const char *net_mode_name(enum net_mode m);
 int net_mode_from_name(const char *name, enum net_mode *out);
+
+const char *sound_mode_name(enum sound_mode m);
+int sound_mode_from_name(const char *name, enum sound_mode *out);
+const char *display_mode_name(int m);
+int display_mode_from_name(const char *name, int *out);
 
 /* What fields mean together: checked once, for every source, before
  * anything is created.  Errors are usage errors naming the fields. */

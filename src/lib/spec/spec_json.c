@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup/cgroup.h"
 #include "util/cleanup.h"
 
 #define SPEC_JSON_VERSION 1
 
-enum field_type { F_STRING, F_BOOL, F_INT, F_U64, F_STRV, F_NET };
+enum field_type { F_STRING, F_BOOL, F_INT, F_U64, F_STRV, F_NET, F_SOUND };
 
 struct field {
     const char *key;
@@ -38,8 +39,25 @@ static const struct field container_fields[] = {
     { "stopSignal", F_INT, C(stop_signal) },
     { "tmpfsSize", F_U64, C(tmpfs_size) },
     { "pidsLimit", F_U64, C(pids_limit) },
+    { "gpu", F_INT, C(gpu) },
+    { "webcam", F_BOOL, C(webcam) },
+    { "devicesCgroup", F_STRING, C(devices_cgroup) },
+    { "sound", F_SOUND, C(sound) },
+    { "microphone", F_BOOL, C(microphone) },
+    { "soundServer", F_STRING, C(sound_server) },
+    { "soundCookie", F_STRING, C(sound_cookie) },
+    { "soundDir", F_STRING, C(sound_dir) },
+    { "soundDirDev", F_U64, C(sound_dir_dev) },
+    { "soundDirIno", F_U64, C(sound_dir_ino) },
     { "resolved", F_BOOL, C(resolved) },
     { "namespaces", F_U64, C(namespaces) },
+    { "display", F_INT, C(display.mode) },
+    { "displayWidth", F_INT, C(display.width) },
+    { "displayHeight", F_INT, C(display.height) },
+    { "displayHostNumber", F_INT, C(display.host_number) },
+    { "displayHost", F_STRING, C(display.host_display) },
+    { "displayHostAuth", F_STRING, C(display.host_auth) },
+    { "displayDir", F_STRING, C(display.dir) },
 };
 
 static const struct field process_fields[] = {
@@ -113,6 +131,7 @@ static void write_fields(json_object *o, const struct spec *s, const struct fiel
         case F_U64: v = json_object_new_uint64(*(uint64_t *)p); break;
         case F_STRV: v = strv_to_json(p); break;
         case F_NET: v = json_object_new_string(net_mode_name(*(enum net_mode *)p)); break;
+        case F_SOUND: v = json_object_new_string(sound_mode_name(*(enum sound_mode *)p)); break;
         }
         json_object_object_add(o, f[i].key, v);
     }
@@ -144,6 +163,10 @@ static json_object *mount_to_json(const struct spec_mount *m)
         json_object_object_add(o, "origin", json_object_new_string(m->origin));
     if (m->given)
         json_object_object_add(o, "sourceGiven", json_object_new_string(m->given));
+    if (m->dev_access) {
+        char acc[4];
+        json_object_object_add(o, "access", json_object_new_string(cgroup_access_name(m->dev_access, acc)));
+    }
     if (m->ino || m->dev) {
         json_object_object_add(o, "dev", json_object_new_uint64((uint64_t)m->dev));
         json_object_object_add(o, "ino", json_object_new_uint64((uint64_t)m->ino));
@@ -264,6 +287,11 @@ static int read_fields(json_object *o, struct spec *s, const struct field *f, si
                 net_mode_from_name(json_object_get_string(v), (enum net_mode *)p) < 0)
                 return bad(err, where, f[i].key, "not a network mode");
             break;
+        case F_SOUND:
+            if (!json_object_is_type(v, json_type_string) ||
+                sound_mode_from_name(json_object_get_string(v), (enum sound_mode *)p) < 0)
+                return bad(err, where, f[i].key, "not a sound mode");
+            break;
         }
     }
     return 0;
@@ -312,6 +340,15 @@ static int read_mount(json_object *o, struct spec *s, const char *where, ab_erro
     const char *given = get_string(o, "sourceGiven");
     if (given && !(m->given = strdup(given)))
         return ab_fail(err, ENOMEM, "%s", where);
+    const char *access = get_string(o, "access");
+    if (access) {
+        int a = cgroup_access_parse(access);
+        if (a < 0)
+            return bad(err, where, "access", "not device access letters (r, w, m)");
+        m->dev_access = (unsigned)a;
+    } else if (spec_mount_is_device(m)) {
+        m->dev_access = DEV_ACCESS_ALL;
+    }
     json_object *v;
     if (json_object_object_get_ex(o, "dev", &v) && v) {
         if (!json_object_is_type(v, json_type_int))
