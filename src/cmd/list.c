@@ -33,6 +33,15 @@ static char *launcher_of(struct ab_ctx *ctx, const char *name)
 
 #define NO_BASE "(appbox.conf has an error)"
 
+static const char *str_field(json_object *o, const char *key, const char *none);
+
+/* The BASE column: the base, "-" for remains, or why there is none. */
+static const char *base_column(json_object *o)
+{
+    const char *state = str_field(o, "state", "");
+    return strcmp(state, "remains") == 0 ? "-" : str_field(o, "base", NO_BASE);
+}
+
 static const char *str_field(json_object *o, const char *key, const char *none)
 {
     json_object *v = json_object_object_get(o, key);
@@ -97,6 +106,24 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         json_object_array_add(arr, o);
         container_close(&c);
     }
+    /* what is no container: an interrupted create's remains (or a create
+     * under way), which only rm clears */
+    strv remains = { 0 };
+    if (store_list_remains(ctx, &remains, &err) == 0)
+        for (size_t i = 0; i < remains.n; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "name", json_object_new_string(remains.v[i]));
+            json_object_object_add(o, "base", NULL);
+            json_object_object_add(o, "state", json_object_new_string("remains"));
+            json_object_object_add(o, "sessions", json_object_new_int(0));
+            json_object_object_add(o, "pid", NULL);
+            json_object_object_add(o, "launcher", NULL);
+            json_object_object_add(o, "launcher_shadows", NULL);
+            json_object_object_add(o, "error", json_object_new_string(
+                "no appbox.conf: the remains of an interrupted create (or one under way); appbox rm removes them"));
+            json_object_array_add(arr, o);
+        }
+    strv_clear(&remains);
     if (json) {
         printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
@@ -104,7 +131,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         int wname = 4, wbase = 4;
         for (size_t i = 0; i < rows; i++) {
             json_object *o = json_object_array_get_idx(arr, i);
-            int ln = (int)strlen(str_field(o, "name", "")), lb = (int)strlen(str_field(o, "base", NO_BASE));
+            int ln = (int)strlen(str_field(o, "name", "")), lb = (int)strlen(base_column(o));
             wname = ln > wname ? ln : wname;
             wbase = lb > wbase ? lb : wbase;
         }
@@ -113,11 +140,12 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < rows; i++) {
             json_object *o = json_object_array_get_idx(arr, i);
             const char *shadows = str_field(o, "launcher_shadows", NULL);
+            bool is_remains = strcmp(str_field(o, "state", ""), "remains") == 0;
             printf("%-*s  %-*s  %-8s %-8d %-8s %s%s%s%s\n", wname, str_field(o, "name", ""), wbase,
-                   str_field(o, "base", NO_BASE), str_field(o, "state", ""),
+                   base_column(o), str_field(o, "state", ""),
                    json_object_get_int(json_object_object_get(o, "sessions")), str_field(o, "pid", "-"),
-                   str_field(o, "launcher", "-"), shadows ? " (shadows " : "", shadows ? shadows : "",
-                   shadows ? ")" : "");
+                   is_remains ? "- (an interrupted create? appbox rm removes it)" : str_field(o, "launcher", "-"),
+                   shadows ? " (shadows " : "", shadows ? shadows : "", shadows ? ")" : "");
         }
     }
     json_object_put(arr);

@@ -10,6 +10,7 @@ link), and removes every tree with an fd-relative walk: no PATH_MAX limit
 sub-id, and symbolic links removed, never followed out of the rootfs.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -66,6 +67,12 @@ def test_rm_removes_remains_of_a_killed_create(ctr):
     r = ctr.ab("create", "c1", "--base", f"dir:{ctr.src_root}", "--no-launcher")
     assert r.returncode != 0
     assert "interrupted create" in r.stderr and "appbox rm c1" in r.stderr, r.stderr
+    # list shows them, with what clears them
+    listed = ok(ctr.ab("list"))
+    row = [l for l in listed.splitlines() if l.split()[:1] == ["c1"]]
+    assert row and "remains" in row[0] and "appbox rm" in row[0], listed
+    entry = [e for e in json.loads(ok(ctr.ab("list", "--json"))) if e["name"] == "c1"]
+    assert entry and entry[0]["state"] == "remains", entry
     r = ctr.ab("rm", "c1", timeout=120)
     assert r.returncode == 0, r.stderr
     assert "removed the remains of an interrupted create of c1" in r.stdout, r.stdout

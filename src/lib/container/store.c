@@ -100,7 +100,7 @@ static int names_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int store_list(struct ab_ctx *ctx, strv *names, ab_error *err)
+static int list_kind(struct ab_ctx *ctx, strv *names, bool remains, ab_error *err)
 {
     _cleanup_free_ char *root = store_data_root(ctx, err);
     if (!root)
@@ -109,10 +109,21 @@ int store_list(struct ab_ctx *ctx, strv *names, ab_error *err)
     if (!d)
         return errno == ENOENT ? 0 : ab_fail(err, errno, "cannot read %s", root);
     for (struct dirent *e; (e = readdir(d));)
-        if (store_name_valid(e->d_name) && store_exists(ctx, e->d_name))
+        if (store_name_valid(e->d_name) &&
+            (remains ? store_kind(ctx, e->d_name) == STORE_REMAINS : store_exists(ctx, e->d_name)))
             strv_push(names, e->d_name);
     closedir(d);
     if (names->n)
         qsort(names->v, names->n, sizeof(char *), names_cmp);
     return 0;
+}
+
+int store_list(struct ab_ctx *ctx, strv *names, ab_error *err)
+{
+    return list_kind(ctx, names, false, err);
+}
+
+int store_list_remains(struct ab_ctx *ctx, strv *names, ab_error *err)
+{
+    return list_kind(ctx, names, true, err);
 }

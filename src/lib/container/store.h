@@ -25,6 +25,9 @@ char *store_run_path(struct ab_ctx *ctx, const char *name, const char *file, ab_
 
 /* Names of the existing containers, sorted. */
 int store_list(struct ab_ctx *ctx, strv *names, ab_error *err);
+/* The directories in the store that are no container (STORE_REMAINS: an
+ * interrupted create's, or one being made right now), sorted. */
+int store_list_remains(struct ab_ctx *ctx, strv *names, ab_error *err);
 
 /* Whether container NAME exists (has an appbox.conf). */
 bool store_exists(struct ab_ctx *ctx, const char *name);
