@@ -158,9 +158,7 @@ def test_nothing_left_on_the_host(appbox_bin, sandbox, run_as, world_tmp, busybo
     d.mkdir()
     os.chmod(d, 0o777)
     args = ["--bind", f"{d}:/mnt/d", "--ro-bind", "/etc/passwd:/data/passwd", "--tmpfs", "/data2",
-            "--hostname", "x"]
-    if os.path.exists("/dev/net/tun"):
-        args += ["--device", "/dev/net/tun"]
+            "--hostname", "x", "--device", "/dev/full:rw"]
     ok(sandbox([*args, "--", "true"], as_user=run_as))
     ok(sandbox(["--root", busybox_root, "--tmpfs", "/tmp", "--", "true"], as_user=run_as))
     r = sandbox([*args, "--", "/bin/sh", "-c", "kill -KILL $$"], as_user=run_as)
