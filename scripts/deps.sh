@@ -66,6 +66,7 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                pulseaudio pulseaudio-utils   # test_sound.py: a real server, paplay and parec
                pipewire pipewire-bin pipewire-pulse   # test_sound.py: PipeWire, native and pulse
                xvfb xserver-xephyr weston wayland-utils x11-utils x11-apps xauth   # --display
+               fontconfig fonts-dejavu-core   # test_desktop_files.py: fc-list finds a home font
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)

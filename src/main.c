@@ -57,7 +57,7 @@ const struct cmd_verb_args cmd_verb_args[] = {
     { "update", "--all --verbose", "@containers", CMD_SPEC_NONE },
     { "install", "--verbose", "@container", CMD_SPEC_NONE },
     { "cp", "", "@copy", CMD_SPEC_NONE },
-    { "export", "--force", "@container-file", CMD_SPEC_NONE },
+    { "export", "--force --app= --remove", "@container-file", CMD_SPEC_NONE },
     { "completion", "", "bash zsh fish", CMD_SPEC_NONE },
     { "help", "", "@verbs", CMD_SPEC_NONE },
     /* launcher and image: their sub-verbs' lines are in cmd/completion.c */

@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "container/container.h"
+#include "container/copy.h"
 #include "container/store.h"
+#include "desktop/desktop_entry.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -121,7 +124,100 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
-int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, int quiet)
+/* A name or a theme icon's name taken from the container's entry: plain. */
+static bool plain_word(const char *v, bool spaces)
+{
+    if (!v || !v[0] || strlen(v) > 200)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._+-", *p) || (spaces && (*p == ' ' || *p == '(' || *p == ')'))))
+            return false;
+    return true;
+}
+
+/* The Name and Icon of the container's own entry for its Run= command
+ * (/usr/share/applications/COMMAND.desktop), read inside the container (it
+ * is started for that when stopped; nothing when that fails). */
+static void run_entry(struct ab_ctx *ctx, const char *name, const char *run, char **title, char **icon)
+{
+    strv argv = { 0 };
+    if (conf_split_command(run, &argv) < 0 || argv.n == 0) {
+        strv_clear(&argv);
+        return;
+    }
+    const char *base = strrchr(argv.v[0], '/') ? strrchr(argv.v[0], '/') + 1 : argv.v[0];
+    char src[300];
+    bool ok = plain_word(base, false) && base[0] != '.';
+    snprintf(src, sizeof(src), "/usr/share/applications/%s.desktop", base);
+    strv_clear(&argv);
+    if (!ok)
+        return;
+    struct container c;
+    ab_error err = { 0 };
+    memset(&c, 0, sizeof(c));
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    if (container_open_to_join(ctx, name, &c, &err) == 0 &&
+        container_read_file(&c, src, DESKTOP_ENTRY_MAX, &text, &len, &err) == 0 && !memchr(text, '\0', len)) {
+        char *t = desktop_entry_value(text, "Name"), *i = desktop_entry_value(text, "Icon");
+        if (plain_word(t, true))
+            *title = t;
+        else
+            free(t);
+        /* a theme name only: a path would be the container's file */
+        if (plain_word(i, false))
+            *icon = i;
+        else
+            free(i);
+    }
+    container_close(&c);
+}
+
+/* For a container with a display: appbox-NAME.desktop, which runs the
+ * launcher at PATH.  Its Name is the container's (or, with LOOKUP, that of
+ * the container's own entry for its Run= command, with its theme icon); a
+ * container without Run= opens its login shell, in a terminal. */
+static void launcher_desktop_entry(struct ab_ctx *ctx, const char *name, const char *path, bool lookup, int quiet)
+{
+    struct container c;
+    ab_error err = { 0 };
+    memset(&c, 0, sizeof(c));
+    if (container_open(ctx, name, &c, &err) < 0 || c.cc.spec.container.display.mode == DISPLAY_NONE) {
+        container_close(&c);
+        return;
+    }
+    bool terminal = !c.cc.run;
+    _cleanup_free_ char *run = c.cc.run ? strdup(c.cc.run) : NULL;
+    container_close(&c);
+    _cleanup_free_ char *title = NULL, *icon = NULL;
+    if (lookup && run)
+        run_entry(ctx, name, run, &title, &icon);
+    _cleanup_free_ char *apps = desktop_data_dir("applications");
+    _cleanup_free_ char *exec = desktop_exec_quote(path), *text = NULL, *file = NULL;
+    if (!apps || !exec || asprintf(&file, "appbox-%s.desktop", name) < 0 ||
+        asprintf(&text, "[Desktop Entry]\nType=Application\nName=%s%s%s%s\nComment=the appbox container %s\n"
+                        "Exec=%s\nIcon=%s\nTerminal=%s\n" DESKTOP_MARKER "=%s\n",
+                 title ? title : name, title ? " (" : "", title ? name : "", title ? ")" : "", name, exec,
+                 icon ? icon : "application-x-executable", terminal ? "true" : "false", name) < 0)
+        return;
+    if (desktop_write(ctx, name, apps, file, text, strlen(text), &err) < 0)
+        fprintf(stderr, "appbox: warning: launcher: no menu entry: %s\n", err.msg);
+    else if (!quiet)
+        printf("menu entry: %s/%s\n", apps, file);
+}
+
+static void launcher_desktop_entry_remove(struct ab_ctx *ctx, const char *name)
+{
+    _cleanup_free_ char *apps = desktop_data_dir("applications");
+    _cleanup_free_ char *path = NULL;
+    if (!apps || asprintf(&path, "%s/appbox-%s.desktop", apps, name) < 0)
+        return;
+    desktop_remove(name, path);
+    desktop_forget(ctx, name, path);
+}
+
+static int install(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, bool lookup, int quiet)
 {
     ab_error err = { 0 };
     _cleanup_free_ char *dir = launcher_dir();
@@ -157,6 +253,7 @@ int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool 
         fprintf(r, "%s\n", path);
         fclose(r);
     }
+    launcher_desktop_entry(ctx, name, path, lookup, quiet);
     if (!quiet) {
         printf("launcher: %s\n", path);
         const char *p = getenv("PATH");
@@ -171,6 +268,12 @@ int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool 
                     as ? as : name);
     }
     return 0;
+}
+
+/* create's: no lookup in the container's entries (it would start it) */
+int launcher_install(struct ab_ctx *ctx, const char *name, const char *as, bool replaces, int quiet)
+{
+    return install(ctx, name, as, replaces, false, quiet);
 }
 
 char *launcher_path(struct ab_ctx *ctx, const char *name)
@@ -204,6 +307,7 @@ int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet)
         return 125;
     }
     unlink(record);
+    launcher_desktop_entry_remove(ctx, name);
     if (!quiet)
         printf("removed launcher %s\n", path);
     return 0;
@@ -221,21 +325,24 @@ int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
                    "appbox run NAME.\n"
                    "--as COMMAND: name the launcher COMMAND instead of NAME.\n"
                    "--launcher-replaces: install it even though COMMAND is already a command on your\n"
-                   "PATH (the launcher then stands for it where ~/.local/bin comes first).\n");
+                   "PATH (the launcher then stands for it where ~/.local/bin comes first).\n"
+                   "\nFor a container with a display, install also writes the menu entry\n"
+                   "~/.local/share/applications/appbox-NAME.desktop (named after the container's\n"
+                   "own entry for its Run= command when it has one), and remove deletes it.\n");
             return 0;
         }
     /* Usage errors are errors: one line on stderr, exit 2, as every verb's. */
     if (argc < 1)
         return cmd_usage_error("launcher", "missing install or remove (usage: " LAUNCHER_USAGE ")");
-    bool install = strcmp(argv[0], "install") == 0;
-    if (!install && strcmp(argv[0], "remove") != 0)
+    bool installing = strcmp(argv[0], "install") == 0;
+    if (!installing && strcmp(argv[0], "remove") != 0)
         return cmd_usage_error("launcher", "'%s': unknown (allowed: install, remove)", argv[0]);
     if (argc < 2)
         return cmd_usage_error("launcher", "missing NAME (usage: " LAUNCHER_USAGE ")");
     const char *name = argv[1];
     const char *as = NULL;
     bool replaces = false;
-    if (install) {
+    if (installing) {
         for (int i = 2; i < argc; i++) {
             if (strcmp(argv[i], "--as") == 0 && !as) {
                 if (i + 1 >= argc)
@@ -257,5 +364,5 @@ int cmd_launcher(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_fail("launcher", "no container named '%s' (see appbox list)", name);
     if (as && !store_name_valid(as))
         return cmd_usage_error("launcher", "--as: '%s' is not a valid command name", as);
-    return install ? launcher_install(ctx, name, as, replaces, 0) : launcher_remove(ctx, name, 0);
+    return installing ? install(ctx, name, as, replaces, true, 0) : launcher_remove(ctx, name, 0);
 }

@@ -9,6 +9,7 @@
 #include "cgroup/cgroup.h"
 #include "desktop/devices.h"
 #include "desktop/display.h"
+#include "desktop/hostfiles.h"
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
@@ -286,6 +287,8 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "webcam", json_object_new_boolean(sc->webcam));
     json_object_object_add(o, "device_access", json_object_new_string(devices_enforcement(&s)));
     json_object_object_add(o, "display", json_object_new_string(display_mode_name(sc->display.mode)));
+    json_object_object_add(o, "host_files", json_object_new_boolean(sc->display.mode != DISPLAY_NONE &&
+                                                                      !sc->no_host_files));
     if (sc->display.mode == DISPLAY_PRIVATE) {
         char size[32];
         snprintf(size, sizeof(size), "%dx%d", sc->display.width, sc->display.height);
@@ -338,6 +341,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         print_sound(sc);
         char display[256];
         printf("  display     %s\n", display_describe(&sc->display, display, sizeof(display)));
+        printf("  host files  %s\n", hostfiles_describe(sc, display, sizeof(display)));
         printf("  masked      %zu paths of /proc and /sys hidden, %zu read-only\n", sc->masked_paths.n,
                sc->readonly_paths.n);
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",

@@ -6,6 +6,7 @@
 #include "container/container.h"
 #include "container/state.h"
 #include "container/store.h"
+#include "desktop/desktop_entry.h"
 #include "util/cleanup.h"
 
 #define RM_USAGE "appbox rm [--force] NAME..."
@@ -28,10 +29,18 @@ static int rm_one(struct ab_ctx *ctx, const char *name, bool force)
         return cmd_report(&err);
     }
     _cleanup_free_ char *launcher = launcher_path(ctx, name);
+    /* its menu entries and icons (launcher, export --app), read before
+     * the record goes with the container's directory */
+    strv desktop = { 0 };
+    desktop_recorded(ctx, name, &desktop);
     int removed = container_remove(ctx, name, force, &err);
-    if (removed < 0)
+    if (removed < 0) {
+        strv_clear(&desktop);
         return cmd_report(&err);
+    }
     launcher_unlink(launcher);
+    desktop_remove_all(name, &desktop);
+    strv_clear(&desktop);
     if (removed == 1)
         printf("removed the remains of an interrupted create of %s\n", name);
     else
@@ -48,7 +57,7 @@ int cmd_rm(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_fail("rm", "out of memory");
     for (int i = 0; i < argc; i++) {
         if (!ended && cmd_is_help(argv[i])) {
-            printf("Usage: " RM_USAGE "\n\nRemove each NAME: its files, state and launcher.\n"
+            printf("Usage: " RM_USAGE "\n\nRemove each NAME: its files, state, launcher and menu entries.\n"
                    "A running container is refused unless --force (-f), which stops it first.\n"
                    "What an interrupted create left (a directory NAME without appbox.conf in\n"
                    "the data directory) is removed too.  Each name gets its line; a name that\n"

@@ -6,10 +6,14 @@
  *       connect to DISPLAY with the user's cookie (AUTHFILE; "" for the
  *       default), ask the SECURITY extension for an untrusted
  *       authorization, write it to OUT as the cookie of display NUMBER
- *       (family wild: any host name), report, and hold the connection
- *       until killed.  The server revokes the authorization when the
- *       connection that made it closes (whatever its timeout), so the
- *       cookie lives exactly as long as this process: the container's.
+ *       (family wild: any host name), report, and stay until stopped.
+ *       The server gives such an authorization an id of its own (not the
+ *       connection's), so closing the connection that made it does not
+ *       revoke it: on SIGTERM (the runner's teardown) it is revoked
+ *       explicitly, which also disconnects any client still using it; and
+ *       a second connection made WITH the cookie keeps it "in use", so
+ *       that if this process is killed outright the server's timer
+ *       (REVOKE_AFTER seconds without any client using it) revokes it.
  *   appbox-x11auth trusted DISPLAY AUTHFILE OUT NUMBER
  *       the user's own cookie of DISPLAY, alone, to OUT as NUMBER's.
  *   appbox-x11auth cookie - - OUT NUMBER
@@ -26,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <X11/Xauth.h>
@@ -34,6 +40,10 @@
 #include <X11/extensions/security.h>
 
 #define COOKIE_NAME "MIT-MAGIC-COOKIE-1"
+/* Seconds the server keeps an untrusted cookie no client uses: from its
+ * making to our own connection with it (milliseconds, unless the machine
+ * is very busy), and after this helper is killed without its SIGTERM. */
+#define REVOKE_AFTER 10
 
 static void report_done(void)
 {
@@ -115,26 +125,57 @@ static void untrusted(const char *display, const char *authfile, const char *out
     in->name_length = (unsigned short)strlen(COOKIE_NAME);
     in->data = NULL;
     in->data_length = 0;
-    XSecurityAuthorizationAttributes attrs = { .trust_level = XSecurityClientUntrusted, .timeout = 0 };
+    XSecurityAuthorizationAttributes attrs = { .trust_level = XSecurityClientUntrusted, .timeout = REVOKE_AFTER };
     XSecurityAuthorization id;
+    /* the stop signals wait for the loop below, where they revoke */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0)
+        fail("cannot block the stop signals: %s", strerror(errno));
+    int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
+    if (sfd < 0)
+        fail("cannot make a signalfd: %s", strerror(errno));
     Xauth *gen = XSecurityGenerateAuthorization(d, in, XSecurityTrustLevel | XSecurityTimeout, &attrs, &id);
     if (!gen)
         fail("the X server %s refused to make an untrusted cookie", display);
     XSync(d, False);
+    /* our own use of the cookie: while it lasts, the server's timer does
+     * not run */
+    XSetAuthorization((char *)COOKIE_NAME, (int)strlen(COOKIE_NAME), gen->data, gen->data_length);
+    Display *user = XOpenDisplay(display);
+    XSetAuthorization(NULL, 0, NULL, 0);
+    if (!user)
+        fail("the X server %s did not accept the untrusted cookie it made for the container", display);
     write_cookie(out, number, gen->data, gen->data_length);
     XSecurityFreeXauth(gen);
     XSetIOErrorHandler(io_error);
     fputs("ready\n", stderr);
     report_done();
-    /* Hold the connection: its end revokes the cookie. */
-    int fd = ConnectionNumber(d);
+    struct pollfd p[] = {
+        { .fd = sfd, .events = POLLIN },
+        { .fd = ConnectionNumber(d), .events = POLLIN },
+        { .fd = ConnectionNumber(user), .events = POLLIN },
+    };
     for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
             return;
+        if (p[0].revents) {
+            /* revoked now: the cookie is refused from here on, and the
+             * server closes the connections still using it (ours too) */
+            XSecurityRevokeAuthorization(d, id);
+            XSync(d, False);
+            exit(0);
+        }
         while (XPending(d)) {
             XEvent ev;
             XNextEvent(d, &ev);
+        }
+        while (XPending(user)) {
+            XEvent ev;
+            XNextEvent(user, &ev);
         }
     }
 }

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ok, popen, require_root, run, run_isolated, user_info, wait_until
+from conftest import (descendants, ok, pid_alive, popen, require_root, run, run_isolated, user_info,
+                      wait_until)
 from containers_support import ctr  # noqa: F401 (fixture)
 
 XVFB = "/usr/bin/Xvfb"
@@ -32,6 +33,9 @@ WESTON = "/usr/bin/weston"
 TOOLS = ["xdpyinfo", "xwd", "xwininfo", "xlogo", "xauth"]
 
 RED = (255, 0, 0)
+# seconds the X server keeps an untrusted cookie that no client uses
+# (appbox_x11auth.c's REVOKE_AFTER)
+REVOKE_AFTER = 10
 
 
 def need(*paths):
@@ -62,9 +66,14 @@ class XServer:
         subprocess.run(["xauth", "-f", str(self.auth), "add", self.display, ".", cookie], check=True,
                        capture_output=True)
         os.chmod(self.auth, 0o644)
-        # -displayfd: it says its number once it accepts connections
+        # -displayfd: it says its number once it accepts connections;
+        # -noreset: as a desktop's server, which always has clients (its
+        # window manager), it does not reset when the last one leaves: a
+        # reset refuses whoever connects meanwhile (the host's xdpyinfo
+        # right after a container's last client), and drops the untrusted
+        # cookies that appbox must revoke itself
         r, w = os.pipe()
-        self.proc = subprocess.Popen([XVFB, self.display, "-auth", str(self.auth), "-nolisten", "tcp",
+        self.proc = subprocess.Popen([XVFB, self.display, "-auth", str(self.auth), "-nolisten", "tcp", "-noreset",
                                       "-screen", "0", "800x600x24", "-displayfd", str(w), *extra],
                                      pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(w)
@@ -103,6 +112,19 @@ class XServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def as_host_cookie(inside, display, out):
+    """The container's cookie file INSIDE (made for its display :0, any host
+    name) as a cookie of the host's DISPLAY, in OUT: a host client given
+    INSIDE as it is would look for :N's cookie, find none and fail whether
+    or not the cookie is still valid."""
+    r = subprocess.run(["xauth", "-f", str(inside), "list"], capture_output=True, text=True, check=True)
+    lines = [l for l in r.stdout.splitlines() if l]
+    assert len(lines) == 1 and "MIT-MAGIC-COOKIE-1" in lines[0], r.stdout
+    subprocess.run(["xauth", "-f", str(out), "add", display, "MIT-MAGIC-COOKIE-1", lines[0].split()[-1]],
+                   capture_output=True, check=True)
+    return out
+
+
 def xwd_pixel(data, x, y):
     """A pixel of an XWD dump (ZPixmap, 24 or 32 bits per pixel)."""
     h = struct.unpack(">25I", data[:100])
@@ -137,13 +159,18 @@ def sandbox_x(appbox_bin, x, args, as_user, **kw):
     return run([appbox_bin, "sandbox", *args], as_user=as_user, extra_env=x.env, **kw)
 
 
-def no_display_dirs(as_user):
-    """The runtime dir has no cookie directory of ours left."""
+def display_dirs(as_user):
+    """The cookie directories in AS_USER's runtime dir."""
     u = user_info(as_user)
     rt = Path("/run/appbox") if u.uid == 0 else Path(f"/tmp/appbox-{u.uid}")
     if os.path.isdir(f"/run/user/{u.uid}") and u.uid:
         rt = Path(f"/run/user/{u.uid}/appbox")
-    return not rt.is_dir() or not [p for p in rt.iterdir() if p.name.startswith(".display-")]
+    return [p for p in rt.iterdir() if p.name.startswith(".display-")] if rt.is_dir() else []
+
+
+def no_display_dirs(as_user):
+    """The runtime dir has no cookie directory of ours left."""
+    return not display_dirs(as_user)
 
 
 # --------------------------------------------------------------------------
@@ -196,13 +223,55 @@ def test_x11_cookie_revoked_after_stop(appbox_bin, xvfb, run_as, shared):
                        run_as))
     assert out.strip() == "works"
     assert saved.stat().st_size > 0
-    r = xvfb.host("xdpyinfo", auth=saved)
+    # as the host display's cookie: else libX11 finds no cookie for :N and
+    # fails for that reason alone
+    r = xvfb.host("xdpyinfo", auth=as_host_cookie(saved, xvfb.display, shared / "host-cookie"))
     assert r.returncode != 0, "the container's cookie still opens the display after it stopped"
+    assert b"Authorization required" in r.stderr or b"No protocol specified" in r.stderr or \
+        b"Invalid MIT-MAGIC-COOKIE-1" in r.stderr, r.stderr
     # and the user's own still does
     assert xvfb.host("xdpyinfo").returncode == 0
     # no helper holds a connection any more
     assert not [l for l in run(["ps", "-eo", "args"]).stdout.splitlines() if "appbox-x11auth" in l and
                 str(xvfb.display) in l]
+
+
+def test_x11_cookie_revoked_after_a_killed_sandbox(appbox_bin, xvfb, run_as, shared):
+    """SIGKILLed appbox: its appbox-x11auth dies with it without revoking;
+    the server does, once no client uses the cookie (its own timer)."""
+    saved = shared / "cookie"
+    before = set(display_dirs(run_as))
+    p = popen([appbox_bin, "sandbox", "--bind", str(shared), "--display", "x11", "--", "sh", "-c",
+               f"cp /run/appbox/Xauthority {saved} && echo READY && exec sleep 600"], as_user=run_as,
+              extra_env=xvfb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "READY", p.stderr.read()
+        cookie = as_host_cookie(saved, xvfb.display, shared / "host-cookie")
+        assert xvfb.host("xdpyinfo", auth=cookie).returncode == 0
+        helpers = [q for q in descendants(p.pid) if comm(q) == "appbox-x11auth"]
+        assert helpers, "no appbox-x11auth among the sandbox's processes"
+    finally:
+        p.kill()
+        p.communicate(timeout=15)
+    assert wait_until(lambda: not any(pid_alive(q) for q in helpers), timeout=10)
+    # every try with the cookie uses it, and restarts the server's timer:
+    # tries further apart than the timer (REVOKE_AFTER in appbox_x11auth.c)
+    assert wait_until(lambda: xvfb.host("xdpyinfo", auth=cookie).returncode != 0, timeout=60,
+                      interval=REVOKE_AFTER + 2), "the cookie of a killed sandbox still opens the display"
+    assert xvfb.host("xdpyinfo").returncode == 0
+    # a killed sandbox cannot remove its cookie's directory (with a dead
+    # cookie in it), and no later one does yet: removed here, so that the
+    # other tests' checks of the runtime directory hold
+    for d in set(display_dirs(run_as)) - before:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def test_x11_only_the_socket(appbox_bin, xvfb, run_as):

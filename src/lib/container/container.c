@@ -19,6 +19,7 @@
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
 #include "desktop/display.h"
+#include "desktop/hostfiles.h"
 #include "spec/spec_json.h"
 #include "util/fsutil.h"
 #include "runtime/identity.h"
@@ -247,6 +248,8 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
      * spec.json keeps for sessions. */
     if (r == 0)
         r = display_resolve(ctx, &s, c->name, err);
+    if (r == 0 && (r = hostfiles_resolve(ctx, &s, err)) < 0)
+        display_release(&s);
     if (r == 0) {
         SHOW("starting %s: root %s, network %s%s", c->name, s.container.root ? s.container.root : "host view",
              net_mode_name(s.container.net), auto_stop ? ", stops when the last session leaves" : "");

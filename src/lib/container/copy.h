@@ -38,3 +38,9 @@ int container_copy_out(struct container *c, const char *ctr_src, const char *hos
  * OUT.  Only the root's own file system: what is mounted on it (/proc,
  * /dev, binds) is not part of it. */
 int container_export(struct container *c, int out, struct copy_stats *st, ab_error *err);
+
+/* Read the regular file CTR_PATH of C (resolved inside the container, as
+ * cp does) into *OUT (malloc'd, NUL-terminated, *LEN bytes); one larger
+ * than MAX bytes is refused without being read. */
+int container_read_file(struct container *c, const char *ctr_path, size_t max, char **out, size_t *len,
+                        ab_error *err);

@@ -381,7 +381,12 @@ static int start_xephyr(struct runner *r, ab_error *err)
     /* -auth: the container's cookie is the server's only one;
      * -nolisten tcp: only the socket the container is given;
      * -displayfd 3: says the number when it accepts connections;
-     * -no-host-grab: Ctrl+Shift never grabs the user's keyboard */
+     * -no-host-grab: Ctrl+Shift never grabs the user's keyboard;
+     * -noreset: an X server resets when its last client leaves, and a
+     * client connecting meanwhile is refused ("unable to open display"):
+     * the container's app would fail at random between two of its
+     * programs (xdpyinfo, then xwd), as a desktop's server, which always
+     * has clients, never makes them */
     char *argv[24];
     size_t n = 0;
     argv[n++] = (char *)ENV;
@@ -393,7 +398,7 @@ static int start_xephyr(struct runner *r, ab_error *err)
     }
     char *const rest[] = { env_display, (char *)XEPHYR, disp, (char *)"-auth", cookie, (char *)"-nolisten",
                            (char *)"tcp", (char *)"-screen", screen, (char *)"-title", title,
-                           (char *)"-no-host-grab", (char *)"-displayfd", (char *)"3", NULL };
+                           (char *)"-no-host-grab", (char *)"-noreset", (char *)"-displayfd", (char *)"3", NULL };
     for (size_t i = 0; i < ARRAY_SIZE(rest); i++)
         argv[n++] = rest[i];
     _cleanup_close_ int errfd = memfd_create("xephyr-stderr", MFD_CLOEXEC);

@@ -6,10 +6,10 @@
  *                the container has a network namespace of its own), with a
  *                cookie made for this container by the SECURITY extension,
  *                untrusted: no XTEST, no reading other clients' windows or
- *                the root window's pixels, no grabs of others' input.  The
- *                server revokes such a cookie when the connection that made
- *                it closes: appbox-x11auth holds that connection, as a
- *                runner helper, for the container's life.
+ *                the root window's pixels, no grabs of others' input.
+ *                appbox-x11auth, a runner helper, revokes it at teardown
+ *                (the server does not when the connection that made it
+ *                closes); killed, the server's timer does.
  *   x11-trusted  the same socket with the user's own cookie for the display
  *   wayland      the compositor's socket, as $XDG_RUNTIME_DIR/wayland-0
  *   private      a nested Xephyr (a window on the host's display) started

@@ -27,6 +27,7 @@
 #include "desktop/devices.h"
 #include "desktop/sound.h"
 #include "desktop/display.h"
+#include "desktop/hostfiles.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -736,6 +737,8 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
         r = check_store_setid(ctx, s, err);
     if (r == 0)
         r = display_resolve(ctx, s, NULL, err);
+    if (r == 0 && (r = hostfiles_resolve(ctx, s, err)) < 0)
+        display_release(s);
     if (r < 0)
         return r;
     struct runner run;

@@ -422,6 +422,17 @@ static int opt_microphone(struct spec *s, const char *flag, const char *value, a
     return 0;
 }
 
+static int opt_desktop_files(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "yes") == 0)
+        s->container.no_host_files = false;
+    else if (strcmp(value, "no") == 0)
+        s->container.no_host_files = true;
+    else
+        return ab_usage(err, "%s: '%s' is not a desktop-files setting (allowed: yes, no)", flag, value);
+    return 0;
+}
+
 static int opt_display(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
     int m;
@@ -509,6 +520,8 @@ const struct spec_option spec_options[] = {
       "or auto", opt_display, "Desktop", "Display", false },
     { "display-size", "WxH", "the window of --display private (default 1280x800)", opt_display_size, "Desktop",
       "DisplaySize", false },
+    { "desktop-files", "yes|no", "with a display: the host's fonts, icons, cursor theme and time zone, read-only "
+      "(default: yes)", opt_desktop_files, "Desktop", "HostFiles", false },
     { NULL, NULL, NULL, NULL, NULL, NULL, false },
 };
 

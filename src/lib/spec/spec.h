@@ -172,6 +172,8 @@ struct spec_container {
     char *sound_dir;         /* host directory of the proxy's socket */
     uint64_t sound_dir_dev, sound_dir_ino;   /* the server socket's directory, pinned */
     struct spec_display display;   /* desktop/display.h */
+    /* --desktop-files no: none of the host's fonts, icons, time zone (desktop/hostfiles.h) */
+    bool no_host_files;
     /* Set by spec_resolve(). */
     bool resolved;
     unsigned long namespaces;   /* CLONE_NEW* flags of the namespaces made new */

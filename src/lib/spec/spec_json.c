@@ -58,6 +58,7 @@ static const struct field container_fields[] = {
     { "displayHost", F_STRING, C(display.host_display) },
     { "displayHostAuth", F_STRING, C(display.host_auth) },
     { "displayDir", F_STRING, C(display.dir) },
+    { "noHostFiles", F_BOOL, C(no_host_files) },
 };
 
 static const struct field process_fields[] = {
