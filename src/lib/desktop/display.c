@@ -1,6 +1,8 @@
 #include "desktop/display.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -128,6 +130,36 @@ static int host_x_display(struct ab_ctx *ctx, const char *mode, int *number, cha
     return 0;
 }
 
+#define SANDBOX_DIR_PREFIX ".display-sandbox."
+
+/* Sandboxes' cookie directories (SANDBOX_DIR_PREFIX PID.XXXXXX) whose
+ * sandbox is gone: its cookie (dead with its helper) and the directory. */
+static void sweep_sandbox_dirs(int rfd)
+{
+    int dfd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid, len = 0;
+        if (sscanf(e->d_name, SANDBOX_DIR_PREFIX "%d.%n", &pid, &len) != 1 || len == 0 || pid <= 0 ||
+            strlen(e->d_name + len) != 6)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        int sub = openat(rfd, e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            unlinkat(sub, COOKIE_FILE, 0);
+            close(sub);
+        }
+        unlinkat(rfd, e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
 int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
 {
     struct spec_display *d = &s->container.display;
@@ -196,7 +228,14 @@ int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
     if (rfd < 0)
         return rfd;
     _cleanup_free_ char *dir = NULL, *cookie = NULL;
-    if (asprintf(&dir, "%s/.display-XXXXXX", ctx->runtime_dir) < 0)
+    /* A throwaway sandbox's directory carries its pid: the next sandbox
+     * with a display removes those whose sandbox was killed before its
+     * teardown (a named container's is removed by its teardown, also the
+     * one run from spec.json after a killed supervisor). */
+    if (!name)
+        sweep_sandbox_dirs(rfd);
+    if ((name ? asprintf(&dir, "%s/.display-XXXXXX", ctx->runtime_dir)
+              : asprintf(&dir, "%s/" SANDBOX_DIR_PREFIX "%d.XXXXXX", ctx->runtime_dir, (int)getpid())) < 0)
         return ab_fail(err, ENOMEM, "--display");
     if (!mkdtemp(dir))
         return ab_fail(err, errno, "--display: cannot make a directory for the cookie in %s", ctx->runtime_dir);
