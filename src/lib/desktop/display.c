@@ -1,8 +1,6 @@
 #include "desktop/display.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 
 /* Fixed paths, as for pasta: never a PATH lookup for what a root caller runs. */
 #define XEPHYR "/usr/bin/Xephyr"
@@ -132,34 +131,6 @@ static int host_x_display(struct ab_ctx *ctx, const char *mode, int *number, cha
 
 #define SANDBOX_DIR_PREFIX ".display-sandbox."
 
-/* Sandboxes' cookie directories (SANDBOX_DIR_PREFIX PID.XXXXXX) whose
- * sandbox is gone: its cookie (dead with its helper) and the directory. */
-static void sweep_sandbox_dirs(int rfd)
-{
-    int dfd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
-        if (dfd >= 0)
-            close(dfd);
-        return;
-    }
-    for (struct dirent *e; (e = readdir(d));) {
-        int pid, len = 0;
-        if (sscanf(e->d_name, SANDBOX_DIR_PREFIX "%d.%n", &pid, &len) != 1 || len == 0 || pid <= 0 ||
-            strlen(e->d_name + len) != 6)
-            continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue;
-        int sub = openat(rfd, e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub >= 0) {
-            unlinkat(sub, COOKIE_FILE, 0);
-            close(sub);
-        }
-        unlinkat(rfd, e->d_name, AT_REMOVEDIR);
-    }
-    closedir(d);
-}
-
 int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
 {
     struct spec_display *d = &s->container.display;
@@ -233,7 +204,7 @@ int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
      * teardown (a named container's is removed by its teardown, also the
      * one run from spec.json after a killed supervisor). */
     if (!name)
-        sweep_sandbox_dirs(rfd);
+        fs_sweep_dead_pid_dirs(rfd, SANDBOX_DIR_PREFIX, COOKIE_FILE);
     if ((name ? asprintf(&dir, "%s/.display-XXXXXX", ctx->runtime_dir)
               : asprintf(&dir, "%s/" SANDBOX_DIR_PREFIX "%d.XXXXXX", ctx->runtime_dir, (int)getpid())) < 0)
         return ab_fail(err, ENOMEM, "--display");

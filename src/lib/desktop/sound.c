@@ -29,6 +29,7 @@
 
 #include "desktop/pulse_proxy.h"
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 
 #define PROXY_SOCKET "native"
 
@@ -189,34 +190,6 @@ static char *pulse_cookie(const struct ab_ctx *ctx)
     return found;
 }
 
-/* Sandboxes' proxy directories whose sandbox is gone (it was killed). */
-static void sweep_sandbox_dirs(int rfd)
-{
-    int dfd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
-        if (dfd >= 0)
-            close(dfd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        int pid;
-        char end;
-        if (sscanf(e->d_name, ".sandbox-sound.%d%c", &pid, &end) != 1 || pid <= 0)
-            continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue;
-        int sub = openat(rfd, e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub >= 0) {
-            unlinkat(sub, PROXY_SOCKET, 0);
-            close(sub);
-        }
-        unlinkat(rfd, e->d_name, AT_REMOVEDIR);
-    }
-    closedir(d);
-}
-
 /* The proxy's directory: NAME/sound in the runtime dir, or
  * .sandbox-sound.PID there (a leading '.': never a container's name);
  * 0755 (the container's user must reach the socket in it; the runtime dir
@@ -234,7 +207,7 @@ static int make_proxy_dir(struct spec *s, struct ab_ctx *ctx, const char *name, 
             return ab_fail(err, errno, "--sound: cannot open %s's runtime directory", name);
         snprintf(rel, sizeof(rel), "sound");
     } else {
-        sweep_sandbox_dirs(rfd);
+        fs_sweep_dead_pid_dirs(rfd, ".sandbox-sound.", PROXY_SOCKET);
         snprintf(rel, sizeof(rel), ".sandbox-sound.%d", (int)getpid());
     }
     int at = name ? parent : rfd;

@@ -67,3 +67,10 @@ int fs_make_path(const char *path, ab_error *err);
  * Returns 0, or -errno with *err filled (the name that failed, and how
  * deep). */
 int fs_remove_tree_at(int dirfd, const char *name, ab_error *err);
+
+/* Below DIRFD, remove the directories named PREFIX PID (optionally
+ * followed by '.' and more) whose process PID no longer exists, with the
+ * file FILE in each: what a throwaway sandbox made for itself and could
+ * not remove when it was SIGKILLed.  Links are never followed; errors are
+ * ignored (the next sweep tries again). */
+void fs_sweep_dead_pid_dirs(int dirfd, const char *prefix, const char *file);
