@@ -121,6 +121,26 @@ static int export_app_remove(struct ab_ctx *ctx, const char *name, const char *a
     return 0;
 }
 
+
+/* MimeType= of an exported entry without x-scheme-handler/... types: a
+ * container must not become the user's handler for https: or mailto:
+ * links (they would be handed every URL the user opens); file types stay. */
+static void drop_scheme_handlers(char *types)
+{
+    char *out = types;
+    for (char *p = types; *p;) {
+        size_t n = strcspn(p, ";");
+        bool scheme = strncmp(p, "x-scheme-handler/", 17) == 0;
+        if (!scheme && n > 0) {
+            memmove(out, p, n);
+            out += n;
+            *out++ = ';';
+        }
+        p += n + (p[n] == ';');
+    }
+    *out = '\0';
+}
+
 static int export_app(struct ab_ctx *ctx, const char *name, const char *app_arg, bool remove)
 {
     _cleanup_free_ char *app = strdup(app_arg);
@@ -182,6 +202,8 @@ static int export_app(struct ab_ctx *ctx, const char *name, const char *app_arg,
                                         "StartupWMClass", NULL };
     for (size_t i = 0; keep[i]; i++) {
         _cleanup_free_ char *v = desktop_entry_value(text, keep[i]);
+        if (v && strcmp(keep[i], "MimeType") == 0)
+            drop_scheme_handlers(v);
         if (v && v[0] && value_ok(v))
             fprintf(f, "%s=%s\n", keep[i], v);
     }

@@ -254,5 +254,7 @@ void ab_log(const struct ab_ctx *ctx, enum ab_log_level level, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* log lines echo untrusted text too (a container's file names) */
+    ab_escape_controls(msg, sizeof(msg));
     ctx->log(ctx->log_ud, level, msg);
 }

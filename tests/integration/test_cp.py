@@ -346,3 +346,32 @@ def test_export_bad_input(ctr, world_tmp):
     ok(ctr.ab("export", "--force", "exx", str(existing)))
     assert "etc/passwd" in members(existing)
     assert sorted(os.listdir(out)) == ["there.tar"]
+
+
+def test_cp_out_never_opens_up_a_host_directory(ctr, world_tmp):
+    """A hostile container's 0777 directory and 0666 file, copied out onto
+    an existing host directory of the user's (0700): the host directory
+    keeps its mode, and nothing copied is writable by group or others."""
+    ctr.create("cpo")
+    in_ctr(ctr, "cpo", "mkdir -p /root/conf/sub && echo x > /root/conf/f && "
+                       "chmod 0777 /root/conf /root/conf/sub && chmod 0666 /root/conf/f")
+    dest = mine(ctr, world_tmp / "home", 0o755)
+    existing = mine(ctr, dest / "conf", 0o700)
+    ok(ctr.ab("cp", "cpo:/root/conf", str(dest)))
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o700
+    assert (existing / "f").read_text() == "x\n"
+    for p in (existing / "f", existing / "sub"):
+        assert stat.S_IMODE(os.stat(p).st_mode) & 0o022 == 0, (p, oct(os.stat(p).st_mode))
+
+
+def test_cp_warnings_do_not_reach_the_terminal_raw(ctr, world_tmp):
+    """A container's file name with terminal escapes, echoed in a warning,
+    is written escaped."""
+    ctr.create("cpe")
+    in_ctr(ctr, "cpe", "mkdir -p /root/t && mkfifo \"/root/t/$(printf 'a\\033]0;PWNED\\007b')\"")
+    dest = mine(ctr, world_tmp / "out")
+    r = ctr.ab("cp", "cpe:/root/t", str(dest))
+    ok(r)
+    assert "skipped: a fifo" in r.stderr, r.stderr
+    assert "\033" not in r.stderr and "\007" not in r.stderr, repr(r.stderr)
+    assert "\\x1b]0;PWNED\\x07" in r.stderr, repr(r.stderr)

@@ -344,3 +344,15 @@ def test_fontconfig_finds_a_home_font(ctr, xvfb):
     fc, listing = out.split("---\n")
     assert "/run/host/user-share/fonts/AppboxOnlyHere.ttf" in fc, fc
     assert set(listing.split()) == {"fonts.conf", "user-share"}, listing
+
+
+def test_export_app_never_claims_url_schemes(ctr, approot):
+    """A container's entry that registers for https: and mailto: links is
+    published with its file types only: it never becomes the handler that
+    the user's every URL is given to."""
+    write_entry(approot, "web", "webapp %u",
+                extra="MimeType=x-scheme-handler/https;text/plain;x-scheme-handler/mailto;image/png;\n")
+    ctr.create("webc", base=f"dir:{approot}", launcher=False)
+    ok(ctr.ab("export", "webc", "--app", "web"))
+    e = entry(apps(ctr) / "appbox-webc-web.desktop")
+    assert e["MimeType"] == "text/plain;image/png;", e

@@ -140,19 +140,24 @@ def test_sandbox_plays_into_the_host_server(pulse, tone, world_tmp):
     assert level > 2000, f"the tone did not reach the host's sink (RMS {level:.0f} of {len(raw)} bytes)"
 
 
-def test_microphone_no_refuses_recording_and_server_control(pulse):
+def test_microphone_no_refuses_recording_and_server_control(pulse, tone):
     before = pulse.modules()
-    r = sandbox(pulse, "--sound", "pulseaudio", "--", "sh", "-c",
+    r = sandbox(pulse, "--sound", "pulseaudio", "--ro-bind", f"{tone}:/tone.wav", "--", "sh", "-c",
                 "parec --raw -d t.monitor > /dev/null; echo parec=$?; "
                 "pactl load-module module-null-sink sink_name=evil; echo load=$?; "
-                "pactl list short clients; echo clients=$?; pactl info | grep -c 'Server Protocol'")
+                "pactl list short clients; echo clients=$?; "
+                "pactl upload-sample /tone.wav evil-sample; echo upload=$?; "
+                "pactl info | grep -c 'Server Protocol'")
     ok(r)
     out = r.stdout
     assert "parec=1" in out and "load=1" in out and "clients=1" in out, out
+    # a sample would outlive the container in the user's server
+    assert "upload=1" in out, out
     assert r.stdout.strip().endswith("1"), out   # pactl info works: the proxy passes what a player needs
     assert r.stderr.count("Access denied") >= 3, r.stderr
-    # nothing of the container's reached the server: no module loaded
+    # nothing of the container's reached the server: no module loaded, no sample
     assert pulse.modules() == before
+    assert "evil-sample" not in ok(pulse.pactl("list", "short", "samples"))
 
 
 def test_microphone_yes_records(pulse):

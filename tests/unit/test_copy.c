@@ -73,7 +73,7 @@ static struct stream start(void)
 static int receive(struct stream *s, const char *name, ab_error *err, struct copy_stats *st)
 {
     lseek(s->fd, 0, SEEK_SET);
-    int r = copy_receive(NULL, s->fd, destfd, name, "dest", st, err);
+    int r = copy_receive(NULL, s->fd, destfd, name, "dest", 0, st, err);
     close(s->fd);
     return r;
 }

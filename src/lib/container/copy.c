@@ -74,7 +74,8 @@ static int helper_work(struct job *J, int sock, ab_error *err)
         int r = copy_resolve_dest(rootfd, J->display, J->ctr_path, J->src_base, &parent, name, sizeof(name), where,
                                   sizeof(where), &res.err);
         if (r == 0) {
-            r = copy_receive(NULL, sock, parent, name, where, &st, &res.err);
+            /* inside, as the container's root: its modes as they come */
+            r = copy_receive(NULL, sock, parent, name, where, 0, &st, &res.err);
             close(parent);
         }
         res.dropped_setid = st.dropped_setid;
@@ -262,8 +263,14 @@ static int host_side(struct job *J, int sock)
         J->buf[J->len] = '\0';
         return 0;
     }
-    if (J->kind == JOB_OUT)
-        return copy_receive(J->c->ctx, sock, J->host_fd, J->host_name, J->host_where, J->st, err);
+    if (J->kind == JOB_OUT) {
+        /* on the host: the caller's umask, and never group or other write
+         * from the container's modes */
+        mode_t um = umask(0);
+        umask(um);
+        return copy_receive(J->c->ctx, sock, J->host_fd, J->host_name, J->host_where, um | S_IWGRP | S_IWOTH,
+                            J->st, err);
+    }
     return copy_stream_to_tar(J->c->ctx, J->c->name, sock, J->host_fd, err);
 }
 

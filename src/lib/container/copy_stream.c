@@ -343,6 +343,7 @@ struct receiver {
     int top_parent;      /* where the first entry goes ... */
     const char *top_name;/* ... under this name */
     unsigned long dropped_setid;
+    mode_t mask;         /* mode bits never given (copy_receive()) */
     ab_error *err;
     int depth;
     char path[PATH_MAX]; /* below the top, for messages */
@@ -351,6 +352,7 @@ struct receiver {
 
 struct level {
     int fd;
+    bool created;        /* made by this copy: its mode and time are the stream's */
     uint32_t mode;
     struct timespec ts[2];
     size_t plen; /* R->path's length before this level */
@@ -405,6 +407,7 @@ static int recv_file(struct receiver *R, int dir, const char *name, const struct
     uint32_t mode = f->mode & ~(uint32_t)SETID;
     if (mode != f->mode)
         R->dropped_setid++;
+    mode &= ~(uint32_t)R->mask;
     struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = f->mtime, .tv_nsec = f->mtime_ns } };
     if (fchmod(fd, mode) < 0)
         return rfail(R, name, errno, "cannot set the mode");
@@ -459,8 +462,12 @@ static int receive(struct receiver *R)
                 break;
             }
             struct level *l = &stack[--depth];
-            fchmod(l->fd, l->mode);
-            futimens(l->fd, l->ts);
+            /* a directory that was there (merged into) keeps its own mode:
+             * the stream's may be a hostile container's 0777 */
+            if (l->created) {
+                fchmod(l->fd, l->mode & ~(uint32_t)R->mask);
+                futimens(l->fd, l->ts);
+            }
             close(l->fd);
             R->plen = l->plen;
             R->path[R->plen] = '\0';
@@ -495,7 +502,8 @@ static int receive(struct receiver *R)
                 r = rfail(R, nm, 0, "too deep (more than 256 levels)");
                 break;
             }
-            if (mkdirat(dir, nm, 0700) < 0 && errno != EEXIST) {
+            bool created = mkdirat(dir, nm, 0700) == 0;
+            if (!created && errno != EEXIST) {
                 r = rfail(R, nm, errno, "cannot create the directory");
                 break;
             }
@@ -510,7 +518,7 @@ static int receive(struct receiver *R)
             uint32_t mode = f.mode & ~(uint32_t)SETID;
             if (mode != f.mode)
                 R->dropped_setid++;
-            stack[depth] = (struct level){ .fd = fd, .mode = mode, .plen = R->plen,
+            stack[depth] = (struct level){ .fd = fd, .created = created, .mode = mode, .plen = R->plen,
                                            .ts = { { .tv_nsec = UTIME_OMIT },
                                                    { .tv_sec = f.mtime, .tv_nsec = f.mtime_ns } } };
             if (depth > 0 && R->plen + 1 + f.namelen < sizeof(R->path))
@@ -644,14 +652,16 @@ int stream_send_tree(struct sender *S, int fd, const struct stat *st, const char
     return r;
 }
 
-int copy_receive(struct ab_ctx *ctx, int in, int dirfd, const char *name, const char *display, struct copy_stats *st,
+int copy_receive(struct ab_ctx *ctx, int in, int dirfd, const char *name, const char *display, mode_t mask,
+                 struct copy_stats *st,
                  ab_error *err)
 {
     struct rbuf *rb = calloc(1, sizeof(*rb));
     if (!rb)
         return ab_fail(err, ENOMEM, "out of memory");
     rb->fd = in;
-    struct receiver R = { .r = rb, .ctx = ctx, .display = display, .top_parent = dirfd, .top_name = name, .err = err };
+    struct receiver R = { .r = rb, .ctx = ctx, .display = display, .top_parent = dirfd, .top_name = name,
+                          .mask = mask, .err = err };
     int r = receive(&R);
     st->dropped_setid += R.dropped_setid;
     free(rb);

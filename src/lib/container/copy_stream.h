@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "context.h"
 #include "container/copy.h"
@@ -83,9 +84,12 @@ int stream_send_tree(struct sender *S, int fd, const struct stat *st, const char
 
 /* Receive a stream from IN: its top entry is made as NAME in DIRFD ("."
  * for DIRFD itself), everything else below it, one name at a time, never
- * through a symlink; set-id bits dropped.  Warnings go to CTX's log. */
-int copy_receive(struct ab_ctx *ctx, int in, int dirfd, const char *name, const char *display, struct copy_stats *st,
-                 ab_error *err);
+ * through a symlink; set-id bits dropped, and the bits of MASK (on the
+ * host: the caller's umask and group/other write, so that a container's
+ * 0777 does not become a host directory's).  A directory that exists is
+ * merged into and keeps its own mode.  Warnings go to CTX's log. */
+int copy_receive(struct ab_ctx *ctx, int in, int dirfd, const char *name, const char *display, mode_t mask,
+                 struct copy_stats *st, ab_error *err);
 
 /* The last component of PATH into OUT; "" for "/", ".", "..". */
 void copy_base_of(const char *path, char *out, size_t size);

@@ -50,7 +50,7 @@ enum {
 
 /* What a client may ask.  Not here (refused): EXIT, module loading and
  * unloading, killing or moving others' clients and streams, the list of
- * other clients, modules, samples and streams, device volumes, default
+ * other clients, modules, samples and streams, sample uploads, device volumes, default
  * devices, ports, profiles, suspending, extensions (stream-restore,
  * device-manager), the shared-memory channels, and recording unless
  * --microphone yes. */
@@ -59,7 +59,9 @@ static const uint8_t always[] = {
     3, 4,        /* CREATE/DELETE_PLAYBACK_STREAM */
     9, 10,       /* SET_CLIENT_NAME, LOOKUP_SINK */
     12, 13, 14,  /* DRAIN_PLAYBACK_STREAM, STAT, GET_PLAYBACK_LATENCY */
-    15, 16, 17, 18,   /* CREATE/DELETE/FINISH_UPLOAD_STREAM, PLAY_SAMPLE: event sounds */
+    18,          /* PLAY_SAMPLE: the user's event sounds, by name (uploads are refused:
+                  * a sample outlives the container in the user's server, can
+                  * replace the user's own, and has no count limit) */
     20, 21, 22,  /* GET_SERVER_INFO, GET_SINK_INFO(_LIST) */
     23, 24,      /* GET_SOURCE_INFO(_LIST): names of devices only */
     35,          /* SUBSCRIBE: events are object indices and kinds */

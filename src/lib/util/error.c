@@ -8,11 +8,11 @@
  * files, values from appbox.conf): no control character of it reaches the
  * user's terminal, and a message stays one line.  \n and \t are written as
  * such, any other control byte as \xNN. */
-static void escape_controls(char *msg, size_t size)
+void ab_escape_controls(char *msg, size_t size)
 {
-    char out[sizeof(((ab_error *)0)->msg)];
+    char out[4096];
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof(out); p++) {
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof(out) && o + 5 < size; p++) {
         if (*p >= 0x20 && *p != 0x7f)
             out[o++] = (char)*p;
         else if (*p == '\n' || *p == '\t')
@@ -33,7 +33,7 @@ int ab_error_setv(ab_error *err, enum ab_error_kind kind, int errnum,
         int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         if (errnum && n >= 0 && (size_t)n < sizeof(err->msg))
             snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(errnum));
-        escape_controls(err->msg, sizeof(err->msg));
+        ab_escape_controls(err->msg, sizeof(err->msg));
     }
     return errnum ? -errnum : -EINVAL;
 }
@@ -68,6 +68,6 @@ int ab_error_prefix(ab_error *err, const char *fmt, ...)
     char joined[sizeof(prefix) + sizeof(old) + 4];
     snprintf(joined, sizeof(joined), "%s: %s", prefix, old);
     snprintf(err->msg, sizeof(err->msg), "%.*s", (int)sizeof(err->msg) - 1, joined);
-    escape_controls(err->msg, sizeof(err->msg));
+    ab_escape_controls(err->msg, sizeof(err->msg));
     return err->errnum ? -err->errnum : -EINVAL;
 }

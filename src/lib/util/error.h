@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* What kind of failure: the CLI maps these onto exit codes. */
 enum ab_error_kind {
@@ -36,3 +37,8 @@ int ab_error_prefix(ab_error *err, const char *fmt, ...) __attribute__((format(p
 
 /* Exit code the CLI uses for this error. */
 int ab_error_exit_code(const ab_error *err);
+
+/* MSG (of SIZE bytes) with every control character but none written as
+ * text: \n and \t as such, others as \xNN (untrusted text never reaches
+ * the user's terminal raw).  Every ab_error message and log line gets it. */
+void ab_escape_controls(char *msg, size_t size);
