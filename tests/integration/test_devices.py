@@ -179,6 +179,37 @@ def test_killed_supervisor_group_is_removed(ctr, nodes):  # noqa: F811 (fixture)
     assert appbox_groups() == before
 
 
+def test_killed_sandbox_group_is_removed_by_the_next(appbox_bin):
+    """A SIGKILLed sandbox never runs its teardown: its (empty) devices
+    cgroup is removed by the next root start; a running one's is kept."""
+    require_root("only a root caller's container gets a devices cgroup")
+    before = appbox_groups()
+    argv = [appbox_bin, "sandbox", "--", "sh", "-c", "echo UP; exec sleep 600"]
+    keep = popen(argv, stdout=subprocess.PIPE, text=True)
+    victim = None
+    try:
+        assert keep.stdout.readline().strip() == "UP"
+        kept = appbox_groups() - before
+        victim = popen(argv, stdout=subprocess.PIPE, text=True)
+        assert victim.stdout.readline().strip() == "UP"
+        made = appbox_groups() - before - kept
+        assert len(kept) == 1 and len(made) == 1, (kept, made)
+        victim.kill()
+        victim.wait(timeout=10)
+        # its container died with it; its group is left (nobody tore down)
+        assert made <= appbox_groups()
+        ok(run([appbox_bin, "sandbox", "--", "true"]))
+        assert not (made & appbox_groups()), "the killed sandbox's cgroup was left"
+        assert kept <= appbox_groups(), "a running sandbox's cgroup was removed"
+    finally:
+        for p in (keep, victim):
+            if p:
+                p.kill()
+                p.wait(timeout=10)
+    ok(run([appbox_bin, "sandbox", "--", "true"]))
+    assert appbox_groups() == before
+
+
 # --- fake nodes and a fake NVIDIA driver, in a private mount namespace
 
 def overlay_script(appbox, world_tmp, appbox_args, command, libs=True):

@@ -3,6 +3,7 @@
 #include "cgroup/cgroup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 
 int cgroup_access_parse(const char *letters)
 {
@@ -164,6 +166,16 @@ int cgroup_attach(const struct cgroup_backend *b, const char *path, pid_t pid, a
     if (!cgroup_path_is_ours(path))
         return ab_fail(err, EINVAL, "refusing to join the cgroup %s: not one of appbox's", path);
     return b->attach(path, pid, err);
+}
+
+void cgroup_sweep(const char *path)
+{
+    if (!cgroup_path_is_ours(path))
+        return;
+    _cleanup_free_ char *parent = strndup(path, (size_t)(strrchr(path, '/') - path));
+    _cleanup_close_ int fd = parent ? open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd >= 0)
+        fs_sweep_dead_pid_dirs(fd, "appbox-", NULL);
 }
 
 void cgroup_destroy(const struct cgroup_backend *b, const char *path)

@@ -105,3 +105,9 @@ int cgroup_set_devices(const struct cgroup_backend *b, const char *path, const s
 int cgroup_attach(const struct cgroup_backend *b, const char *path, pid_t pid, ab_error *err);
 /* Remove PATH, retrying a little while its last processes exit; quiet. */
 void cgroup_destroy(const struct cgroup_backend *b, const char *path);
+/* Remove the empty groups next to PATH (made by cgroup_devices_path())
+ * whose appbox is gone: a SIGKILLed sandbox's, which never ran its
+ * teardown.  Their names carry the pid of the process that chose them
+ * (the sandbox; for a named container the one that started it, whose
+ * group is never empty while the container runs).  Quiet. */
+void cgroup_sweep(const char *path);

@@ -308,6 +308,7 @@ static int devices_host_setup(struct runner *r, ab_error *err)
     int rc = build_rules(r->spec, &rules, &n, err);
     if (rc < 0)
         return rc;
+    cgroup_sweep(path);
     rc = cgroup_create(b, path, err);
     if (rc == 0)
         rc = cgroup_set_devices(b, path, rules, n, err);

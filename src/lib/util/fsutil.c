@@ -584,11 +584,11 @@ void fs_sweep_dead_pid_dirs(int dirfd, const char *prefix, const char *file)
         char *end;
         errno = 0;
         long pid = strtol(e->d_name + plen, &end, 10);
-        if (errno || end == e->d_name + plen || pid <= 0 || pid > INT32_MAX || (*end && *end != '.'))
+        if (errno || end == e->d_name + plen || pid <= 0 || pid > INT32_MAX)
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        int sub = openat(dirfd, e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int sub = file ? openat(dirfd, e->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
         if (sub >= 0) {
             unlinkat(sub, file, 0);
             close(sub);

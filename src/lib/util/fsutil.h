@@ -68,9 +68,10 @@ int fs_make_path(const char *path, ab_error *err);
  * deep). */
 int fs_remove_tree_at(int dirfd, const char *name, ab_error *err);
 
-/* Below DIRFD, remove the directories named PREFIX PID (optionally
- * followed by '.' and more) whose process PID no longer exists, with the
- * file FILE in each: what a throwaway sandbox made for itself and could
- * not remove when it was SIGKILLed.  Links are never followed; errors are
- * ignored (the next sweep tries again). */
+/* Below DIRFD, remove the directories named PREFIX PID (the end, or a
+ * non-digit and more after it) whose process PID no longer exists, with
+ * the file FILE (NULL: none) in each: what a throwaway sandbox made for
+ * itself and could not remove when it was SIGKILLed.  Links are never
+ * followed; a directory still in use (a cgroup with processes) stays;
+ * errors are ignored (the next sweep tries again). */
 void fs_sweep_dead_pid_dirs(int dirfd, const char *prefix, const char *file);
