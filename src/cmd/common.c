@@ -16,26 +16,33 @@ int cmd_report(const ab_error *err)
     return ab_error_exit_code(err);
 }
 
+/* "appbox: VERB: MSG" on stderr, MSG escaped as every message is (it may
+ * echo a container's names); returns CODE. */
+static int say(int code, const char *verb, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ab_escape_controls(msg, sizeof(msg));
+    fprintf(stderr, "appbox: %s: %s\n", verb, msg);
+    return code;
+}
+
 int cmd_usage_error(const char *verb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "appbox: %s: ", verb);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int code = say(2, verb, fmt, ap);
     va_end(ap);
-    return 2;
+    return code;
 }
 
 int cmd_fail(const char *verb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "appbox: %s: ", verb);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int code = say(125, verb, fmt, ap);
     va_end(ap);
-    return 125;
+    return code;
 }
 
 /* Whether WORD (up to its '=') is one of V's own options; *VALUE: it takes

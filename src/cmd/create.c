@@ -209,13 +209,6 @@ static int make_layered(struct ab_ctx *ctx, const char *name, const char *dir, c
     return install_packages(ctx, name, base, layer, lower, a, err);
 }
 
-/* Whether PATH is DIR or lies below it. */
-static bool path_below(const char *path, const char *dir)
-{
-    size_t len = strlen(dir);
-    return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
-}
-
 void cmd_warn_root_rw_binds(struct ab_ctx *ctx, const struct spec *s)
 {
     if (getuid() != 0)
@@ -240,7 +233,7 @@ void cmd_warn_root_rw_binds(struct ab_ctx *ctx, const struct spec *s)
         if (m->type != MOUNT_TYPE_BIND || (m->options & MOUNT_RO) || spec_mount_is_device(m) || !m->source)
             continue;
         /* trees in appbox's own store are idmapped: the container writes them */
-        if (real_data && path_below(m->source, real_data))
+        if (real_data && fs_path_within(m->source, real_data))
             continue;
         /* already the container user's, or anyone's to write */
         if (stat(m->source, &st) < 0 || st.st_uid == hu || (S_ISDIR(st.st_mode) && (st.st_mode & 0002)))

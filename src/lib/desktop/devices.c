@@ -89,15 +89,6 @@ static int add_ro_file(struct spec *s, const char *src, const char *dst, ab_erro
 /* Where a foreign root's container finds the host's NVIDIA driver. */
 #define NVIDIA_DIR "/run/appbox-nvidia"
 
-static bool env_has(const strv *env, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < env->n; i++)
-        if (strncmp(env->v[i], name, n) == 0 && env->v[i][n] == '=')
-            return true;
-    return false;
-}
-
 /* The loader, the shell, GLVND's EGL, Vulkan and OpenCL loaders: each
  * told where NVIDIA_DIR's files are, unless the user set the variable. */
 static int nvidia_env(struct spec *s, ab_error *err)
@@ -113,11 +104,8 @@ static int nvidia_env(struct spec *s, ab_error *err)
         { "OCL_ICD_VENDORS", NVIDIA_DIR "/OpenCL/vendors" },
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        if (env_has(&s->process.env, vars[i][0]))
-            continue;
-        char *kv;
-        if (asprintf(&kv, "%s=%s", vars[i][0], vars[i][1]) < 0 || strv_push_take(&s->process.env, kv) < 0)
-            return ab_fail(err, ENOMEM, "--gpu");
+        if (!spec_get_env(s, vars[i][0]) && spec_set_env(s, vars[i][0], vars[i][1], err) < 0)
+            return ab_error_prefix(err, "--gpu");
     }
     return 0;
 }

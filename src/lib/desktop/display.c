@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/fsutil.h"
 
 /* Fixed paths, as for pasta: never a PATH lookup for what a root caller runs. */
@@ -29,13 +30,6 @@
  * usual ones in scripts */
 #define PRIVATE_FIRST 100
 #define PRIVATE_LAST 999
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* appbox-x11auth: next to this appbox (a build tree), or in the libexec
  * directory it was installed with. */
@@ -76,23 +70,6 @@ static bool is_socket(const char *path)
 {
     struct stat st;
     return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static int set_env(struct spec *s, const char *name, const char *value, ab_error *err)
-{
-    char *kv;
-    if (asprintf(&kv, "%s=%s", name, value) < 0)
-        return ab_fail(err, ENOMEM, "cannot set %s", name);
-    size_t n = strlen(name) + 1;
-    for (size_t i = 0; i < s->process.env.n; i++)
-        if (strncmp(s->process.env.v[i], kv, n) == 0) {
-            free(s->process.env.v[i]);
-            s->process.env.v[i] = kv;
-            return 0;
-        }
-    if (strv_push_take(&s->process.env, kv) < 0)
-        return ab_fail(err, ENOMEM, "cannot set %s", name);
-    return 0;
 }
 
 /* A free display number for Xephyr: no socket and no lock file. */
@@ -188,8 +165,8 @@ int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
         snprintf(dst, sizeof(dst), "%s/wayland-0", dir);
         if (spec_add_mount(s, MOUNT_TYPE_BIND, sock, dst, DISPLAY_BIND_OPTIONS, NULL, "--display wayland") < 0)
             return ab_fail(err, ENOMEM, "--display");
-        if ((r = set_env(s, "XDG_RUNTIME_DIR", dir, err)) < 0 ||
-            (r = set_env(s, "WAYLAND_DISPLAY", "wayland-0", err)) < 0)
+        if ((r = spec_set_env(s, "XDG_RUNTIME_DIR", dir, err)) < 0 ||
+            (r = spec_set_env(s, "WAYLAND_DISPLAY", "wayland-0", err)) < 0)
             return r;
         return 0;
     }
@@ -237,7 +214,7 @@ int display_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
         display_release(s);
         return ab_fail(err, ENOMEM, "--display");
     }
-    if ((r = set_env(s, "DISPLAY", ":0", err)) < 0 || (r = set_env(s, "XAUTHORITY", DISPLAY_XAUTHORITY, err)) < 0) {
+    if ((r = spec_set_env(s, "DISPLAY", ":0", err)) < 0 || (r = spec_set_env(s, "XAUTHORITY", DISPLAY_XAUTHORITY, err)) < 0) {
         display_release(s);
         return r;
     }
@@ -311,9 +288,9 @@ static int wait_report(int fd, const char *what, ab_error *err)
 {
     char buf[1024];
     size_t len = 0;
-    long deadline = now_ms() + READY_TIMEOUT_MS;
+    long deadline = clock_now_ms() + READY_TIMEOUT_MS;
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - clock_now_ms();
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
             return ab_fail(err, ETIMEDOUT, "%s did not answer in %d seconds", what, READY_TIMEOUT_MS / 1000);
@@ -427,9 +404,9 @@ static int start_xephyr(struct runner *r, ab_error *err)
     /* ready: the number on the pipe; its end first: Xephyr died */
     char buf[32];
     size_t len = 0;
-    long deadline = now_ms() + READY_TIMEOUT_MS;
+    long deadline = clock_now_ms() + READY_TIMEOUT_MS;
     while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
-        long left = deadline - now_ms();
+        long left = deadline - clock_now_ms();
         struct pollfd pf = { .fd = p[0], .events = POLLIN };
         if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
             close(p[0]);

@@ -53,28 +53,6 @@ static const char fonts_conf[] =
     "  <dir>" HOSTFILES_DIR "/user-dot/fonts</dir>\n"
     "</fontconfig>\n";
 
-static bool path_within(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    return strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == '\0' || (n == 1 && b[0] == '/'));
-}
-
-/* Whether the container can write at PATH, below it or above it through a
- * read-write bind or a writable root: then what PATH names could be the
- * container's choice, and it is not followed. */
-static bool container_writable(const struct spec_container *c, const char *path)
-{
-    if (c->root && c->writable && (path_within(path, c->root) || path_within(c->root, path)))
-        return true;
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct spec_mount *m = &c->mounts[i];
-        if (m->type == MOUNT_TYPE_BIND && !(m->options & MOUNT_RO) && m->source &&
-            (path_within(path, m->source) || path_within(m->source, path)))
-            return true;
-    }
-    return false;
-}
-
 /* Bind host PATH (already checked: RESOLVED is its real path) at DEST,
  * pinned to the object opened now.  Returns 1 when bound, 0 when skipped. */
 static int bind_pinned(struct spec *s, const char *resolved, const char *dest, bool want_dir, uid_t owner_ok,
@@ -101,7 +79,7 @@ static int bind_pinned(struct spec *s, const char *resolved, const char *dest, b
 static int bind_system(struct spec *s, const char *path, const char *dest, bool want_dir, ab_error *err)
 {
     _cleanup_free_ char *real = realpath(path, NULL);
-    if (!real || container_writable(&s->container, path) || container_writable(&s->container, real))
+    if (!real || spec_container_can_write(&s->container, path) || spec_container_can_write(&s->container, real))
         return 0;
     return bind_pinned(s, real, dest, want_dir, 0, err);
 }
@@ -118,44 +96,18 @@ static int bind_home(struct spec *s, const char *home, const char *rel, const ch
     real = realpath(path, NULL);
     if (!real || strcmp(real, expect) != 0)
         return 0;
-    if (container_writable(&s->container, path) || container_writable(&s->container, real))
+    if (spec_container_can_write(&s->container, path) || spec_container_can_write(&s->container, real))
         return 0;
     return bind_pinned(s, real, dest, true, s->process.user.caller_uid, err);
-}
-
-static int set_env(struct spec *s, const char *name, const char *value, ab_error *err)
-{
-    char *kv;
-    if (asprintf(&kv, "%s=%s", name, value) < 0)
-        return ab_fail(err, ENOMEM, "cannot set %s", name);
-    size_t n = strlen(name) + 1;
-    for (size_t i = 0; i < s->process.env.n; i++)
-        if (strncmp(s->process.env.v[i], kv, n) == 0) {
-            free(s->process.env.v[i]);
-            s->process.env.v[i] = kv;
-            return 0;
-        }
-    if (strv_push_take(&s->process.env, kv) < 0)
-        return ab_fail(err, ENOMEM, "cannot set %s", name);
-    return 0;
-}
-
-static const char *get_env(const struct spec *s, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < s->process.env.n; i++)
-        if (strncmp(s->process.env.v[i], name, n) == 0 && s->process.env.v[i][n] == '=')
-            return s->process.env.v[i] + n + 1;
-    return NULL;
 }
 
 /* A variable of the caller's that passes as it is: short, one line. */
 static int pass_env(struct spec *s, const char *name, ab_error *err)
 {
     const char *v = getenv(name);
-    if (!v || !*v || strlen(v) > 256 || strpbrk(v, "\n\r") || get_env(s, name))
+    if (!v || !*v || strlen(v) > 256 || strpbrk(v, "\n\r") || spec_get_env(s, name))
         return 0;
-    return set_env(s, name, v, err);
+    return spec_set_env(s, name, v, err);
 }
 
 /* appbox's fonts.conf in the runtime directory, written when it is not
@@ -231,15 +183,15 @@ int hostfiles_resolve(struct ab_ctx *ctx, struct spec *s, ab_error *err)
         /* appbox's own file: root's, or a rootless caller's own */
         if ((r = bind_pinned(s, real, FONTS_CONF, false, s->process.user.caller_uid, err)) < 0)
             return r;
-        if (r > 0 && !get_env(s, "FONTCONFIG_FILE") && (r = set_env(s, "FONTCONFIG_FILE", FONTS_CONF, err)) < 0)
+        if (r > 0 && !spec_get_env(s, "FONTCONFIG_FILE") && (r = spec_set_env(s, "FONTCONFIG_FILE", FONTS_CONF, err)) < 0)
             return r;
     }
     if (data_dirs[0]) {
-        const char *have = get_env(s, "XDG_DATA_DIRS");
+        const char *have = spec_get_env(s, "XDG_DATA_DIRS");
         _cleanup_free_ char *v = NULL;
         if (asprintf(&v, "%s%s", have ? have : "/usr/local/share:/usr/share", data_dirs) < 0)
             return ab_fail(err, ENOMEM, "cannot set XDG_DATA_DIRS");
-        if ((r = set_env(s, "XDG_DATA_DIRS", v, err)) < 0)
+        if ((r = spec_set_env(s, "XDG_DATA_DIRS", v, err)) < 0)
             return r;
         /* libXcursor does not read XDG_DATA_DIRS: its own path, the
          * root's places first */
@@ -250,7 +202,7 @@ int hostfiles_resolve(struct ab_ctx *ctx, struct spec *s, ab_error *err)
                      strstr(data_dirs, HOSTFILES_DIR "/share") ? ":" HOSTFILES_DIR "/share/icons" : "",
                      strstr(data_dirs, "/local-share") ? ":" HOSTFILES_DIR "/local-share/icons" : "", "") < 0)
             return ab_fail(err, ENOMEM, "cannot set XCURSOR_PATH");
-        if (!get_env(s, "XCURSOR_PATH") && (r = set_env(s, "XCURSOR_PATH", xc, err)) < 0)
+        if (!spec_get_env(s, "XCURSOR_PATH") && (r = spec_set_env(s, "XCURSOR_PATH", xc, err)) < 0)
             return r;
     }
     if ((r = pass_env(s, "XCURSOR_THEME", err)) < 0 || (r = pass_env(s, "XCURSOR_SIZE", err)) < 0)
@@ -261,12 +213,12 @@ int hostfiles_resolve(struct ab_ctx *ctx, struct spec *s, ab_error *err)
     int zone = 0;
     if (c->root && (zone = bind_system(s, "/etc/localtime", LOCALTIME, false, err)) < 0)
         return zone;
-    if (!get_env(s, "TZ")) {
+    if (!spec_get_env(s, "TZ")) {
         const char *tz = getenv("TZ");
         if (tz && *tz && strlen(tz) <= 256 && !strpbrk(tz, "\n\r"))
-            r = set_env(s, "TZ", tz, err);
+            r = spec_set_env(s, "TZ", tz, err);
         else if (zone > 0)
-            r = set_env(s, "TZ", ":" LOCALTIME, err);
+            r = spec_set_env(s, "TZ", ":" LOCALTIME, err);
         else
             r = 0;
         if (r < 0)

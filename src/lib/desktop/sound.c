@@ -39,22 +39,6 @@ static void mark_at_start(struct spec *s)
     s->container.mounts[s->container.n_mounts - 1].options |= MOUNT_AT_START;
 }
 
-static int set_env(struct spec *s, const char *name, const char *value)
-{
-    char *kv;
-    if (asprintf(&kv, "%s=%s", name, value) < 0)
-        return -ENOMEM;
-    size_t n = strlen(name) + 1;
-    strv *env = &s->process.env;
-    for (size_t i = 0; i < env->n; i++)
-        if (strncmp(env->v[i], kv, n) == 0) {
-            free(env->v[i]);
-            env->v[i] = kv;
-            return 0;
-        }
-    return strv_push_take(env, kv);
-}
-
 /* Split PATH into an O_PATH fd of its directory and its last name. */
 static int open_parent(const char *path, const char **base)
 {
@@ -254,7 +238,7 @@ static int resolve_pulse(struct spec *s, struct ab_ctx *ctx, const char *name, a
     if (spec_add_bind(s, c->sound_dir, SOUND_DIR_INSIDE, true, "--sound") < 0)
         return ab_fail(err, ENOMEM, "--sound");
     mark_at_start(s);
-    if (set_env(s, "PULSE_SERVER", "unix:" SOUND_DIR_INSIDE "/" PROXY_SOCKET) < 0)
+    if (spec_set_env(s, "PULSE_SERVER", "unix:" SOUND_DIR_INSIDE "/" PROXY_SOCKET, NULL) < 0)
         return ab_fail(err, ENOMEM, "--sound");
     return 0;
 }
@@ -274,7 +258,7 @@ static int resolve_pipewire(struct spec *s, struct ab_ctx *ctx, ab_error *err)
     if (!s->container.sound_server || spec_add_bind(s, path, SOUND_DIR_INSIDE "/pipewire-0", true, "--sound") < 0)
         return ab_fail(err, ENOMEM, "--sound");
     mark_at_start(s);
-    if (set_env(s, "PIPEWIRE_RUNTIME_DIR", SOUND_DIR_INSIDE) < 0 || set_env(s, "PIPEWIRE_REMOTE", "pipewire-0") < 0)
+    if (spec_set_env(s, "PIPEWIRE_RUNTIME_DIR", SOUND_DIR_INSIDE, NULL) < 0 || spec_set_env(s, "PIPEWIRE_REMOTE", "pipewire-0", NULL) < 0)
         return ab_fail(err, ENOMEM, "--sound");
     return 0;
 }

@@ -31,18 +31,12 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 
 /* A fixed path, as for newuidmap: never a PATH lookup for a tool that a
  * root caller runs. */
 #define PASTA "/usr/bin/pasta"
 #define READY_TIMEOUT_MS 10000
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* Whether the network namespace of PID has an IPv4 default route (pasta's
  * --config-net adds it last, after the address). */
@@ -119,7 +113,7 @@ static int pasta_host_setup(struct runner *r, ab_error *err)
      * --runas 0:0: stays the container's root (pasta would change to
      *   "nobody", unmapped in a single-id map);
      * --netns + --netns-only: the container's network namespace, as fd 3;
-     *   pasta is already in its user namespace (runner_spawn_helper_in). */
+     *   pasta is already in its user namespace (helper_opts.userns_fd). */
     char *const argv[] = {
         PASTA, "-f", "-q", "--runas", "0:0", "--config-net", "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--no-map-gw",
         "--dns-forward", NET_PASTA_DNS, "--netns", "/proc/self/fd/3", "--netns-only", NULL,
@@ -137,11 +131,11 @@ static int pasta_host_setup(struct runner *r, ab_error *err)
     if (rc < 0)
         return rc;
     const struct runner_helper *h = &r->helpers[r->n_helpers - 1];
-    long deadline = now_ms() + READY_TIMEOUT_MS;
+    long deadline = clock_now_ms() + READY_TIMEOUT_MS;
     for (;;) {
         if (has_default_route(r->child))
             return 0;
-        long left = deadline - now_ms();
+        long left = deadline - clock_now_ms();
         if (left <= 0)
             return pasta_failed(errfd, err, "did not set up the container's network in %d seconds",
                                 READY_TIMEOUT_MS / 1000);

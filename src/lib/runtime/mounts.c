@@ -781,31 +781,6 @@ static bool in_private_store(int fd, const char *real_data)
  * host user can reach and which needs real root ownership: dpkg installs
  * setuid programs.  Where a file system cannot be idmapped, the tree is
  * bound plainly (files then show as nobody). */
-/* Whether A is B or lies below it. */
-static bool path_within(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    return strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == '\0' || (n == 1 && b[0] == '/'));
-}
-
-/* Whether the container's own ids can write to the tree at PATH through
- * another mount of the spec: a read-write bind (or a writable root) that
- * is PATH, holds it, or lies inside it.  Such a tree is never idmapped,
- * even read-only: what the container writes there through the plain mount
- * would show through the idmapped one as files of container root's. */
-static bool writable_by_container(const struct spec_container *c, const char *path)
-{
-    if (c->root && c->writable && (path_within(path, c->root) || path_within(c->root, path)))
-        return true;
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct spec_mount *m = &c->mounts[i];
-        if (m->type == MOUNT_TYPE_BIND && !(m->options & MOUNT_RO) && m->source &&
-            (path_within(path, m->source) || path_within(m->source, path)))
-            return true;
-    }
-    return false;
-}
-
 static int mounts_host_setup(struct runner *run, ab_error *err)
 {
     const struct spec *s = run->spec;
@@ -837,7 +812,7 @@ static int mounts_host_setup(struct runner *run, ab_error *err)
             continue;
         if ((!read_only || can_remount) && !in_private_store(at, real_data))
             continue;
-        if (read_only && !in_private_store(at, real_data) && writable_by_container(c, src))
+        if (read_only && !in_private_store(at, real_data) && spec_container_can_write(c, src))
             continue;
         _cleanup_close_ int t = open_tree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (t < 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 
 void runner_init(struct runner *r, const struct spec *s, struct ab_ctx *ctx, const char *name)
 {
@@ -130,23 +131,16 @@ int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], 
     return 0;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 void runner_stop_helpers(struct runner *r, int timeout_ms)
 {
     for (size_t i = 0; i < r->n_helpers; i++)
         kill(r->helpers[i].pid, SIGTERM);
-    long deadline = now_ms() + timeout_ms;
+    long deadline = clock_now_ms() + timeout_ms;
     for (size_t i = r->n_helpers; i-- > 0;) {
         struct runner_helper *h = &r->helpers[i];
         if (h->pidfd >= 0) {
             struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
-            long left = deadline - now_ms();
+            long left = deadline - clock_now_ms();
             if (poll(&p, 1, left > 0 ? (int)left : 0) == 0)
                 kill(h->pid, SIGKILL);
             close(h->pidfd);

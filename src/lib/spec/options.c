@@ -274,19 +274,10 @@ static int opt_env(struct spec *s, const char *flag, const char *value, ab_error
     if (!eq || !env_name_ok(value, (size_t)(eq - value)))
         return ab_usage(err, "%s: '%s' is not NAME=VALUE (NAME: letters, digits, '_')", flag, value);
     /* A later --env for the same name replaces the earlier one. */
-    size_t nlen = (size_t)(eq - value) + 1;
-    for (size_t i = 0; i < s->process.env.n; i++)
-        if (strncmp(s->process.env.v[i], value, nlen) == 0) {
-            char *c = strdup(value);
-            if (!c)
-                return ab_fail(err, ENOMEM, "%s", flag);
-            free(s->process.env.v[i]);
-            s->process.env.v[i] = c;
-            return 0;
-        }
-    if (strv_push(&s->process.env, value) < 0)
+    _cleanup_free_ char *name = strndup(value, (size_t)(eq - value));
+    if (!name)
         return ab_fail(err, ENOMEM, "%s", flag);
-    return 0;
+    return spec_set_env(s, name, eq + 1, err);
 }
 
 static int opt_chdir(struct spec *s, const char *flag, const char *value, ab_error *err)

@@ -9,6 +9,7 @@
 #include "cgroup/cgroup.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
+#include "util/fsutil.h"
 
 static int push_all(strv *v, const char *const *list)
 {
@@ -136,6 +137,46 @@ int spec_add_device_access(struct spec *s, const char *source, const char *desti
     if (r == 0)
         s->container.mounts[s->container.n_mounts - 1].dev_access = access;
     return r;
+}
+
+bool spec_container_can_write(const struct spec_container *c, const char *path)
+{
+    if (c->root && c->writable && (fs_path_within(path, c->root) || fs_path_within(c->root, path)))
+        return true;
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        const struct spec_mount *m = &c->mounts[i];
+        if (m->type == MOUNT_TYPE_BIND && !(m->options & MOUNT_RO) && m->source &&
+            (fs_path_within(path, m->source) || fs_path_within(m->source, path)))
+            return true;
+    }
+    return false;
+}
+
+int spec_set_env(struct spec *s, const char *name, const char *value, ab_error *err)
+{
+    char *kv;
+    if (asprintf(&kv, "%s=%s", name, value) < 0)
+        return ab_fail(err, ENOMEM, "cannot set %s", name);
+    size_t n = strlen(name) + 1;
+    strv *env = &s->process.env;
+    for (size_t i = 0; i < env->n; i++)
+        if (strncmp(env->v[i], kv, n) == 0) {
+            free(env->v[i]);
+            env->v[i] = kv;
+            return 0;
+        }
+    if (strv_push_take(env, kv) < 0)
+        return ab_fail(err, ENOMEM, "cannot set %s", name);
+    return 0;
+}
+
+const char *spec_get_env(const struct spec *s, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < s->process.env.n; i++)
+        if (strncmp(s->process.env.v[i], name, n) == 0 && s->process.env.v[i][n] == '=')
+            return s->process.env.v[i] + n + 1;
+    return NULL;
 }
 
 void spec_mount_to_front(struct spec *s, size_t i)

@@ -231,6 +231,16 @@ int spec_add_device_access(struct spec *s, const char *source, const char *desti
                            const char *origin);
 /* Move mount I to the front (its destination may be a parent of later ones). */
 void spec_mount_to_front(struct spec *s, size_t i);
+/* Whether the container's own ids can write at host PATH, below it or
+ * above it: through a read-write bind or a writable root that is PATH,
+ * holds it, or lies inside it.  What such a PATH names may be the
+ * container's choice: never followed, idmapped or trusted by the host. */
+bool spec_container_can_write(const struct spec_container *c, const char *path);
+/* NAME=VALUE in the process's environment, replacing one of that name;
+ * -ENOMEM (ERR filled, when given). */
+int spec_set_env(struct spec *s, const char *name, const char *value, ab_error *err);
+/* NAME's value in the process's environment, or NULL. */
+const char *spec_get_env(const struct spec *s, const char *name);
 
 /* Names for messages and `show`. */
 const char *net_mode_name(enum net_mode m);

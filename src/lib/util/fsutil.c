@@ -597,3 +597,9 @@ void fs_sweep_dead_pid_dirs(int dirfd, const char *prefix, const char *file)
     }
     closedir(d);
 }
+
+bool fs_path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' || (n == 1 && dir[0] == '/'));
+}

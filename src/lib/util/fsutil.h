@@ -75,3 +75,6 @@ int fs_remove_tree_at(int dirfd, const char *name, ab_error *err);
  * followed; a directory still in use (a cgroup with processes) stays;
  * errors are ignored (the next sweep tries again). */
 void fs_sweep_dead_pid_dirs(int dirfd, const char *prefix, const char *file);
+
+/* Whether PATH is DIR or lies below it (both absolute, normalised). */
+bool fs_path_within(const char *path, const char *dir);
