@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -196,7 +197,14 @@ def test_killed_sandbox_group_is_removed_by_the_next(appbox_bin):
         assert len(kept) == 1 and len(made) == 1, (kept, made)
         victim.kill()
         victim.wait(timeout=10)
-        # its container died with it; its group is left (nobody tore down)
+        # its container dies with it (parent-death signal, asynchronous):
+        # wait until the group is empty; the group itself is left, as
+        # nobody tore down
+        group = own_devices_group() / next(iter(made))
+        deadline = time.monotonic() + 10
+        while (group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not (group / "cgroup.procs").read_text().strip(), "the killed sandbox's container lives on"
         assert made <= appbox_groups()
         ok(run([appbox_bin, "sandbox", "--", "true"]))
         assert not (made & appbox_groups()), "the killed sandbox's cgroup was left"
