@@ -19,6 +19,7 @@
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
 #include "desktop/display.h"
+#include "net/net.h"
 #include "desktop/hostfiles.h"
 #include "spec/spec_json.h"
 #include "util/fsutil.h"
@@ -240,6 +241,7 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
      * session (spec.json), which never resolves again. */
     if (r == 0)
         r = sandbox_resolve(ctx, &s, c->name, err);
+    bool net_resolved = r == 0;
     /* The sources must be the objects the container was made with: it may
      * have swapped a path below one of its read-write binds since. */
     if (r == 0)
@@ -260,6 +262,9 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
         else
             display_release(&s);
     }
+    /* What net_resolve() reserved, where no supervisor came to own it */
+    if (r < 0 && net_resolved)
+        net_release(ctx, &s);
     spec_free(&s);
     return r;
 }

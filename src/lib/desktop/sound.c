@@ -378,43 +378,15 @@ static int sound_prepare(struct runner *r, ab_error *err)
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         fchmodat(pdir, PROXY_SOCKET, 0666, 0) < 0 || listen(lfd, 64) < 0)
         return ab_fail(err, errno, "--sound: cannot listen on %s/" PROXY_SOCKET, c->sound_dir);
-    if (r->n_helpers >= RUNNER_MAX_HELPERS)
-        return ab_fail(err, EMFILE, "cannot start the sound proxy: too many helper processes");
-
     /* The proxy is a fork of the runner (no program to find or trust),
      * with only its two fds: the runner's locks, sockets and pipes are
      * closed before it serves anyone. */
-    pid_t owner = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
+    const int keep[] = { lfd, sdir };
+    pid_t pid = runner_fork_helper(r, "appbox-sound", NULL, keep, 2, err);
     if (pid < 0)
-        return ab_fail(err, errno, "cannot start the sound proxy");
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (getppid() != owner)
-            _exit(127);
-        /* no handler of the runner's (not exec'd: they would stay) */
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP)
-                signal(sig, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-            _exit(127);
-        /* moved above 4 first: either may be 3 or 4 now */
-        int l = fcntl(lfd, F_DUPFD_CLOEXEC, 5), d = fcntl(sdir, F_DUPFD_CLOEXEC, 5);
-        if (l < 0 || d < 0 || dup3(l, 3, 0) < 0 || dup3(d, 4, 0) < 0)
-            _exit(127);
-        syscall(SYS_close_range, 5, ~0U, 0);
-        prctl(PR_SET_NAME, "appbox-sound", 0, 0, 0);
+        return ab_error_prefix(err, "--sound: cannot start the sound proxy");
+    if (pid == 0)
         pulse_proxy_run(3, 4, base, have_cookie ? cookie : NULL, c->microphone);
-    }
-    struct runner_helper *h = &r->helpers[r->n_helpers++];
-    h->pid = pid;
-    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    snprintf(h->name, sizeof(h->name), "sound proxy");
     return 0;
 }
 

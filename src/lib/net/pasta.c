@@ -149,6 +149,11 @@ static int pasta_host_setup(struct runner *r, ab_error *err)
     }
 }
 
+int nat_user_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
+{
+    return ab_usage(err, "--network nat as a user: not built yet");
+}
+
 const struct module pasta_module = {
     .name = "pasta",
     .host_setup = pasta_host_setup,

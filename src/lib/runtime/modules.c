@@ -12,7 +12,11 @@
 const struct module *const runtime_modules[] = {
     &idmap_module,    /* host: the id maps, first: every other step needs them */
     &devices_module,  /* host: the devices cgroup, PID 1 in it before "go" */
-    &pasta_module,    /* host: pasta on the network namespace (apt runs), after the maps */
+    &pasta_module,    /* host: pasta on the network namespace (apt runs, nat as a user), after the maps */
+    &nat_module,      /* host: root's nat: a veth into the bridge, nftables; the address inside */
+    &macvlan_module,  /* host: a macvlan link moved in, its address (DHCP) */
+    &proxy_module,    /* host: the proxy and DNS helper (its redirect inside, through its factory) */
+    &ports_module,    /* host: published ports, links, the link socket */
     &display_module,  /* host: the X cookie, Xephyr (before the mounts: they bind what it makes) */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
     &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */

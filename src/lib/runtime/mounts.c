@@ -341,6 +341,39 @@ static int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, 
 }
 
 /* Masks and read-only paths of the spec below TOP ("/proc", "/sys"). */
+/* The network's files: /etc/resolv.conf naming the network's nameserver
+ * (when it has one of appbox's), and /etc/hosts with the container's own
+ * name (at its address, when it has one) or a named network's file, which
+ * appbox keeps current as members come and go.  The host's network keeps
+ * the root's own files. */
+static int plan_network_files(struct mount_plan *p, const struct spec_container *c, ab_error *err)
+{
+    const struct spec_network *n = &c->network;
+    if (c->net == NET_HOST)
+        return 0;
+    if (n->dns) {
+        struct mount_op *op = ADD(p, OP_FILE_DATA, "/etc/resolv.conf");
+        if (asprintf(&op->owned, "nameserver %s\n", n->dns) < 0)
+            return ab_fail(err, ENOMEM, "cannot plan the mounts");
+        op->data = op->owned;
+    }
+    if (n->hosts) {
+        struct mount_op *op = ADD(p, OP_TREE, "/etc/hosts");
+        op->source = n->hosts;
+        op->attrs = RO_ATTRS | MOUNT_ATTR_NOEXEC;
+        op->flags = OPF_FILE;
+        return 0;
+    }
+    const char *name = c->hostname ? c->hostname : SPEC_DEFAULT_HOSTNAME;
+    int addr_len = n->addr ? (int)strcspn(n->addr, "/") : 9;
+    struct mount_op *op = ADD(p, OP_FILE_DATA, "/etc/hosts");
+    if (asprintf(&op->owned, "127.0.0.1\tlocalhost\n%.*s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                 addr_len, n->addr ? n->addr : "127.0.1.1", name) < 0)
+        return ab_fail(err, ENOMEM, "cannot plan the mounts");
+    op->data = op->owned;
+    return 0;
+}
+
 static int plan_masks(struct mount_plan *p, const struct spec_container *c, const char *top, ab_error *err)
 {
     size_t len = strlen(top);
@@ -447,6 +480,8 @@ static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
      * spec's own mounts, which may replace it */
     if (c->net == NET_PASTA)
         ADD(p, OP_FILE_DATA, "/etc/resolv.conf")->data = "nameserver " NET_PASTA_DNS "\n";
+    if ((r = plan_network_files(p, c, err)) < 0)
+        return r;
     /* the spec's own mounts, in order, last: they may go over anything above */
     for (size_t i = 0; i < c->n_mounts; i++) {
         const struct spec_mount *m = &c->mounts[i];

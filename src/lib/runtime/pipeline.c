@@ -71,6 +71,50 @@ void pipeline_teardown(const struct module *const *mods, struct runner *r)
     runner_stop_helpers(r, 1000);
 }
 
+/* The helper's side of a fork: what runner_spawn_helper() and
+ * runner_fork_helper() promise, up to the fds; false when it must exit. */
+static bool helper_child_setup(pid_t owner, const struct helper_opts *o)
+{
+    /* Dies with its owner, even a SIGKILLed one; checked after, as the
+     * owner may already be gone. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != owner)
+        return false;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The container's user namespace, before anything else: the helper
+     * then holds rights over the container's namespaces only, none over
+     * the host's.  setns() clears the death signal: armed again, and the
+     * owner checked again. */
+    if (o->userns_fd >= 0) {
+        /* as the namespace's root: an exec by an id unmapped there (a root
+         * runner's 0) would drop the capabilities it has there */
+        if (setns(o->userns_fd, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0)
+            return false;
+        setgroups(0, NULL); /* refused where setgroups is denied: none are held there */
+        if (setresuid(0, 0, 0) < 0)
+            return false;
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != owner)
+            return false;
+    }
+    if (!o->keep_stdio) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+            return false;
+    }
+    return o->stderr_fd < 0 || dup2(o->stderr_fd, 2) >= 0;
+}
+
+static void register_helper(struct runner *r, pid_t pid, const char *name)
+{
+    struct runner_helper *h = &r->helpers[r->n_helpers++];
+    h->pid = pid;
+    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    snprintf(h->name, sizeof(h->name), "%s", name);
+}
+
 int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
                         ab_error *err)
 {
@@ -85,36 +129,7 @@ int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], 
     if (pid < 0)
         return ab_fail(err, errno, "cannot start %s", name);
     if (pid == 0) {
-        /* Dies with its owner, even a SIGKILLed one; checked after, as the
-         * owner may already be gone. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (getppid() != owner)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        /* The container's user namespace, before anything else: the
-         * helper then holds rights over the container's namespaces only,
-         * none over the host's.  setns() clears the death signal: armed
-         * again, and the owner checked again. */
-        if (o->userns_fd >= 0) {
-            /* as the namespace's root: an exec by an id unmapped there (a
-             * root runner's 0) would drop the capabilities it has there */
-            if (setns(o->userns_fd, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0)
-                _exit(127);
-            setgroups(0, NULL); /* refused where setgroups is denied: none are held there */
-            if (setresuid(0, 0, 0) < 0)
-                _exit(127);
-            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            if (getppid() != owner)
-                _exit(127);
-        }
-        if (!o->keep_stdio) {
-            int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-                _exit(127);
-        }
-        if (o->stderr_fd >= 0 && dup2(o->stderr_fd, 2) < 0)
+        if (!helper_child_setup(owner, o))
             _exit(127);
         if (o->pass_fd >= 0) {
             if (o->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(o->pass_fd, 3) < 0)
@@ -124,11 +139,49 @@ int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], 
         execv(argv[0], argv);
         _exit(127);
     }
-    struct runner_helper *h = &r->helpers[r->n_helpers++];
-    h->pid = pid;
-    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    snprintf(h->name, sizeof(h->name), "%s", name);
+    register_helper(r, pid, name);
     return 0;
+}
+
+pid_t runner_fork_helper(struct runner *r, const char *name, const struct helper_opts *o, const int *keep,
+                         size_t n_keep, ab_error *err)
+{
+    static const struct helper_opts defaults = HELPER_OPTS_INIT;
+    if (!o)
+        o = &defaults;
+    if (r->n_helpers >= RUNNER_MAX_HELPERS)
+        return ab_fail(err, EMFILE, "cannot start %s: too many helper processes", name);
+    pid_t owner = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return ab_fail(err, errno, "cannot start %s", name);
+    if (pid == 0) {
+        /* not exec'd: the runner's handlers would stay */
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_DFL);
+        if (!helper_child_setup(owner, o))
+            _exit(127);
+        /* KEEP moved above the range first: any of them may be 3.. now */
+        int lowest = 3 + (int)n_keep;
+        int moved[16];
+        if (n_keep > ARRAY_SIZE(moved))
+            _exit(127);
+        for (size_t i = 0; i < n_keep; i++)
+            if ((moved[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, lowest)) < 0)
+                _exit(127);
+        for (size_t i = 0; i < n_keep; i++)
+            if (dup3(moved[i], 3 + (int)i, O_CLOEXEC) < 0)
+                _exit(127);
+        syscall(SYS_close_range, (unsigned)lowest, ~0U, 0);
+        char comm[16];
+        snprintf(comm, sizeof(comm), "%s", name);
+        prctl(PR_SET_NAME, comm, 0, 0, 0);
+        return 0;
+    }
+    register_helper(r, pid, name);
+    return pid;
 }
 
 void runner_stop_helpers(struct runner *r, int timeout_ms)

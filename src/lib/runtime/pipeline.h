@@ -109,5 +109,15 @@ struct helper_opts {
  * signal so that it dies with the runner. */
 int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
                         ab_error *err);
+/* Fork a helper process owned by R that runs appbox's own code (a proxy,
+ * a forwarder), not a program: signal handlers and mask reset, the death
+ * signal, fds 0-2 and the user namespace as O says (pass_fd unused; NULL:
+ * HELPER_OPTS_INIT), KEEP[0..N_KEEP) (at most 16) as fds 3, 4, ...
+ * (close-on-exec), every other fd closed, NAME as the process's name (15
+ * bytes).  Returns 0 in the helper, which never returns from its work
+ * (_exit), its pid in the runner (registered: stopped with the others),
+ * or a negative errno (ERR filled). */
+pid_t runner_fork_helper(struct runner *r, const char *name, const struct helper_opts *o, const int *keep,
+                         size_t n_keep, ab_error *err);
 /* Stop R's helpers: TERM, and KILL those still alive after TIMEOUT_MS. */
 void runner_stop_helpers(struct runner *r, int timeout_ms);

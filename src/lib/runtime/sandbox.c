@@ -27,6 +27,7 @@
 #include "desktop/devices.h"
 #include "desktop/sound.h"
 #include "desktop/display.h"
+#include "net/net.h"
 #include "desktop/hostfiles.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
@@ -725,7 +726,9 @@ static bool want_pty(void)
 int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
 {
     int r = sound_resolve(s, ctx, name, err);
-    return r < 0 ? r : spec_resolve(s, err);
+    if (r == 0)
+        r = spec_resolve(s, err);
+    return r < 0 ? r : net_resolve(ctx, s, name, err);
 }
 
 int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err)
@@ -739,8 +742,10 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
         r = display_resolve(ctx, s, NULL, err);
     if (r == 0 && (r = hostfiles_resolve(ctx, s, err)) < 0)
         display_release(s);
-    if (r < 0)
+    if (r < 0) {
+        net_release(ctx, s);
         return r;
+    }
     struct runner run;
     runner_init(&run, s, ctx, NULL);
     struct stdio_pipes stdio;

@@ -1,5 +1,6 @@
 #include "spec/options.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "net/netopts.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
@@ -85,11 +87,70 @@ static int opt_writable(struct spec *s, const char *flag, const char *value, ab_
 
 static int opt_network(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
-    enum net_mode m;
-    /* pasta is appbox's own, for apt runs; not a mode to ask for (yet) */
-    if (net_mode_from_name(value, &m) < 0 || m == NET_PASTA)
-        return ab_usage(err, "%s: '%s' is not a network mode (allowed: none, host)", flag, value);
-    s->container.net = m;
+    return net_parse_mode(s, flag, value, err);
+}
+
+/* The network's lists keep the canonical form of each value. */
+static int opt_publish(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    struct net_port p;
+    int r = net_parse_publish(flag, value, &p, err);
+    if (r < 0)
+        return r;
+    char buf[64];
+    net_format_publish(&p, buf, sizeof(buf));
+    return strv_push(&s->container.network.publish, buf) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_link(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    struct net_link l;
+    int r = net_parse_link(flag, value, &l, err);
+    if (r < 0)
+        return r;
+    char buf[64];
+    net_format_link(&l, buf, sizeof(buf));
+    return strv_push(&s->container.network.links, buf) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_allow(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    struct net_allow a;
+    int r = net_parse_allow(flag, value, &a, err);
+    if (r < 0)
+        return r;
+    char buf[300];
+    net_format_allow(&a, buf, sizeof(buf));
+    return strv_push(&s->container.network.allow, buf) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_subnet(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    struct in_addr a;
+    int prefix, r = net_parse_cidr(flag, value, false, &a, &prefix, err);
+    if (r < 0)
+        return r;
+    if (prefix > 29)
+        return ab_usage(err, "%s: '%s': a /%d holds no containers (at most /29)", flag, value, prefix);
+    uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+    if ((a.s_addr & ~mask) != 0)
+        return ab_usage(err, "%s: '%s' has host bits set (a subnet starts at its first address, e.g. "
+                             "10.89.3.0/24)", flag, value);
+    return set_string(&s->container.network.subnet, value) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_address(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    struct in_addr a;
+    int prefix, r = net_parse_cidr(flag, value, true, &a, &prefix, err);
+    if (r < 0)
+        return r;
+    return set_string(&s->container.network.address, value) < 0 ? ab_fail(err, ENOMEM, "%s", flag) : 0;
+}
+
+static int opt_allow_host_loopback(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    s->container.network.allow_host_loopback = true;
     return 0;
 }
 
@@ -474,7 +535,20 @@ const struct spec_option spec_options[] = {
     { "root", "DIR", "use DIR as / (read-only unless --writable); default: the host view", opt_root,
       "Container", "Root", false },
     { "writable", NULL, "make the --root directory writable", opt_writable, "Container", "Writable", false },
-    { "network", "MODE", "none (default: only lo) or host", opt_network, "Network", "Mode", false },
+    { "network", "MODE", "none (default: only lo), host, nat[:NAME], macvlan[:IFACE] or proxy", opt_network,
+      "Network", "Mode", false },
+    { "publish", "HOSTPORT:PORT", "the container's PORT at the host's HOSTPORT (nat, proxy; also "
+      "IP:HOSTPORT:PORT, and /udp)", opt_publish, "Network", "Publish", true },
+    { "link", "OTHER:PORT[:LOCALPORT]", "another running container's PORT on this one's loopback", opt_link,
+      "Network", "Link", true },
+    { "allow", "HOST[:PORT]", "proxy: a destination the container may connect to (a name, *.domain or an "
+      "address)", opt_allow, "Network", "Allow", true },
+    { "subnet", "A.B.C.D/N", "nat as root: the network's subnet (default: a free 10.89.N.0/24)", opt_subnet,
+      "Network", "Subnet", false },
+    { "address", "A.B.C.D[/N]", "nat as root, macvlan: the container's address (default: allocated, DHCP)",
+      opt_address, "Network", "Address", false },
+    { "allow-host-loopback", NULL, "nat as a user: let the container reach the host's loopback services",
+      opt_allow_host_loopback, "Network", "AllowHostLoopback", false },
     { "bind", "SRC[:DST]", "bind host path SRC read-write at DST (default SRC)", opt_bind,
       "Files", "Bind", true },
     { "ro-bind", "SRC[:DST]", "bind host path SRC read-only at DST", opt_ro_bind, "Files", "BindReadOnly", true },
@@ -607,17 +681,19 @@ int spec_parse_args_full(struct spec *s, int argc, char **argv, spec_unknown_fn 
                 continue;
             }
         }
-        if (a[1] != '-')
+        /* the one short option: podman's and docker's -p */
+        bool short_publish = strcmp(a, "-p") == 0;
+        if (a[1] != '-' && !short_publish)
             return ab_usage(err, "%s: unknown option (options are long, e.g. --bind; see --help)", a);
         char name[64];
-        const char *eq = strchr(a + 2, '=');
-        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        const char *eq = short_publish ? NULL : strchr(a + 2, '=');
+        size_t nlen = short_publish ? strlen("publish") : eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
         if (nlen == 0 || nlen >= sizeof(name))
             return ab_usage(err, "%s: unknown option (see --help)", a);
-        memcpy(name, a + 2, nlen);
+        memcpy(name, short_publish ? "publish" : a + 2, nlen);
         name[nlen] = '\0';
         char flag[72];
-        snprintf(flag, sizeof(flag), "--%s", name);
+        snprintf(flag, sizeof(flag), short_publish ? "-p" : "--%s", name);
 
         const struct spec_option *o = spec_option_find(name);
         const char *alias_value = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cgroup/cgroup.h"
+#include "net/netopts.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
@@ -75,6 +76,21 @@ void spec_free(struct spec *s)
     free(c->display.host_display);
     free(c->display.host_auth);
     free(c->display.dir);
+    struct spec_network *n = &c->network;
+    free(n->name);
+    free(n->iface);
+    free(n->subnet);
+    free(n->address);
+    strv_clear(&n->allow);
+    strv_clear(&n->publish);
+    strv_clear(&n->links);
+    free(n->addr);
+    free(n->gateway);
+    free(n->bridge);
+    free(n->host_veth);
+    free(n->dns);
+    free(n->hosts);
+    free(n->dir);
     spec_process_free(&s->process);
     memset(s, 0, sizeof(*s));
 }
@@ -207,6 +223,9 @@ static const char *const net_names[] = {
     [NET_NONE] = "none",
     [NET_HOST] = "host",
     [NET_PASTA] = "pasta",
+    [NET_NAT] = "nat",
+    [NET_MACVLAN] = "macvlan",
+    [NET_PROXY] = "proxy",
 };
 
 const char *net_mode_name(enum net_mode m)
@@ -287,6 +306,9 @@ int spec_validate(const struct spec *s, ab_error *err)
                              "(every client of it may record, unless a portal grants access): add "
                              "--microphone yes, or use --sound pulseaudio (PipeWire's pulse server, through "
                              "appbox's playback-only proxy)");
+    int r = net_validate(c, err);
+    if (r < 0)
+        return r;
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;

@@ -27,6 +27,42 @@ enum net_mode {
     NET_HOST,       /* the host's network namespace */
     NET_PASTA,      /* own network namespace, pasta's user-mode networking, the host's loopback out of
                      * reach; internal (apt runs), not accepted from --network or appbox.conf */
+    NET_NAT,        /* a private address, out through NAT: a veth into a bridge (root), pasta (a user) */
+    NET_MACVLAN,    /* an address of its own on a host interface (root), by DHCP or --address */
+    NET_PROXY,      /* only lo; outgoing TCP and DNS through appbox's allow-list relay */
+};
+
+/* How a NET_NAT network is carried (set by net_resolve()). */
+enum net_backend {
+    NET_BACKEND_NONE = 0,
+    NET_BACKEND_BRIDGE,       /* root: a veth into a bridge, nftables masquerade */
+    NET_BACKEND_PASTA,        /* a user: pasta (package passt) */
+    NET_BACKEND_SLIRP4NETNS,  /* a user without pasta: slirp4netns */
+};
+
+/* A network's settings beyond its mode (net/).  The lists hold canonical
+ * strings (net/netopts.h parses and writes them), so that spec.json and
+ * `show` carry them as text. */
+struct spec_network {
+    char *name;               /* nat: the named network (nat:NAME); NULL: one of the container's own */
+    char *iface;              /* macvlan: the host interface; NULL: the default route's */
+    char *subnet;             /* nat (root): the network's IPv4 subnet "A.B.C.D/N"; NULL: allocated */
+    char *address;            /* nat (root), macvlan: "A.B.C.D[/N]"; NULL: allocated (nat), DHCP (macvlan) */
+    bool allow_host_loopback; /* nat as a user: the host's loopback reachable from the container */
+    strv allow;               /* proxy: "HOST[:PORT]" (HOST a name, "*.domain" or an address) */
+    strv publish;             /* "IP:HOSTPORT:PORT/PROTO" */
+    strv links;               /* "OTHER:PORT:LOCALPORT" */
+    /* Set at start (net_resolve()), kept in spec.json for sessions, `show`
+     * and a teardown after a SIGKILLed supervisor. */
+    int backend;              /* enum net_backend (nat) */
+    char *addr;               /* the container's address with its prefix ("10.89.0.5/24"), when it has one */
+    char *gateway;            /* its default gateway */
+    char *bridge;             /* nat (root): the bridge */
+    char *host_veth;          /* nat (root): the host's end of the veth pair */
+    char *dns;                /* the nameserver its /etc/resolv.conf names; NULL: the root's own file */
+    char *hosts;              /* a host file bound read-only as /etc/hosts (a named network's, kept current
+                               * as members come and go); NULL: a file of appbox's with the container's name */
+    char *dir;                /* a runtime directory of appbox's for the network helper (sockets, log) */
 };
 
 /* Sound (desktop/sound.c): which host sound server the container reaches. */
@@ -147,6 +183,7 @@ struct spec_container {
     struct spec_mount *mounts;   /* the user's mounts, in order, after the defaults */
     size_t n_mounts;
     enum net_mode net;
+    struct spec_network network;   /* the rest of the network's settings */
     char *hostname;          /* NULL until resolved: then the default */
     strv masked_paths;       /* absolute paths under /proc and /sys hidden from the app */
     strv readonly_paths;     /* absolute paths under /proc made read-only */
