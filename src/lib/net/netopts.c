@@ -312,8 +312,9 @@ int net_validate(const struct spec_container *c, ab_error *err)
 {
     const struct spec_network *n = &c->network;
     const char *mode = net_mode_name(c->net);
-    if (n->publish.n && c->net != NET_NAT && c->net != NET_PROXY)
-        return ab_usage(err, "--publish (Publish=) needs --network nat or proxy (the network is %s)", mode);
+    if (n->publish.n && c->net == NET_HOST)
+        return ab_usage(err, "--publish (Publish=) needs a network of the container's own (the network is host: "
+                             "its ports are the host's already)");
     if (n->links.n && c->net == NET_HOST)
         return ab_usage(err, "--link (Link=) needs a network of the container's own (the network is host: "
                              "the other container's port would land on the host's loopback)");

@@ -537,8 +537,8 @@ const struct spec_option spec_options[] = {
     { "writable", NULL, "make the --root directory writable", opt_writable, "Container", "Writable", false },
     { "network", "MODE", "none (default: only lo), host, nat[:NAME], macvlan[:IFACE] or proxy", opt_network,
       "Network", "Mode", false },
-    { "publish", "HOSTPORT:PORT", "the container's PORT at the host's HOSTPORT (nat, proxy; also "
-      "IP:HOSTPORT:PORT, and /udp)", opt_publish, "Network", "Publish", true },
+    { "publish", "HOSTPORT:PORT", "the container's PORT at the host's HOSTPORT (also IP:HOSTPORT:PORT, "
+      "and /udp)", opt_publish, "Network", "Publish", true },
     { "link", "OTHER:PORT[:LOCALPORT]", "another running container's PORT on this one's loopback", opt_link,
       "Network", "Link", true },
     { "allow", "HOST[:PORT]", "proxy: a destination the container may connect to (a name, *.domain or an "
