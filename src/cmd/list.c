@@ -1,4 +1,5 @@
 /* list and show: what exists, and everything a container can reach. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -13,6 +14,8 @@
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
+#include "net/net.h"
+#include "net/netopts.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
 #include "runtime/resolve.h"
@@ -162,6 +165,97 @@ static const char *seccomp_name(const struct spec_process *p, const char *off)
     return p->io_uring ? "default filter, io_uring allowed" : "default filter";
 }
 
+/* The network: the mode, how it is carried, the address, and what is
+ * published, linked and allowed.  A stopped container's addresses are
+ * allocated at start. */
+static void print_network(const struct spec_container *sc, bool root_caller)
+{
+    const struct spec_network *n = &sc->network;
+    char mode[64];
+    net_format_mode(sc, mode, sizeof(mode));
+    printf("  network     ");
+    switch (sc->net) {
+    case NET_NONE: printf("none (only lo)"); break;
+    case NET_HOST: printf("host (shares the host's network)"); break;
+    case NET_PASTA: printf("pasta (own namespace, user-mode networking)"); break;
+    case NET_NAT:
+        if (n->backend == NET_BACKEND_PASTA || n->backend == NET_BACKEND_SLIRP4NETNS || (!n->backend && !root_caller))
+            printf("%s (user-mode NAT through %s; the host's loopback %s)", mode,
+                   n->backend == NET_BACKEND_SLIRP4NETNS ? "slirp4netns" : "pasta",
+                   n->allow_host_loopback ? "reachable (--allow-host-loopback)" : "out of reach");
+        else
+            printf("%s (a veth into bridge %s, NAT out; %s)", mode, n->bridge ? n->bridge : "appbox0/appboxN",
+                   n->name ? "reaches the members of its network by name" : "alone on its network");
+        break;
+    case NET_MACVLAN:
+        printf("%s (a MAC of its own on %s; address %s)", mode, n->iface ? n->iface : "the default route's interface",
+               n->address ? "fixed" : "by DHCP");
+        break;
+    case NET_PROXY:
+        printf("proxy (only lo; TCP out only to --allow destinations, through appbox's relay; DNS filtered)");
+        break;
+    }
+    if (n->addr)
+        printf("\n              address %s%s%s", n->addr, n->gateway ? " via " : "", n->gateway ? n->gateway : "");
+    else if (n->address)
+        printf("\n              address %s", n->address);
+    if (n->dns)
+        printf("\n              DNS %s%s", n->dns, strcmp(n->dns, NET_DNS_ADDR) == 0 ? " (appbox's)" : "");
+    for (size_t i = 0; i < n->publish.n; i++) {
+        struct net_port p;
+        ab_error e;
+        if (net_parse_publish("", n->publish.v[i], &p, &e) == 0)
+            printf("\n              published %s:%u -> %u/%s", inet_ntoa(p.host_ip), p.host_port, p.port,
+                   p.proto == IPPROTO_UDP ? "udp" : "tcp");
+    }
+    for (size_t i = 0; i < n->links.n; i++) {
+        struct net_link l;
+        ab_error e;
+        if (net_parse_link("", n->links.v[i], &l, &e) == 0)
+            printf("\n              link %s:%u -> 127.0.0.1:%u", l.other, l.port, l.local_port);
+    }
+    if (n->allow.n) {
+        printf("\n              allow");
+        for (size_t i = 0; i < n->allow.n; i++)
+            printf("%s %s", i ? "," : "", n->allow.v[i]);
+    }
+    printf("\n");
+}
+
+static json_object *json_strv(const strv *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < v->n; i++)
+        json_object_array_add(a, json_object_new_string(v->v[i]));
+    return a;
+}
+
+#define JSON_STR_OR_NULL(x) ((x) ? json_object_new_string(x) : NULL)
+
+/* The same as an object: "network_detail" in `show --json` ("network" is the mode). */
+static json_object *network_json(const struct spec_container *sc)
+{
+    const struct spec_network *n = &sc->network;
+    static const char *const backends[] = { [NET_BACKEND_NONE] = NULL, [NET_BACKEND_BRIDGE] = "bridge",
+                                            [NET_BACKEND_PASTA] = "pasta", [NET_BACKEND_SLIRP4NETNS] = "slirp4netns" };
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "mode", json_object_new_string(net_mode_name(sc->net)));
+    json_object_object_add(o, "name", JSON_STR_OR_NULL(n->name));
+    json_object_object_add(o, "interface", JSON_STR_OR_NULL(n->iface));
+    json_object_object_add(o, "backend", JSON_STR_OR_NULL(n->backend >= 0 && (size_t)n->backend < ARRAY_SIZE(backends)
+                                                              ? backends[n->backend] : NULL));
+    json_object_object_add(o, "address", JSON_STR_OR_NULL(n->addr ? n->addr : n->address));
+    json_object_object_add(o, "gateway", JSON_STR_OR_NULL(n->gateway));
+    json_object_object_add(o, "bridge", JSON_STR_OR_NULL(n->bridge));
+    json_object_object_add(o, "subnet", JSON_STR_OR_NULL(n->subnet));
+    json_object_object_add(o, "dns", JSON_STR_OR_NULL(n->dns));
+    json_object_object_add(o, "allow_host_loopback", json_object_new_boolean(n->allow_host_loopback));
+    json_object_object_add(o, "published", json_strv(&n->publish));
+    json_object_object_add(o, "links", json_strv(&n->links));
+    json_object_object_add(o, "allow", json_strv(&n->allow));
+    return o;
+}
+
 /* The sound line: the mode, where it goes, and what the app may do. */
 static void print_sound(const struct spec_container *sc)
 {
@@ -252,7 +346,9 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         json_object_array_add(files, m);
     }
     json_object_object_add(o, "files", files);
-    json_object_object_add(o, "network", json_object_new_string(net_mode_name(sc->net)));
+    char mode[64];
+    json_object_object_add(o, "network", json_object_new_string(net_format_mode(sc, mode, sizeof(mode))));
+    json_object_object_add(o, "network_detail", network_json(sc));
     json_object_object_add(o, "user", json_object_new_string(id->name));
     json_object_object_add(o, "uid", json_object_new_int((int)id->uid));
     json_object_object_add(o, "gid", json_object_new_int((int)id->gid));
@@ -335,9 +431,8 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
                                             : sc->gpu == SPEC_GPU_RENDER ? "GPU: render nodes and NVIDIA's" : "",
                    sc->gpu != SPEC_GPU_NONE && sc->webcam ? "; " : "", sc->webcam ? "webcam: /dev/video*" : "");
         printf("\n              access: %s", devices_enforcement(&s));
-        printf("\n  network     %s\n", sc->net == NET_NONE   ? "none (only lo)"
-                                         : sc->net == NET_PASTA ? "pasta (own namespace, user-mode networking)"
-                                                                : "host (shares the host's network)");
+        printf("\n");
+        print_network(sc, id->caller_uid == 0);
         print_sound(sc);
         char display[256];
         printf("  display     %s\n", display_describe(&sc->display, display, sizeof(display)));
