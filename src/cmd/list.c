@@ -37,6 +37,16 @@ static char *launcher_of(struct ab_ctx *ctx, const char *name)
 
 #define NO_BASE "(appbox.conf has an error)"
 
+static json_object *json_strv(const strv *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < v->n; i++)
+        json_object_array_add(a, json_object_new_string(v->v[i]));
+    return a;
+}
+
+#define JSON_STR_OR_NULL(x) ((x) ? json_object_new_string(x) : NULL)
+
 static const char *str_field(json_object *o, const char *key, const char *none);
 
 /* The BASE column: the base, "-" for remains, or why there is none. */
@@ -105,6 +115,20 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         json_object_object_add(o, "pid", running && pid > 0 ? json_object_new_int(pid) : NULL);
         json_object_object_add(o, "launcher", launcher ? json_object_new_string(launcher) : NULL);
         json_object_object_add(o, "launcher_shadows", shadows ? json_object_new_string(shadows) : NULL);
+        /* the network: a running container's as its supervisor resolved
+         * it (with its address), a stopped one's as appbox.conf says */
+        struct spec rs = { 0 };
+        ab_error e3 = { 0 };
+        bool have = running ? container_running_spec(ctx, n, &rs, &e3) == 0
+                            : ok && container_spec(&c, &c.conf, &rs, &e3) == 0;
+        char mode[64];
+        const struct spec_network *net = &rs.container.network;
+        json_object_object_add(o, "network", have ? json_object_new_string(net_format_mode(&rs.container, mode,
+                                                                                           sizeof(mode)))
+                                                  : NULL);
+        json_object_object_add(o, "address", have ? JSON_STR_OR_NULL(net->addr) : NULL);
+        json_object_object_add(o, "published", have ? json_strv(&net->publish) : NULL);
+        spec_free(&rs);
         if (!ok)
             json_object_object_add(o, "error", json_object_new_string(e2.msg));
         json_object_array_add(arr, o);
@@ -221,16 +245,6 @@ static void print_network(const struct spec_container *sc, bool root_caller)
     }
     printf("\n");
 }
-
-static json_object *json_strv(const strv *v)
-{
-    json_object *a = json_object_new_array();
-    for (size_t i = 0; i < v->n; i++)
-        json_object_array_add(a, json_object_new_string(v->v[i]));
-    return a;
-}
-
-#define JSON_STR_OR_NULL(x) ((x) ? json_object_new_string(x) : NULL)
 
 /* The same as an object: "network_detail" in `show --json` ("network" is the mode). */
 static json_object *network_json(const struct spec_container *sc)

@@ -395,9 +395,10 @@ def test_list_table_and_json(ctr):
     js = ctr.listing()
     assert js == [
         {"name": "la", "base": "host", "state": "stopped", "sessions": 0, "pid": None, "launcher": None,
-         "launcher_shadows": None},
+         "launcher_shadows": None, "network": "none", "address": None, "published": []},
         {"name": "lb", "base": f"dir:{ctr.src_root}", "state": "running", "sessions": 0, "pid": init,
-         "launcher": str(ctr.launcher("lb")), "launcher_shadows": None},
+         "launcher": str(ctr.launcher("lb")), "launcher_shadows": None, "network": "none", "address": None,
+         "published": []},
     ]
     ok(ctr.ab("stop", "lb"))
     assert ctr.info("lb")["pid"] is None
@@ -504,7 +505,7 @@ def test_config_bad_value_refused_file_unchanged(ctr):
     before = ctr.snapshot()
     r = ctr.ab("config", "cf2", "Network.Mode=wifi")
     line = one_line_error(r, code=2)
-    assert str(ctr.conf("cf2")) in line and "'wifi'" in line and "none, host" in line and "unchanged" in line
+    assert str(ctr.conf("cf2")) in line and "'wifi'" in line and "none (off), host (on), nat[:NAME]" in line and "unchanged" in line
     r = ctr.ab("config", "cf2", "Network.Bogus=1")
     line = one_line_error(r, code=2)
     assert "Network.Bogus" in line

@@ -181,7 +181,7 @@ def test_plus_network_overrides_for_one_start(store):
     assert set(host) == set(os.listdir("/sys/class/net"))
     assert ok(store.ab("config", "net1", "Network.Mode")).strip() == ""
     r = store.ab("run", "net1", "++network", "wifi", "++cmd", "true")
-    assert r.returncode == 2 and "'wifi'" in r.stderr and "none, host" in r.stderr
+    assert r.returncode == 2 and "'wifi'" in r.stderr and "none (off), host (on), nat[:NAME]" in r.stderr
 
 
 def test_plus_aptupdate_skips_a_root_without_apt(store):

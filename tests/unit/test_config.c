@@ -92,7 +92,7 @@ static void test_good_file(void **state)
 
 static void test_errors(void **state)
 {
-    expect_error("[Network]\nMode=wifi\n", ":2: [Network] Mode: 'wifi' is not a network mode (allowed: none, host)");
+    expect_error("[Network]\nMode=wifi\n", ":2: [Network] Mode: 'wifi' is not a network mode (allowed: none (off), host (on), nat[:NAME], macvlan[:IFACE] (separate[:IFACE]) or proxy)");
     expect_error("[Container]\nNope=1\n", ":2: [Container] Nope: unknown key");
     expect_error("[Weird]\nMode=none\n", "unknown section [Weird]");
     expect_error("[Container]\njust text\n", ":2: not a [Section] or Key=Value line");

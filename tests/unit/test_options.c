@@ -88,7 +88,7 @@ static void expect_usage(const char *opt, const char *value, const char *needle)
 static void test_bad_values(void **state)
 {
     expect_usage("--network", "wifi", "'wifi'");
-    expect_usage("--network", "wifi", "none, host");
+    expect_usage("--network", "wifi", "none (off), host (on), nat[:NAME], macvlan[:IFACE]");
     expect_usage("--bind", "/does/not/exist", "/does/not/exist");
     expect_usage("--bind", "/tmp:relative", "not an absolute path");
     expect_usage("--bind", "/tmp:/a/../b", "'..'");
