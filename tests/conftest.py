@@ -383,6 +383,10 @@ def _bin_dir():
         if (BUILD / helper).is_file():
             shutil.copy2(BUILD / helper, d / helper)
             os.chmod(d / helper, 0o755)
+    # the NSS module (test_nss.py loads it with LD_LIBRARY_PATH)
+    if (BUILD / "libnss_appbox.so.2").is_file():
+        shutil.copy2(BUILD / "libnss_appbox.so.2", d / "libnss_appbox.so.2")
+        os.chmod(d / "libnss_appbox.so.2", 0o755)
     esc = BUILD / "tests" / "security" / "ab-escape"
     if esc.is_file():
         shutil.copy2(esc, d / "ab-escape")
