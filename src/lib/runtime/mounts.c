@@ -251,6 +251,7 @@ enum {
     OPF_IF_DIR = 1u << 2,     /* only where the root has a directory there (else skipped) */
     OPF_IF_EXISTS = 1u << 3,  /* only where the path exists (masks: absent on this kernel) */
     OPF_SOURCE_KIND = 1u << 4, /* mount point kind (file or dir) follows the source */
+    OPF_IF_CREATABLE = 1u << 5, /* skipped where the mount point is missing and the root is read-only */
 };
 
 struct mount_op {
@@ -345,7 +346,8 @@ static int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, 
  * (when it has one of appbox's), and /etc/hosts with the container's own
  * name (at its address, when it has one) or a named network's file, which
  * appbox keeps current as members come and go.  The host's network keeps
- * the root's own files. */
+ * the root's own files; a read-only root without /etc (or without the
+ * file) goes without them. */
 static int plan_network_files(struct mount_plan *p, const struct spec_container *c, ab_error *err)
 {
     const struct spec_network *n = &c->network;
@@ -353,6 +355,7 @@ static int plan_network_files(struct mount_plan *p, const struct spec_container 
         return 0;
     if (n->dns) {
         struct mount_op *op = ADD(p, OP_FILE_DATA, "/etc/resolv.conf");
+        op->flags = OPF_IF_CREATABLE;
         if (asprintf(&op->owned, "nameserver %s\n", n->dns) < 0)
             return ab_fail(err, ENOMEM, "cannot plan the mounts");
         op->data = op->owned;
@@ -361,12 +364,13 @@ static int plan_network_files(struct mount_plan *p, const struct spec_container 
         struct mount_op *op = ADD(p, OP_TREE, "/etc/hosts");
         op->source = n->hosts;
         op->attrs = RO_ATTRS | MOUNT_ATTR_NOEXEC;
-        op->flags = OPF_FILE;
+        op->flags = OPF_FILE | OPF_IF_CREATABLE;
         return 0;
     }
     const char *name = c->hostname ? c->hostname : SPEC_DEFAULT_HOSTNAME;
     int addr_len = n->addr ? (int)strcspn(n->addr, "/") : 9;
     struct mount_op *op = ADD(p, OP_FILE_DATA, "/etc/hosts");
+    op->flags = OPF_IF_CREATABLE;
     if (asprintf(&op->owned, "127.0.0.1\tlocalhost\n%.*s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
                  addr_len, n->addr ? n->addr : "127.0.1.1", name) < 0)
         return ab_fail(err, ENOMEM, "cannot plan the mounts");
@@ -565,6 +569,10 @@ static int op_target(const struct mount_op *op, int rootfd, int stagefd, bool *s
     if ((op->flags & OPF_SOURCE_KIND) && fstat(op->tree, &st) == 0)
         as_file = !S_ISDIR(st.st_mode);
     int fd = fs_ensure_in_root(rootfd, op->dest, as_file, err);
+    if (fd == -EROFS && (op->flags & OPF_IF_CREATABLE)) {
+        *skip = true;
+        return fd;
+    }
     if (fd >= 0 && (op->flags & OPF_SOURCE_KIND)) {
         struct stat dt;
         if (fstat(fd, &dt) == 0 && S_ISDIR(dt.st_mode) == as_file) {
@@ -591,6 +599,8 @@ static int add_file_data(const struct mount_op *op, int rootfd, ab_error *err)
     if (t < 0)
         return ab_fail(err, errno, "cannot bind the container's %s", op->dest);
     _cleanup_close_ int dst = fs_ensure_in_root(rootfd, op->dest, true, err);
+    if (dst == -EROFS && (op->flags & OPF_IF_CREATABLE))
+        return 0;
     if (dst < 0)
         return ab_error_prefix(err, "cannot bind the container's %s", op->dest);
     int r = set_attrs(t, op->dest, RO_ATTRS, false, err);
