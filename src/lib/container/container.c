@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/proxy.h"
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
 #include "desktop/display.h"
@@ -586,6 +587,7 @@ int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
                                          "control.sock", "auto.stop", "stop.reason" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(ctx, name, files[i]);
+    proxy_log_remove(ctx, name);   /* NAME/network: the network helper's log */
     state_remove_dir(ctx, name);
     /* its base, when it was the last user of one the cache no longer
      * holds (image rm, or a newer build of it) */

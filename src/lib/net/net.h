@@ -35,10 +35,13 @@ extern const struct module nat_module;      /* nat.c: root's bridge, veth, nftab
 extern const struct module macvlan_module;  /* macvlan.c */
 extern const struct module proxy_module;    /* proxy.c: the allow-list relay and DNS */
 extern const struct module ports_module;    /* ports.c: --publish, --link, the link socket */
-/* NET_PASTA (internal, for apt runs: pasta.c): a network namespace of its
- * own with user-mode networking, the host's loopback out of reach. */
+/* pasta.c: user-mode networking (pasta, or slirp4netns where pasta is
+ * missing) for NET_PASTA (internal, for apt runs) and a user's NET_NAT: a
+ * network namespace of its own, the host's loopback out of reach (unless
+ * --allow-host-loopback). */
 extern const struct module pasta_module;
 
-/* The address the container's /etc/resolv.conf names under NET_PASTA;
- * pasta forwards DNS sent there to the host's first resolver. */
+/* The address the container's /etc/resolv.conf names under pasta (apt
+ * runs, a user's nat); pasta forwards DNS sent there to the host's first
+ * resolver. */
 #define NET_PASTA_DNS "169.254.1.1"
