@@ -68,7 +68,7 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                xvfb xserver-xephyr weston wayland-utils x11-utils x11-apps xauth   # --display
                fontconfig fonts-dejavu-core   # test_desktop_files.py: fc-list finds a home font
                dnsmasq-base curl   # tests/integration/netlab.py: the lab internet's DNS, the client
-               nftables   # --network proxy: its redirect (and the tests of it)
+               nftables   # --network nat as root, proxy: /usr/sbin/nft (their rules; test_nat.py, test_proxy.py)
                slirp4netns   # test_nat_user.py: --network nat as a user where pasta is missing
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).

@@ -26,7 +26,7 @@ def lab_hosts_file(lab):
 def lab_names(netlab, appbox_bin, world_tmp):
     """netlab plus a way to resolve names in its host namespace as the
     test user or root; yields (lab, write_hosts, resolve)."""
-    require_root("the hosts file is root's (/run/appbox/net)")
+    require_root("the hosts file is root's (/run/appbox-net)")
     lib_dir = Path(appbox_bin).parent
     if not (lib_dir / "libnss_appbox.so.2").is_file():
         pytest.skip("build/libnss_appbox.so.2 is not built")
