@@ -416,3 +416,67 @@ def test_concurrent_starts_get_distinct_addresses(lab, appbox_bin):
         p.stdin.close()
         assert p.wait(timeout=30) == 0
     assert_nothing_left(lab)
+
+
+# --- names: appbox's DNS inside, libnss_appbox on the host
+
+DNS_QUERY = r"""
+import socket, struct, sys
+name = sys.argv[1]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(q, ("127.0.0.11", 53))
+a = s.recv(4096)
+# the last answer's 4 bytes of address (one A record expected)
+print(socket.inet_ntoa(a[-4:]) if struct.unpack(">H", a[6:8])[0] else "none")
+"""
+
+
+def test_dns_forwards_and_answers_members(store, lab, appbox_bin):
+    """appbox's DNS at 127.0.0.11: internet names through the host's
+    resolver (the lab's dnsmasq), the container's own name and its
+    network's members from the network's hosts file."""
+    out = ok(sandbox(lab, appbox_bin, ["--network", "nat", "--", "curl", "-sS", "--max-time", "20",
+                                       f"http://{lab.NAME}/"]))
+    assert out == lab.page
+    mk(store, "dns1", "--network", "nat:dn")
+    mk(store, "dns2", "--network", "nat:dn")
+    ok(store.ab("start", "dns1"))
+    ok(store.ab("start", "dns2"))
+    a1, a2 = addr_of(store, "dns1"), addr_of(store, "dns2")
+    ask = lambda who, name: ok(store.ab("exec", who, "--", "python3", "-c", DNS_QUERY, name)).strip()
+    assert ask("dns1", "dns2") == a2
+    assert ask("dns2", "dns1") == a1
+    assert ask("dns1", "dns1") == a1
+    assert ask("dns1", lab.NAME) == lab.INET_ADDR
+    for n in ("dns1", "dns2"):
+        ok(store.ab("stop", n))
+
+
+def test_host_resolves_running_containers_by_name(store, lab, appbox_bin, world_tmp):
+    """libnss_appbox (with "hosts: files appbox" in a private
+    nsswitch.conf, the module of the build) gives the lab host each running
+    container's address, and forgets it when the container stops."""
+    lib_dir = os.path.dirname(appbox_bin)
+    if not os.path.exists(os.path.join(lib_dir, "libnss_appbox.so.2")):
+        pytest.skip("build/libnss_appbox.so.2 is not built")
+    nss = world_tmp / "nsswitch.conf"
+    nss.write_text("hosts: files appbox\n")
+
+    def resolve(name):
+        script = f"mount --bind {nss} /etc/nsswitch.conf && exec env LD_LIBRARY_PATH={lib_dir} getent hosts {name}"
+        return lab.run_in_host(["unshare", "-m", "sh", "-c", script])
+
+    mk(store, "named1", "--network", "nat")
+    ok(store.ab("start", "named1"))
+    addr = addr_of(store, "named1")
+    assert ok(resolve("named1")).split() == [addr, "named1"]
+    # and the lab host reaches it by that name
+    serve(store, "named1")
+    script = (f"mount --bind {nss} /etc/nsswitch.conf && LD_LIBRARY_PATH={lib_dir} "
+              f"exec sh -c '{fetch('http://named1:8080/')}'")
+    assert ok(lab.run_in_host(["unshare", "-m", "sh", "-c", script])) == "page of named1\n"
+    ok(store.ab("stop", "named1"))
+    assert resolve("named1").returncode == 2
