@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "net/net.h"
 #include "spec/options.h"
 #include "runtime/resolve.h"
 #include "runtime/sandbox.h"
@@ -61,8 +62,14 @@ int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv)
                         "including those that attack the kernel\n");
     /* Resolved here (sandbox_run() then leaves it as it is): the mounts
      * say whether the caller's working directory is there to start in. */
-    if (sandbox_resolve(ctx, &s, NULL, &err) < 0 || spec_follow_caller_cwd(&s.process, &s) < 0) {
+    if (sandbox_resolve(ctx, &s, NULL, &err) < 0) {
         spec_free(&s);
+        return cmd_report(&err);
+    }
+    if (spec_follow_caller_cwd(&s.process, &s) < 0) {
+        net_release(ctx, &s); /* what the network reserved */
+        spec_free(&s);
+        ab_fail(&err, ENOMEM, "cannot start the sandbox");
         return cmd_report(&err);
     }
     cmd_warn_root_rw_binds(ctx, &s);

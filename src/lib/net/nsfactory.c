@@ -162,12 +162,16 @@ int ns_factory_start(struct ns_factory *f, int userns_fd, int netns_fd, ab_error
         if (getppid() != owner)
             _exit(127);
         /* the user namespace first, as its root; then the network
-         * namespace it owns (setns() clears the death signal: again) */
-        if (setns(userns_fd, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0)
+         * namespace it owns (setns() clears the death signal: again).
+         * A map without 0 (a user without subordinate ids: one id) keeps
+         * the ids: setns() gave every capability there all the same,
+         * which is what sockets need (a program run there would lose
+         * them at exec). */
+        if (setns(userns_fd, CLONE_NEWUSER) < 0 || (setresgid(0, 0, 0) < 0 && errno != EINVAL))
             e = errno;
         if (!e) {
             setgroups(0, NULL);
-            if (setresuid(0, 0, 0) < 0 || setns(netns_fd, CLONE_NEWNET) < 0)
+            if ((setresuid(0, 0, 0) < 0 && errno != EINVAL) || setns(netns_fd, CLONE_NEWNET) < 0)
                 e = errno;
         }
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -73,6 +74,7 @@ struct child_args {
     const struct stdio_pipes *stdio; /* the container side's fds 0-2 (never the host's terminal) */
     bool service;          /* init waits for stop instead of running argv */
     sigset_t mask;         /* the signal mask before appbox blocked its own */
+    int lifeline;          /* read end of a pipe whose write end only the runner holds, for its life */
 };
 
 static void send_error(int sock, const ab_error *err)
@@ -403,7 +405,7 @@ static const char *pick_shell(const struct spec_user *id)
  * container's processes, no capability but CAP_KILL (as root inside, for
  * processes of other users), not dumpable (its /proc/1/exe is the appbox
  * binary on the host), and no fd but 0-2. */
-static void init_drop_privileges(const struct spec_user *id)
+static void init_drop_privileges(const struct spec_user *id, int lifeline)
 {
     ab_error err;
     struct spec_user as = *id;
@@ -412,10 +414,18 @@ static void init_drop_privileges(const struct spec_user *id)
         as.uid = 0;
         as.gid = 0;
     }
-    if (take_identity(&as, &err) == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* reset by the id change */
+    if (take_identity(&as, &err) == 0)
         caps_set(as.uid == 0 ? 1ULL << CAP_KILL : 0, &err); /* init never execs */
-    }
+    /* The id change and the capabilities dropped both clear the death
+     * signal: armed again after the last of them, or a SIGKILLed runner
+     * would leave the container running, orphaned. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* A runner that died before that sent no signal: its end of the
+     * lifeline is closed then (init cannot see its parent from its PID
+     * namespace to ask). */
+    struct pollfd lp = { .fd = lifeline, .events = POLLIN };
+    if (poll(&lp, 1, 0) > 0 && (lp.revents & (POLLHUP | POLLERR)))
+        _exit(128 + SIGKILL);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     syscall(SYS_close_range, 3, ~0U, 0);
@@ -509,7 +519,7 @@ static _Noreturn void child_main(const struct child_args *a)
         }
         fds_send(a->sock, fds, NS_COUNT, &ready, sizeof(ready));
         close(a->sock);
-        init_drop_privileges(id);
+        init_drop_privileges(id, a->lifeline);
         _exit(init_service_loop());
     }
     /* The command shares PID 1's memory until it execs (CLONE_VM |
@@ -540,7 +550,7 @@ static _Noreturn void child_main(const struct child_args *a)
      * may signal it), no capabilities, not dumpable (its /proc/1/exe is the
      * appbox binary on the host), and no fd but 0-2. */
     close(a->sock);
-    init_drop_privileges(id);
+    init_drop_privileges(id, a->lifeline);
     _exit(init_loop(cmd));
 }
 
@@ -626,23 +636,38 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
         pipeline_teardown(runtime_modules, run);
         return r;
     }
+    /* The lifeline's write end stays open in the runner until it exits
+     * (close-on-exec: no program it starts holds it; its forked helpers
+     * close it), never closed by hand. */
+    int lifeline[2];
+    if (pipe2(lifeline, O_CLOEXEC) < 0) {
+        r = ab_fail(err, errno, "cannot create the container's lifeline pipe");
+        close(sv[0]);
+        close(sv[1]);
+        pipeline_teardown(runtime_modules, run);
+        return r;
+    }
     struct child_args a = { .spec = s, .passenv = run->ctx ? &run->ctx->passenv : NULL, .sock = sv[1],
                             .want_pty = stdio->pty, .stdio = stdio, .service = service,
-                            .mask = *orig_mask };
+                            .mask = *orig_mask, .lifeline = lifeline[0] };
     fflush(NULL);
     pid_t pid = clone_child(s->container.namespaces);
     if (pid < 0) {
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        close(lifeline[0]);
+        close(lifeline[1]);
         pipeline_teardown(runtime_modules, run);
         return ab_fail(err, e, "cannot create the container's namespaces");
     }
     if (pid == 0) {
         close(sv[0]);
+        close(lifeline[1]);
         child_main(&a);
     }
     close(sv[1]);
+    close(lifeline[0]);
     run->child = pid;
     run->sock = sv[0];
 
@@ -725,6 +750,9 @@ static bool want_pty(void)
 
 int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
 {
+    /* once: what it reserves (an address, a port) must not be taken twice */
+    if (s->container.resolved)
+        return 0;
     int r = sound_resolve(s, ctx, name, err);
     if (r == 0)
         r = spec_resolve(s, err);
