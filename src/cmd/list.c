@@ -37,6 +37,18 @@ static char *launcher_of(struct ab_ctx *ctx, const char *name)
 
 #define NO_BASE "(appbox.conf has an error)"
 
+/* KEY's value in LEASE (macvlan.lease's "key=value" lines), into BUF. */
+static const char *lease_field(const char *lease, const char *key, char *buf, size_t n)
+{
+    size_t klen = strlen(key);
+    for (const char *l = lease; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, key, klen) == 0 && l[klen] == '=') {
+            snprintf(buf, n, "%.*s", (int)strcspn(l + klen + 1, "\n"), l + klen + 1);
+            return buf;
+        }
+    return NULL;
+}
+
 static json_object *json_strv(const strv *v)
 {
     json_object *a = json_object_new_array();
@@ -126,7 +138,12 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         json_object_object_add(o, "network", have ? json_object_new_string(net_format_mode(&rs.container, mode,
                                                                                            sizeof(mode)))
                                                   : NULL);
-        json_object_object_add(o, "address", have ? JSON_STR_OR_NULL(net->addr) : NULL);
+        _cleanup_free_ char *lease = have && running && rs.container.net == NET_MACVLAN
+                                         ? state_read_text(ctx, n, "macvlan.lease", 4096)
+                                         : NULL;
+        char leased[64];
+        const char *addr = lease ? lease_field(lease, "address", leased, sizeof(leased)) : NULL;
+        json_object_object_add(o, "address", have ? JSON_STR_OR_NULL(addr ? addr : net->addr) : NULL);
         json_object_object_add(o, "published", have ? json_strv(&net->publish) : NULL);
         spec_free(&rs);
         if (!ok)
@@ -192,7 +209,8 @@ static const char *seccomp_name(const struct spec_process *p, const char *off)
 /* The network: the mode, how it is carried, the address, and what is
  * published, linked and allowed.  A stopped container's addresses are
  * allocated at start. */
-static void print_network(const struct spec_container *sc, bool root_caller)
+/* LEASE: a running macvlan container's lease file, or NULL. */
+static void print_network(const struct spec_container *sc, bool root_caller, const char *lease)
 {
     const struct spec_network *n = &sc->network;
     char mode[64];
@@ -219,7 +237,18 @@ static void print_network(const struct spec_container *sc, bool root_caller)
         printf("proxy (only lo; TCP out only to --allow destinations, through appbox's relay; DNS filtered)");
         break;
     }
-    if (n->addr)
+    char addr[64], router[64], server[64], state[32], mac[32];
+    if (lease && lease_field(lease, "address", addr, sizeof(addr))) {
+        bool dhcp = lease_field(lease, "source", state, sizeof(state)) && strcmp(state, "dhcp") == 0;
+        printf("\n              address %s", addr);
+        if (lease_field(lease, "router", router, sizeof(router)) && *router)
+            printf(" via %s", router);
+        if (dhcp && lease_field(lease, "server", server, sizeof(server)))
+            printf(" (DHCP from %s, %s)", server,
+                   lease_field(lease, "state", state, sizeof(state)) ? state : "?");
+        if (lease_field(lease, "mac", mac, sizeof(mac)))
+            printf(", MAC %s", mac);
+    } else if (n->addr)
         printf("\n              address %s%s%s", n->addr, n->gateway ? " via " : "", n->gateway ? n->gateway : "");
     else if (n->address)
         printf("\n              address %s", n->address);
@@ -247,9 +276,11 @@ static void print_network(const struct spec_container *sc, bool root_caller)
 }
 
 /* The same as an object: "network_detail" in `show --json` ("network" is the mode). */
-static json_object *network_json(const struct spec_container *sc)
+static json_object *network_json(const struct spec_container *sc, const char *lease)
 {
     const struct spec_network *n = &sc->network;
+    char leased[64];
+    const char *have = lease ? lease_field(lease, "address", leased, sizeof(leased)) : NULL;
     static const char *const backends[] = { [NET_BACKEND_NONE] = NULL, [NET_BACKEND_BRIDGE] = "bridge",
                                             [NET_BACKEND_PASTA] = "pasta", [NET_BACKEND_SLIRP4NETNS] = "slirp4netns" };
     json_object *o = json_object_new_object();
@@ -258,7 +289,7 @@ static json_object *network_json(const struct spec_container *sc)
     json_object_object_add(o, "interface", JSON_STR_OR_NULL(n->iface));
     json_object_object_add(o, "backend", JSON_STR_OR_NULL(n->backend >= 0 && (size_t)n->backend < ARRAY_SIZE(backends)
                                                               ? backends[n->backend] : NULL));
-    json_object_object_add(o, "address", JSON_STR_OR_NULL(n->addr ? n->addr : n->address));
+    json_object_object_add(o, "address", JSON_STR_OR_NULL(have ? have : n->addr ? n->addr : n->address));
     json_object_object_add(o, "gateway", JSON_STR_OR_NULL(n->gateway));
     json_object_object_add(o, "bridge", JSON_STR_OR_NULL(n->bridge));
     json_object_object_add(o, "subnet", JSON_STR_OR_NULL(n->subnet));
@@ -362,7 +393,10 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "files", files);
     char mode[64];
     json_object_object_add(o, "network", json_object_new_string(net_format_mode(sc, mode, sizeof(mode))));
-    json_object_object_add(o, "network_detail", network_json(sc));
+    /* a running macvlan container's address is its DHCP lease's */
+    _cleanup_free_ char *lease = running && sc->net == NET_MACVLAN ? state_read_text(ctx, name, "macvlan.lease", 4096)
+                                                                   : NULL;
+    json_object_object_add(o, "network_detail", network_json(sc, lease));
     json_object_object_add(o, "user", json_object_new_string(id->name));
     json_object_object_add(o, "uid", json_object_new_int((int)id->uid));
     json_object_object_add(o, "gid", json_object_new_int((int)id->gid));
@@ -446,7 +480,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
                    sc->gpu != SPEC_GPU_NONE && sc->webcam ? "; " : "", sc->webcam ? "webcam: /dev/video*" : "");
         printf("\n              access: %s", devices_enforcement(&s));
         printf("\n");
-        print_network(sc, id->caller_uid == 0);
+        print_network(sc, id->caller_uid == 0, lease);
         print_sound(sc);
         char display[256];
         printf("  display     %s\n", display_describe(&sc->display, display, sizeof(display)));
