@@ -480,3 +480,26 @@ def test_host_resolves_running_containers_by_name(store, lab, appbox_bin, world_
     assert ok(lab.run_in_host(["unshare", "-m", "sh", "-c", script])) == "page of named1\n"
     ok(store.ab("stop", "named1"))
     assert resolve("named1").returncode == 2
+
+
+def test_show_and_list_say_where_the_container_is(store, lab):
+    """show: the mode, bridge, address, DNS, published ports; show --json
+    and list --json: the address the container really has."""
+    mk(store, "shown", "--network", "nat:sh", "-p", "18080:80")
+    out = ok(store.ab("show", "shown"))
+    assert "network     nat:sh (a veth into bridge appbox0/appboxN, NAT out" in out, out
+    assert "published 0.0.0.0:18080 -> 80/tcp" in out, out
+    ok(store.ab("start", "shown"))
+    addr = addr_of(store, "shown")
+    out = ok(store.ab("show", "shown"))
+    assert re.search(rf"address {re.escape(addr)}/24 via 10\.89\.\d+\.1", out), out
+    assert "DNS 127.0.0.11 (appbox's)" in out, out
+    import json
+    d = json.loads(ok(store.ab("show", "shown", "--json")))
+    assert d["network"] == "nat:sh"
+    det = d["network_detail"]
+    assert det["address"] == f"{addr}/24" and det["backend"] == "bridge" and det["bridge"].startswith("appbox")
+    assert det["published"] == ["0.0.0.0:18080:80/tcp"]
+    row = [r for r in json.loads(ok(store.ab("list", "--json"))) if r["name"] == "shown"][0]
+    assert row["network"] == "nat:sh" and row["address"] == f"{addr}/24", row
+    ok(store.ab("stop", "shown"))
