@@ -115,11 +115,31 @@ static bool is_option(const char *word, const char *own, enum cmd_spec_opts spec
     return word[0] == '-' || (spec == CMD_SPEC_PLUS && word[0] == '+' && word[1] == '+');
 }
 
+/* Options whose metavar is one word (MODE) but whose values are a list. */
+static const struct {
+    const char *option, *words;
+} value_words[] = {
+    { "network", "none|host|nat|nat:|macvlan|macvlan:|proxy|off|on|separate" },
+    { "display", "x11|x11-trusted|wayland|private|auto|none" },
+};
+
 /* The words a metavar such as "on|off" allows; false when it names none. */
 static bool offer_metavar(struct answer *a, const struct spec_option *o)
 {
-    if (!o || !o->metavar || !strchr(o->metavar, '|'))
+    const char *words = o ? o->metavar : NULL;
+    for (size_t i = 0; o && i < sizeof(value_words) / sizeof(value_words[0]); i++)
+        if (strcmp(o->name, value_words[i].option) == 0)
+            words = value_words[i].words;
+    if (!words || !strchr(words, '|'))
         return false;
+    if (words != o->metavar) {
+        for (const char *p = words; *p;) {
+            size_t n = strcspn(p, "|");
+            offer(a, p, n);
+            p += n + (p[n] == '|');
+        }
+        return true;
+    }
     /* "[a|b]": an optional value offers the same words */
     for (const char *p = o->metavar + (o->metavar[0] == '['); *p && *p != ']';) {
         size_t n = strcspn(p, "|]");

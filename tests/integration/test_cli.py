@@ -146,6 +146,8 @@ def test_bash_completion(ctr):
     start = bash_complete(ctr, "start", "calf", "++")
     assert "++network" in start and "++show" not in start, start
     assert set(bash_complete(ctr, "run", "calf", "++seccomp", "")) == {"on", "off"}
+    assert {"none", "host", "nat", "macvlan", "proxy"} <= set(bash_complete(ctr, "run", "calf", "++network", ""))
+    assert "private" in bash_complete(ctr, "create", "new", "--display", "")
     assert set(bash_complete(ctr, "create", "new", "--net")) == {"--network"}
     assert "--base" in bash_complete(ctr, "create", "new", "--")
     assert set(bash_complete(ctr, "image", "")) == {"list", "rm", "pull", "--help"}
