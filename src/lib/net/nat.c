@@ -568,9 +568,10 @@ out:
     return r;
 }
 
-/* Give back what resolve reserved, when no runner came to own it (or its
- * runner is gone). */
-void nat_bridge_release(struct ab_ctx *ctx, const struct spec *s)
+/* S's member given back (its veth, its place in the hosts files; the
+ * bridge and table with the last member), when it is the caller's own or
+ * its owner is dead; nothing otherwise. */
+static void give_back(const struct spec *s)
 {
     if (!is_ours(s))
         return;
@@ -593,21 +594,23 @@ void nat_bridge_release(struct ab_ctx *ctx, const struct spec *s)
     free(st);
 }
 
+/* What resolve reserved, when no runner came to own it (or its runner is
+ * gone). */
+void nat_bridge_release(struct ab_ctx *ctx, const struct spec *s)
+{
+    give_back(s);
+}
+
 /* --- the pipeline --- */
 
 /* eth0 in the container: its address, up, the default route via the
  * gateway, through a netlink socket made in its network namespace. */
 static int configure_inside(struct runner *r, const struct nat_net *n, const struct nat_member *m, ab_error *err)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)r->child);
-    _cleanup_close_ int ufd = open(path, O_RDONLY | O_CLOEXEC);
-    if (ufd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)r->child);
-    _cleanup_close_ int nfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (nfd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
+    _cleanup_close_ int ufd = -1, nfd = -1;
+    int opened = ns_open_container(r->child, &ufd, &nfd, err);
+    if (opened < 0)
+        return opened;
     struct ns_factory f;
     int rc = ns_factory_start(&f, ufd, nfd, err);
     if (rc < 0)
@@ -714,29 +717,11 @@ static int nat_host_setup(struct runner *r, ab_error *err)
     return rc;
 }
 
+/* Ours (the runner's), or a dead runner's after a SIGKILL, from the spec
+ * alone. */
 static void nat_teardown(struct runner *r)
 {
-    const struct spec *s = r->spec;
-    if (!is_ours(s))
-        return;
-    struct nat_state *st = calloc(1, sizeof(*st));
-    ab_error err;
-    if (!st || natstate_open(st, false, &err) < 0) {
-        free(st);
-        return;
-    }
-    int fd = nl_open();
-    struct nat_member *m = natstate_member(st, s->container.network.host_veth);
-    /* ours (the runner's), or a dead runner's (after a SIGKILL) */
-    if (m && (m->owner == getpid() || !natstate_alive(m->owner, m->owner_start))) {
-        drop_member(st, m, fd);
-        sweep(st, fd);
-        natstate_save(st, &err);
-    }
-    if (fd >= 0)
-        close(fd);
-    natstate_close(st);
-    free(st);
+    give_back(r->spec);
 }
 
 const struct module nat_module = {

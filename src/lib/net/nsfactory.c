@@ -131,6 +131,26 @@ static _Noreturn void serve(int sock)
     }
 }
 
+int ns_open_container(pid_t pid, int *userns_fd, int *netns_fd, ab_error *err)
+{
+    char path[64];
+    *userns_fd = *netns_fd = -1;
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+    int u = open(path, O_RDONLY | O_CLOEXEC);
+    if (u < 0)
+        return ab_fail(err, errno, "cannot open %s", path);
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    int n = open(path, O_RDONLY | O_CLOEXEC);
+    if (n < 0) {
+        int e = errno;
+        close(u);
+        return ab_fail(err, e, "cannot open %s", path);
+    }
+    *userns_fd = u;
+    *netns_fd = n;
+    return 0;
+}
+
 int ns_factory_start(struct ns_factory *f, int userns_fd, int netns_fd, ab_error *err)
 {
     f->pid = -1;

@@ -26,6 +26,10 @@ struct ns_factory {
     int sock;   /* to the factory; -1: none */
 };
 
+/* The user and network namespaces of PID (the container's PID 1: a
+ * runner's r->child), opened close-on-exec into *USERNS_FD and *NETNS_FD
+ * (both -1 on failure), for a factory or a helper that works there. */
+int ns_open_container(pid_t pid, int *userns_fd, int *netns_fd, ab_error *err);
 /* Start a factory in the user namespace USERNS_FD and the network
  * namespace NETNS_FD (of the container); it brings lo up there. */
 int ns_factory_start(struct ns_factory *f, int userns_fd, int netns_fd, ab_error *err);

@@ -30,6 +30,7 @@
  *   teardown     the tool is a runner helper: stopped with the others, and
  *                dead with the runner (PR_SET_PDEATHSIG) */
 #include "net/net.h"
+#include "net/nsfactory.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -128,15 +129,10 @@ __attribute__((format(printf, 4, 5))) static int tool_failed(const char *tool, i
  * configured the interface. */
 static int start_in_netns(struct runner *r, const char *tool, char *const argv[], ab_error *err)
 {
-    char userns[64], netns[64];
-    snprintf(userns, sizeof(userns), "/proc/%d/ns/user", (int)r->child);
-    snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)r->child);
-    _cleanup_close_ int ufd = open(userns, O_RDONLY | O_CLOEXEC);
-    if (ufd < 0)
-        return ab_fail(err, errno, "cannot open %s", userns);
-    _cleanup_close_ int nfd = open(netns, O_RDONLY | O_CLOEXEC);
-    if (nfd < 0)
-        return ab_fail(err, errno, "cannot open %s", netns);
+    _cleanup_close_ int ufd = -1, nfd = -1;
+    int opened = ns_open_container(r->child, &ufd, &nfd, err);
+    if (opened < 0)
+        return opened;
     /* the tool's errors: into a memfd (a file: it never blocks on it, nor
      * dies of a closed pipe once we stop reading), read back on failure */
     _cleanup_close_ int errfd = memfd_create("netns-helper-stderr", MFD_CLOEXEC);

@@ -30,6 +30,7 @@
 #include "container/state.h"
 #include "container/store.h"
 #include "net/net.h"
+#include "net/nsfactory.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 
@@ -209,15 +210,10 @@ static int ports_host_setup(struct runner *r, ab_error *err)
 {
     if (!ports_wanted(r))
         return 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)r->child);
-    _cleanup_close_ int ufd = open(path, O_RDONLY | O_CLOEXEC);
-    if (ufd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)r->child);
-    _cleanup_close_ int nfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (nfd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
+    _cleanup_close_ int ufd = -1, nfd = -1;
+    int opened = ns_open_container(r->child, &ufd, &nfd, err);
+    if (opened < 0)
+        return opened;
     /* the store's directories, for net.sock (ours and OTHER's) and the
      * container's log: the helper keeps them open */
     int rt = -1, data = -1;

@@ -17,6 +17,7 @@
  *                redirect, the route and the sockets go with the
  *                container's network namespace */
 #include "net/net.h"
+#include "net/nsfactory.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -136,15 +137,9 @@ static int proxy_host_setup(struct runner *r, ab_error *err)
     };
     cfg.n_upstream = proxyd_read_resolvers(RESOLV_CONF, cfg.upstream, PROXYD_MAX_UPSTREAM);
 
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)r->child);
-    _cleanup_close_ int ufd = open(path, O_RDONLY | O_CLOEXEC);
-    if (ufd < 0)
-        return ab_fail(err, errno, "%s: cannot open %s", what, path);
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)r->child);
-    _cleanup_close_ int nfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (nfd < 0)
-        return ab_fail(err, errno, "%s: cannot open %s", what, path);
+    _cleanup_close_ int ufd = -1, nfd = -1;
+    if (ns_open_container(r->child, &ufd, &nfd, err) < 0)
+        return ab_error_prefix(err, "%s", what);
     _cleanup_close_ int logdir = -1;
     if (relay && r->name && r->ctx && (logdir = proxy_log_dir(r->ctx, r->name, true, NULL, err)) < 0)
         return logdir;

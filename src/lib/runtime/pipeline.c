@@ -115,12 +115,12 @@ static void register_helper(struct runner *r, pid_t pid, const char *name)
     snprintf(h->name, sizeof(h->name), "%s", name);
 }
 
-int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
-                        ab_error *err)
+/* Fork a helper of R's: in the helper, 0, with helper_child_setup() done
+ * (and, when RESET_SIGNALS, the runner's handlers gone); in the runner,
+ * its pid, registered; or -errno (ERR filled). */
+static pid_t fork_helper(struct runner *r, const char *name, const struct helper_opts *o, bool reset_signals,
+                         ab_error *err)
 {
-    static const struct helper_opts defaults = HELPER_OPTS_INIT;
-    if (!o)
-        o = &defaults;
     if (r->n_helpers >= RUNNER_MAX_HELPERS)
         return ab_fail(err, EMFILE, "cannot start %s: too many helper processes", name);
     pid_t owner = getpid();
@@ -129,18 +129,33 @@ int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], 
     if (pid < 0)
         return ab_fail(err, errno, "cannot start %s", name);
     if (pid == 0) {
+        for (int sig = 1; reset_signals && sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_DFL);
         if (!helper_child_setup(owner, o))
             _exit(127);
-        if (o->pass_fd >= 0) {
-            if (o->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(o->pass_fd, 3) < 0)
-                _exit(127);
-        }
-        syscall(SYS_close_range, o->pass_fd >= 0 ? 4 : 3, ~0U, 0);
-        execv(argv[0], argv);
-        _exit(127);
+        return 0;
     }
     register_helper(r, pid, name);
-    return 0;
+    return pid;
+}
+
+int runner_spawn_helper(struct runner *r, const char *name, char *const argv[], const struct helper_opts *o,
+                        ab_error *err)
+{
+    static const struct helper_opts defaults = HELPER_OPTS_INIT;
+    if (!o)
+        o = &defaults;
+    pid_t pid = fork_helper(r, name, o, false, err); /* exec resets the handlers */
+    if (pid != 0)
+        return pid < 0 ? (int)pid : 0;
+    if (o->pass_fd >= 0) {
+        if (o->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(o->pass_fd, 3) < 0)
+            _exit(127);
+    }
+    syscall(SYS_close_range, o->pass_fd >= 0 ? 4 : 3, ~0U, 0);
+    execv(argv[0], argv);
+    _exit(127);
 }
 
 pid_t runner_fork_helper(struct runner *r, const char *name, const struct helper_opts *o, const int *keep,
@@ -149,39 +164,26 @@ pid_t runner_fork_helper(struct runner *r, const char *name, const struct helper
     static const struct helper_opts defaults = HELPER_OPTS_INIT;
     if (!o)
         o = &defaults;
-    if (r->n_helpers >= RUNNER_MAX_HELPERS)
-        return ab_fail(err, EMFILE, "cannot start %s: too many helper processes", name);
-    pid_t owner = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return ab_fail(err, errno, "cannot start %s", name);
-    if (pid == 0) {
-        /* not exec'd: the runner's handlers would stay */
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP)
-                signal(sig, SIG_DFL);
-        if (!helper_child_setup(owner, o))
+    if (n_keep > 16)
+        return ab_fail(err, EINVAL, "cannot start %s: too many fds to keep", name);
+    /* not exec'd: the runner's handlers would stay */
+    pid_t pid = fork_helper(r, name, o, true, err);
+    if (pid != 0)
+        return pid;
+    /* KEEP moved above the range first: any of them may be 3.. now */
+    int lowest = 3 + (int)n_keep;
+    int moved[16];
+    for (size_t i = 0; i < n_keep; i++)
+        if ((moved[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, lowest)) < 0)
             _exit(127);
-        /* KEEP moved above the range first: any of them may be 3.. now */
-        int lowest = 3 + (int)n_keep;
-        int moved[16];
-        if (n_keep > ARRAY_SIZE(moved))
+    for (size_t i = 0; i < n_keep; i++)
+        if (dup3(moved[i], 3 + (int)i, O_CLOEXEC) < 0)
             _exit(127);
-        for (size_t i = 0; i < n_keep; i++)
-            if ((moved[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, lowest)) < 0)
-                _exit(127);
-        for (size_t i = 0; i < n_keep; i++)
-            if (dup3(moved[i], 3 + (int)i, O_CLOEXEC) < 0)
-                _exit(127);
-        syscall(SYS_close_range, (unsigned)lowest, ~0U, 0);
-        char comm[16];
-        snprintf(comm, sizeof(comm), "%s", name);
-        prctl(PR_SET_NAME, comm, 0, 0, 0);
-        return 0;
-    }
-    register_helper(r, pid, name);
-    return pid;
+    syscall(SYS_close_range, (unsigned)lowest, ~0U, 0);
+    char comm[16];
+    snprintf(comm, sizeof(comm), "%s", name);
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
+    return 0;
 }
 
 void runner_stop_helpers(struct runner *r, int timeout_ms)
