@@ -179,7 +179,10 @@ def test_publish_reaches_nothing_but_what_listens(netlab, appbox_bin, run_as):
     p = start_sandbox(netlab, appbox_bin, run_as, ["-p", "18082:8000", "-p", "18083:8001"],
                       TCP_SERVER, "8000", "1024", mark)
     r = netlab.run_in_host(["curl", "-sS", "--max-time", "20", "http://127.0.0.1:18083/"], as_user=run_as)
-    assert r.returncode != 0 and ("reset" in r.stderr.lower() or "empty reply" in r.stderr.lower()), r.stderr
+    # reset after the accept; a client slow to look (a loaded machine)
+    # finds its connect already failed: curl then says "couldn't connect"
+    said = r.stderr.lower()
+    assert r.returncode != 0 and any(w in said for w in ("reset", "empty reply", "couldn't connect")), r.stderr
     got = json.loads(ok(netlab.run_in_host(["python3", "-c", TCP_CLIENT, "18082", "1000"], as_user=run_as)))
     assert got["up_ok"] and got["down_ok"] and got["down_len"] == 1024
     p.communicate(timeout=60)

@@ -251,7 +251,8 @@ enum {
     OPF_IF_DIR = 1u << 2,     /* only where the root has a directory there (else skipped) */
     OPF_IF_EXISTS = 1u << 3,  /* only where the path exists (masks: absent on this kernel) */
     OPF_SOURCE_KIND = 1u << 4, /* mount point kind (file or dir) follows the source */
-    OPF_IF_CREATABLE = 1u << 5, /* skipped where the mount point is missing and the root is read-only */
+    OPF_IF_CREATABLE = 1u << 5, /* skipped where the mount point is missing and cannot be made (a read-only
+                                 * root, a directory the container may not write) */
 };
 
 struct mount_op {
@@ -346,8 +347,8 @@ static int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, 
  * (when it has one of appbox's), and /etc/hosts with the container's own
  * name (at its address, when it has one) or a named network's file, which
  * appbox keeps current as members come and go.  The host's network keeps
- * the root's own files; a read-only root without /etc (or without the
- * file) goes without them. */
+ * the root's own files; a root where the file is missing and cannot be
+ * made (read-only, or not the container's to write) goes without them. */
 static int plan_network_files(struct mount_plan *p, const struct spec_container *c, ab_error *err)
 {
     const struct spec_network *n = &c->network;
@@ -569,7 +570,7 @@ static int op_target(const struct mount_op *op, int rootfd, int stagefd, bool *s
     if ((op->flags & OPF_SOURCE_KIND) && fstat(op->tree, &st) == 0)
         as_file = !S_ISDIR(st.st_mode);
     int fd = fs_ensure_in_root(rootfd, op->dest, as_file, err);
-    if (fd == -EROFS && (op->flags & OPF_IF_CREATABLE)) {
+    if ((fd == -EROFS || fd == -EACCES || fd == -EPERM) && (op->flags & OPF_IF_CREATABLE)) {
         *skip = true;
         return fd;
     }
@@ -599,7 +600,7 @@ static int add_file_data(const struct mount_op *op, int rootfd, ab_error *err)
     if (t < 0)
         return ab_fail(err, errno, "cannot bind the container's %s", op->dest);
     _cleanup_close_ int dst = fs_ensure_in_root(rootfd, op->dest, true, err);
-    if (dst == -EROFS && (op->flags & OPF_IF_CREATABLE))
+    if ((dst == -EROFS || dst == -EACCES || dst == -EPERM) && (op->flags & OPF_IF_CREATABLE))
         return 0;
     if (dst < 0)
         return ab_error_prefix(err, "cannot bind the container's %s", op->dest);
