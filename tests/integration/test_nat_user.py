@@ -316,7 +316,8 @@ def test_tun_not_usable(netlab, appbox_bin, backend):
 
 
 @pytest.mark.parametrize("opts, says", [
-    (["--network", "nat:web"], "--network nat:web: named networks need root"),
+    (["--network", "nat:web"], "--network nat:web as a user: only a named container can be a member of a "
+                               "named network"),
     (["--network", "nat", "--subnet", "10.7.0.0/24"], "--subnet (Subnet=) applies to --network nat as root"),
     (["--network", "nat", "--address", "10.7.0.5"], "--address (Address=) applies to --network nat as root"),
 ])

@@ -15,7 +15,8 @@
  *               host's loopback at one documented address when the user
  *               says --allow-host-loopback.  Published ports and links are
  *               ports.c's (a forwarder of appbox's own), never the tool's
- *               port forwarding.
+ *               port forwarding.  A named container's nat:NAME is the
+ *               same, plus its network's names and TCP (usernet.h).
  *
  *   resolve      (NET_NAT) the backend, the container's address, gateway
  *                and nameserver, kept in spec.json for `show`
@@ -31,6 +32,7 @@
  *                dead with the runner (PR_SET_PDEATHSIG) */
 #include "net/net.h"
 #include "net/nsfactory.h"
+#include "net/usernet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -313,18 +315,17 @@ static int set_field(char **field, const char *value, ab_error *err)
 
 int nat_user_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_error *err)
 {
-    (void)ctx;
-    (void)name;
     struct spec_network *n = &s->container.network;
     /* One pasta per container: each has the host's own address, and
-     * nothing carries one container's packets to another (see the docs:
-     * a shared namespace with a bridge would be a second network stack to
-     * keep safe).  --link carries a port across without a network. */
-    if (n->name)
-        return ab_usage(err,
-                        "--network nat:%s: named networks need root (a bridge is the host's to make); as a user, "
-                        "use --network nat, and --link OTHER:PORT to reach another container's port",
-                        n->name);
+     * nothing carries one container's packets to another.  A named
+     * network's members reach each other's TCP ports by name instead
+     * (usernet.h): names in their /etc/hosts, connections carried by their
+     * port helpers. */
+    if (n->name) {
+        int u = usernet_resolve(ctx, s, name, err);
+        if (u < 0)
+            return u;
+    }
     if (n->subnet)
         return ab_usage(err, "--subnet (Subnet=) applies to --network nat as root: as a user, the container's "
                              "address is the host's own (pasta) or 10.0.2.100 (slirp4netns)");

@@ -17,6 +17,11 @@
  *   net.sock        (a named container) the other end of a link: a
  *                   request names a port, the answer is a socket made by
  *                   our factory and connected to 127.0.0.1:PORT here
+ *   nat:NAME        (a user's named network, usernet.h) a listener on the
+ *                   container's 127.0.0.1 where nftables redirects its TCP
+ *                   to 127.77.0.0/16; per connection, the original
+ *                   destination's member of NAME is asked for the port on
+ *                   its net.sock, as for a link; no member there: a reset
  *
  * Children die with the helper (PR_SET_PDEATHSIG) and hold only their two
  * sockets, so that when the runner stops the helper, every published port
@@ -24,6 +29,7 @@
  * parsed here: its bytes go through pipes (splice) from one socket to the
  * other. */
 #include <arpa/inet.h>
+#include <linux/netfilter_ipv4.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +53,7 @@
 #include "net/nsfactory.h"
 #include "net/ports.h"
 #include "net/relay.h"
+#include "net/usernet.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/fdpass.h"
@@ -57,6 +64,7 @@
 #define MAX_FLOWS 256           /* UDP clients at once; the idlest goes first */
 #define UDP_IDLE_MS 60000
 #define UDP_BATCH 64            /* datagrams per wake-up, per socket */
+#define NFT "/usr/sbin/nft"
 #define STOP_GRACE_MS 800       /* the runner KILLs its helpers a second after TERM */
 
 struct pub {
@@ -87,6 +95,9 @@ struct helper {
     struct link *links;
     size_t n_links;
     int serve;                  /* net.sock's listener, or -1 */
+    const char *usernet;        /* a user's named network's NAME, or NULL */
+    int peers;                  /* its relay's listener (the redirect's target), or -1 */
+    struct in_addr missing;     /* the address last logged as no member's (logged once in a row) */
     int sigfd;
     struct flow flows[MAX_FLOWS];
     size_t n_flows;
@@ -240,14 +251,14 @@ static void helper_log(struct helper *h, const char *fmt, ...)
     state_log(h->ctx, h->name, "%s", msg);
 }
 
-/* A connection to OTHER's net.sock with the request for L's port sent;
+/* A connection to OTHER's net.sock with the request for PORT sent;
  * -errno when OTHER cannot be reached (not running, or no link socket). */
-static int link_request(struct helper *h, const struct net_link *l)
+static int link_request_to(struct helper *h, const char *other, uint16_t port)
 {
     int root = h->ctx ? h->ctx->runtime_fd : -1;
     if (root < 0)
         return -ENOENT;
-    _cleanup_close_ int dir = openat(root, l->other, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int dir = openat(root, other, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0)
         return -errno;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -261,10 +272,56 @@ static int link_request(struct helper *h, const struct net_link *l)
     socklen_t len = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid())
         return -EPERM;
-    struct ports_link_request q = { .magic = PORTS_LINK_MAGIC, .version = PORTS_LINK_VERSION, .port = l->port };
+    struct ports_link_request q = { .magic = PORTS_LINK_MAGIC, .version = PORTS_LINK_VERSION, .port = port };
     if (send(fd, &q, sizeof(q), MSG_NOSIGNAL) != (ssize_t)sizeof(q))
         return -errno;
     return take_fd(&fd);
+}
+
+static int link_request(struct helper *h, const struct net_link *l)
+{
+    return link_request_to(h, l->other, l->port);
+}
+
+/* nat:NAME: a connection to a peer's 127.77 address, redirected here;
+ * carried to that peer's port as a link's would be.  The container
+ * chooses the address and port: the peer is looked up among the running
+ * members of the network only, and the port is the peer's own loopback. */
+static void peers_accept(struct helper *h)
+{
+    int c = accept4(h->peers, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0)
+        return;
+    struct sockaddr_in dst;
+    socklen_t dl = sizeof(dst);
+    if (getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst, &dl) < 0 || dst.sin_family != AF_INET) {
+        reset_close(c);
+        return;
+    }
+    char a[INET_ADDRSTRLEN], peer[72];
+    inet_ntop(AF_INET, &dst.sin_addr, a, sizeof(a));
+    uint16_t port = ntohs(dst.sin_port);
+    /* logged once for an address in a row: the container can knock as
+     * often as it likes without filling its log */
+    bool quiet = h->missing.s_addr == dst.sin_addr.s_addr;
+    if (!usernet_lookup(h->ctx, h->usernet, dst.sin_addr, peer, sizeof(peer))) {
+        if (!quiet)
+            helper_log(h, "nat:%s: no running member at %s: connection to port %u reset", h->usernet, a, port);
+        h->missing = dst.sin_addr;
+        reset_close(c);
+        return;
+    }
+    int u = link_request_to(h, peer, port);
+    if (u < 0) {
+        if (!quiet)
+            helper_log(h, "nat:%s: %s (%s) takes no connections (%s): connection to port %u reset", h->usernet,
+                       peer, a, strerror(-u), port);
+        h->missing = dst.sin_addr;
+        reset_close(c);
+        return;
+    }
+    h->missing.s_addr = 0;
+    spawn_child(h, c, u, 0, link_child);
 }
 
 static void link_accept(struct helper *h, struct link *k)
@@ -415,6 +472,8 @@ static _Noreturn void finish(struct helper *h, int status)
         close(h->flows[i].fd);
     if (h->serve >= 0)
         close(h->serve);
+    if (h->peers >= 0)
+        close(h->peers);
     long deadline = clock_now_ms() + STOP_GRACE_MS;
     while (h->children && h->sigfd >= 0) {
         long left = deadline - clock_now_ms();
@@ -497,6 +556,46 @@ static int serve_listen(struct helper *h, ab_error *err)
     return 0;
 }
 
+/* nat:NAME: the relay's listener on the container's 127.0.0.1 (a port
+ * the kernel chooses), and nftables in its network namespace sending its
+ * TCP to the peers' addresses there. */
+static int peers_listen(struct helper *h, ab_error *err)
+{
+    int fd = ns_factory_socket(&h->f, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return ab_fail(err, -fd, "--network nat:%s: cannot make a socket in the container", h->usernet);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = { htonl(INADDR_LOOPBACK) } };
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        int e = errno;
+        close(fd);
+        return ab_fail(err, e, "--network nat:%s: cannot listen on the container's 127.0.0.1", h->usernet);
+    }
+    h->peers = fd;
+    if (access(NFT, X_OK) < 0)
+        return ab_fail(err, 0, "--network nat:%s as a user: %s (package nftables) is needed to carry the "
+                       "members' connections", h->usernet, NFT);
+    char rules[512], errbuf[512] = "";
+    snprintf(rules, sizeof(rules),
+             "table ip appbox_usernet {\n"
+             "  chain output {\n"
+             "    type nat hook output priority -100; policy accept;\n"
+             "    ip daddr " USERNET_SUBNET " meta l4proto tcp redirect to :%u\n"
+             "  }\n"
+             "}\n",
+             ntohs(sa.sin_port));
+    char *const argv[] = { (char *)NFT, (char *)"-f", (char *)"-", NULL };
+    int st = ns_factory_run(&h->f, argv, rules, errbuf, sizeof(errbuf));
+    if (st != 0) {
+        errbuf[strcspn(errbuf, "\n")] = 0;
+        return ab_fail(err, st < 0 ? -st : 0,
+                       "--network nat:%s: nft could not add the redirect in the container's network namespace%s%s",
+                       h->usernet, st < 0 || !errbuf[0] ? "" : ": ", st < 0 ? "" : errbuf);
+    }
+    return 0;
+}
+
 static int setup(struct helper *h, const struct spec *s, int userns_fd, int netns_fd, ab_error *err)
 {
     const struct spec_network *n = &s->container.network;
@@ -522,6 +621,8 @@ static int setup(struct helper *h, const struct spec *s, int userns_fd, int netn
     }
     if (h->name && h->ctx && (r = serve_listen(h, err)) < 0)
         return r;
+    if (h->name && h->ctx && (h->usernet = usernet_name(s)) && (r = peers_listen(h, err)) < 0)
+        return r;
     return 0;
 }
 
@@ -533,6 +634,7 @@ _Noreturn void ports_helper_main(struct ab_ctx *ctx, const struct spec *s, const
     h->ctx = ctx;
     h->name = name;
     h->serve = -1;
+    h->peers = -1;
     h->self = getpid();
     h->f.pid = -1;
     h->f.sock = -1;
@@ -558,7 +660,7 @@ _Noreturn void ports_helper_main(struct ab_ctx *ctx, const struct spec *s, const
         finish(h, 1);
     close(status_fd);
 
-    size_t cap = 2 + h->n_pubs + h->n_links + MAX_FLOWS;
+    size_t cap = 3 + h->n_pubs + h->n_links + MAX_FLOWS;
     struct pollfd *pf = calloc(cap, sizeof(*pf));
     if (!pf)
         finish(h, 1);
@@ -566,6 +668,7 @@ _Noreturn void ports_helper_main(struct ab_ctx *ctx, const struct spec *s, const
         size_t np = 0;
         pf[np++] = (struct pollfd){ .fd = h->sigfd, .events = POLLIN };
         pf[np++] = (struct pollfd){ .fd = h->serve, .events = POLLIN };
+        pf[np++] = (struct pollfd){ .fd = h->peers, .events = POLLIN };
         for (size_t i = 0; i < h->n_pubs; i++)
             pf[np++] = (struct pollfd){ .fd = h->pubs[i].fd, .events = POLLIN };
         for (size_t i = 0; i < h->n_links; i++)
@@ -587,7 +690,9 @@ _Noreturn void ports_helper_main(struct ab_ctx *ctx, const struct spec *s, const
             on_signal(h);
         if (pf[1].revents & POLLIN)
             serve_accept(h);
-        size_t k = 2;
+        if (pf[2].revents & POLLIN)
+            peers_accept(h);
+        size_t k = 3;
         for (size_t i = 0; i < h->n_pubs; i++, k++) {
             if (!(pf[k].revents & POLLIN))
                 continue;

@@ -4,6 +4,7 @@
 #include "desktop/sound.h"
 #include "desktop/display.h"
 #include "net/net.h"
+#include "net/usernet.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
 #include "runtime/pipeline.h"
@@ -17,6 +18,8 @@ const struct module *const runtime_modules[] = {
     &macvlan_module,  /* host: a macvlan link moved in, its address (DHCP) */
     &proxy_module,    /* host: the proxy and DNS helper (its redirect inside, through its factory) */
     &ports_module,    /* host: published ports, links, the link socket */
+    &usernet_module,  /* host: a user's nat:NAME: its address, its and its peers' /etc/hosts (once its port
+                       * helper serves: announced only when it can be reached) */
     &display_module,  /* host: the X cookie, Xephyr (before the mounts: they bind what it makes) */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
     &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
