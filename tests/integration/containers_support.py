@@ -270,3 +270,20 @@ def ctr(run_as, appbox_bin, world_tmp, busybox_root):
         yield s
     finally:
         s.cleanup()
+
+
+def store_procs(store):
+    """Live processes started with STORE's environment (a supervisor, its
+    helpers, pasta, the containers' processes all inherit
+    APPBOX_DATA_DIR)."""
+    needle = f"APPBOX_DATA_DIR={store.data}".encode()
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0") and pid_alive(int(d)):
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out

@@ -18,27 +18,13 @@ import signal
 
 import pytest
 
-from conftest import _wrap, ok, pid_alive, user_env, wait_until
-from containers_support import ctr, one_line_error  # noqa: F401 (fixture)
+from conftest import _wrap, ok, user_env, wait_until
+from containers_support import ctr, one_line_error, store_procs  # noqa: F401 (ctr: a fixture)
 from netlab import netlab  # noqa: F401 (the fixture)
 
 CURL = ["curl", "-sS", "--max-time", "20"]
 
 
-def store_procs(store):
-    """Live processes started with STORE's environment (supervisors, their
-    helpers, pasta, the containers' processes)."""
-    needle = f"APPBOX_DATA_DIR={store.data}".encode()
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0") and pid_alive(int(d)):
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
 
 
 def lab_ab(netlab, store, tun, backend="pasta", hide=()):

@@ -21,7 +21,7 @@ import subprocess
 import pytest
 
 from conftest import find_procs, ok, pid_alive, user_info, wait_until
-from containers_support import ctr, one_line_error, read_until  # noqa: F401 (fixture)
+from containers_support import ctr, one_line_error, read_until, store_procs  # noqa: F401 (ctr: a fixture)
 from netlab import netlab  # noqa: F401 (fixture)
 
 # In the container: one connection on 127.0.0.1:PORT (a server that does
@@ -129,20 +129,6 @@ def nothing_left(mark):
         [open(f"/proc/{p}/comm").read().strip() for p in find_procs(mark) if pid_alive(p)]
 
 
-def store_procs(store):
-    """Live processes started with STORE's environment (a supervisor, its
-    helpers and the container's processes all inherit APPBOX_DATA_DIR)."""
-    needle = f"APPBOX_DATA_DIR={store.data}".encode()
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0") and pid_alive(int(d)):
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
 
 
 def start_sandbox(netlab, appbox_bin, run_as, args, script, *script_args):

@@ -31,7 +31,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/capability.h>
+
+#include "runtime/caps.h"
 
 #define FRAME_MAX (16u << 20)   /* PulseAudio's own limit (FRAME_SIZE_MAX_ALLOW), from the server */
 /* From a client: libpulse sends audio in blocks of at most 64 KiB
@@ -333,13 +334,7 @@ static _Noreturn void serve(int cfd, int serverdir, const char *sockname, const 
  * (root, for a root caller), it keeps no capability and gains none. */
 static void drop_privileges(void)
 {
-    for (int c = 0; c <= 63; c++)
-        prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-    struct __user_cap_data_struct d[2];
-    memset(d, 0, sizeof(d));
-    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if (caps_drop_for_good() < 0)
         _exit(1);
 }
 

@@ -39,6 +39,7 @@
 #include "net/nsfactory.h"
 #include "net/proxyd_int.h"
 #include "net/relay.h"
+#include "runtime/caps.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 
@@ -412,14 +413,9 @@ static void setup(int userns_fd, int netns_fd, int ready, int *relay_l, int *udp
  * keeps no capability and gains none (its connections out need none). */
 static void drop_privileges(int ready)
 {
-    for (int c = 0; c <= 63; c++)
-        prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-    struct __user_cap_data_struct d[2];
-    memset(d, 0, sizeof(d));
-    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        setup_failed(ready, "cannot drop the helper's capabilities: %s", strerror(errno));
+    int r = caps_drop_for_good();
+    if (r < 0)
+        setup_failed(ready, "cannot drop the helper's capabilities: %s", strerror(-r));
 }
 
 /* ---- the loop ---------------------------------------------------------------- */

@@ -26,3 +26,7 @@ int caps_set(uint64_t keep, ab_error *err);
 
 /* "cap_chown,cap_kill" for messages and `show`. */
 int caps_format(uint64_t set, char *buf, size_t size);
+/* No capability from now on, in any set, nor any to gain (bounding set
+ * emptied, no_new_privs): for a helper that parses what a hostile
+ * container sends.  0 or -errno. */
+int caps_drop_for_good(void);
