@@ -72,7 +72,8 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                slirp4netns   # test_nat_user.py: --network nat as a user where pasta is missing
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
-BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine)
+BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine
+                iperf3 socat passt)   # bench/network (passt: pasta)
 
 # meson setup DIR [ARGS...] once, then ninja -C DIR.
 build_tree() {
