@@ -405,3 +405,14 @@ def test_named_container_supervisor_killed(netlab, appbox_bin, tun_node, world_t
     finally:
         ab("rm", "--force", "svc")
     assert_no_helpers(netlab)
+
+
+def test_user_without_subordinate_ids_is_told_what_to_do(netlab, appbox_bin, tun_node):
+    """A user without an /etc/subuid range (a container that maps only the
+    user's own id) is told so, with the command that adds one; nothing is
+    started."""
+    r = netlab.run_in_host([appbox_bin, *nat(), "true"], as_user="nosub", tun=tun_node, timeout=60)
+    assert r.returncode == 125, r
+    assert "--network nat as a user needs an /etc/subuid and /etc/subgid range" in r.stderr, r.stderr
+    assert "usermod --add-subuids" in r.stderr, r.stderr
+    assert_no_helpers(netlab)

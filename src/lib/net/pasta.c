@@ -348,6 +348,16 @@ int nat_user_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_er
                         (s->process.cap_add & (1ULL << CAP_NET_RAW)) ? "NET_RAW" : "NET_ADMIN");
     char addr[INET_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];
     const char *dns;
+    /* Neither tool sets up a container whose user namespace maps only
+     * the caller's own id (no /etc/subuid range): say so, rather than
+     * let it fail half-way */
+    const struct spec_idmap *map = &s->container.uid_map;
+    if (map->n == 1 && map->r[0].count == 1)
+        return ab_fail(err, 0, "--network nat as a user needs an /etc/subuid and /etc/subgid range (the container's "
+                               "user namespace maps only your own id, where pasta and slirp4netns cannot set up its "
+                               "network): add one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "
+                               "%s)",
+                          s->process.user.caller_name);
     if (access(PASTA, X_OK) == 0) {
         n->backend = NET_BACKEND_PASTA;
         dns = NET_PASTA_DNS;
