@@ -99,7 +99,7 @@ def test_members_reach_each_other_by_name(users_only, netlab, ctr, tun_node, bac
     r = ab("exec", "uc", "--", *CURL, "http://ua:8123/")
     assert r.returncode == 6, (r.returncode, r.stdout, r.stderr)  # could not resolve
     r = ab("exec", "uc", "--", *CURL, f"http://{addr_a}:8123/")
-    assert r.returncode in (7, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.returncode in (7, 55, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
     assert any(f"nat:two: no running member at {addr_a}" in l for l in ctr.log("uc")), ctr.log("uc")
 
     # ua stops: gone from ub's /etc/hosts, its old address reset
@@ -108,7 +108,7 @@ def test_members_reach_each_other_by_name(users_only, netlab, ctr, tun_node, bac
     r = ab("exec", "ub", "--", *CURL, f"http://{addr_a}:8123/")
     # reset at once: curl sees it as a failed connect (7) or a failed read
     # (56), depending on whether the reset came before it looked
-    assert r.returncode in (7, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.returncode in (7, 55, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
     assert any(f"nat:one: no running member at {addr_a}" in l for l in ctr.log("ub")), ctr.log("ub")
 
     # back: the same name, the same address, reachable again; ub untouched
@@ -123,7 +123,7 @@ def test_members_reach_each_other_by_name(users_only, netlab, ctr, tun_node, bac
     os.kill(ctr.runtime_pid("ua", "supervisor"), signal.SIGKILL)
     assert ctr.wait_state("ua", "stopped")
     r = ab("exec", "ub", "--", *CURL, f"http://{addr_a}:8123/")
-    assert r.returncode in (7, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.returncode in (7, 55, 56) and r.stdout == "", (r.returncode, r.stdout, r.stderr)
     ok(ab("start", "ua"))
     serve(ab, "ua", 8123, "hello-after-kill")
     assert hosts_of(ab, "ub").get("ua") == addr_a
