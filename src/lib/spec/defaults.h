@@ -18,6 +18,8 @@
 /* Processes a container's user may have (RLIMIT_NPROC in its user
  * namespace until cgroups take over): a fork bomb inside stops there. */
 #define SPEC_DEFAULT_PIDS_LIMIT 4096
+/* The service log is rotated at this size (one old file is kept). */
+#define SPEC_DEFAULT_LOG_SIZE (1ULL << 20)
 
 /* --display private: Xephyr's screen when --display-size is not given. */
 #define SPEC_DEFAULT_DISPLAY_WIDTH 1280

@@ -272,6 +272,88 @@ static int opt_pids(struct spec *s, const char *flag, const char *value, ab_erro
     return 0;
 }
 
+static int opt_memory(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return parse_size(flag, value, &s->container.resources.memory, err);
+}
+
+static int opt_memory_swap(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (strcmp(value, "0") == 0) {
+        s->container.resources.memory_swap = 0;
+        return 0;
+    }
+    return parse_size(flag, value, &s->container.resources.memory_swap, err);
+}
+
+/* "0.1", "2", "1.5", "10%": thousandths of a CPU, from 0.01 to 1024 CPUs. */
+static int opt_cpus(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    const char *p = value;
+    unsigned long long whole = 0, milli = 0;
+    int digits = 0, frac = 0;
+    bool percent = false;
+    for (; *p >= '0' && *p <= '9' && digits < 8; p++, digits++)
+        whole = whole * 10 + (unsigned)(*p - '0');
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++, frac++)
+            if (frac < 3)
+                milli = milli * 10 + (unsigned)(*p - '0');
+    for (int f = frac; f < 3; f++)
+        milli *= 10;
+    if (*p == '%') {
+        percent = true;
+        p++;
+    }
+    unsigned long long v = whole * 1000 + milli;
+    if (percent)
+        v /= 100; /* 10% of a CPU is 0.1 */
+    if ((!digits && !frac) || *p || v < 10 || v > 1024 * 1000)
+        return ab_usage(err, "%s: '%s' is not a number of CPUs (such as 0.5, 2 or 10%%; from 0.01 to 1024)", flag,
+                        value);
+    s->container.resources.cpu_quota = (uint32_t)v;
+    return 0;
+}
+
+static int parse_weight(const char *flag, const char *value, uint32_t *out, ab_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (!*value || *end || errno || value[0] == '-' || value[0] == '+' || v < 1 || v > 10000)
+        return ab_usage(err, "%s: '%s' is not a weight (1 to 10000; the default is 100)", flag, value);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int opt_cpu_weight(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return parse_weight(flag, value, &s->container.resources.cpu_weight, err);
+}
+
+static int opt_io_weight(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return parse_weight(flag, value, &s->container.resources.io_weight, err);
+}
+
+static int opt_restart(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    if (spec_restart_from_name(value, &s->container.restart) < 0)
+        return ab_usage(err, "%s: '%s' is not a restart policy (allowed: no, on-failure, always)", flag, value);
+    return 0;
+}
+
+static int opt_log_size(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    return parse_size(flag, value, &s->container.log_size, err);
+}
+
+static int opt_boot(struct spec *s, const char *flag, const char *value, ab_error *err)
+{
+    s->container.init = SPEC_INIT_BOOT;
+    return 0;
+}
+
 /* PATH[:ACCESS]: ACCESS is cgroup letters, r w m (default rwm). */
 static int opt_device(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
@@ -571,8 +653,24 @@ const struct spec_option spec_options[] = {
     { "cap-drop", "CAP", "drop capability CAP", opt_cap_drop, "Security", "DropCapability", true },
     { "tmpfs-size", "SIZE", "size of each of appbox's tmpfs: /tmp /var/tmp /dev/shm, a throwaway home (default 1g)",
       opt_tmpfs_size, "Resources", "TemporaryFileSystemSize", false },
-    { "pids", "N", "at most N processes of the container's user (default 4096)", opt_pids, "Resources", "Pids",
+    { "pids", "N", "at most N processes in the container (default 4096; its cgroup's pids limit, and "
+      "RLIMIT_NPROC)", opt_pids, "Resources", "Pids", false },
+    { "memory", "SIZE", "memory limit of the container's cgroup (swap off unless --memory-swap); an app that "
+      "goes over it is killed (exit 137)", opt_memory, "Resources", "Memory", false },
+    { "memory-swap", "SIZE", "swap the container may use beyond --memory (default: none)", opt_memory_swap,
+      "Resources", "MemorySwap", false },
+    { "cpus", "N", "CPU time quota, in CPUs (0.1 = 10% of one CPU; also 10%)", opt_cpus, "Resources", "Cpus",
       false },
+    { "cpu-weight", "1-10000", "CPU share against other groups when busy (default 100)", opt_cpu_weight,
+      "Resources", "CpuWeight", false },
+    { "io-weight", "1-10000", "block I/O share against other groups (default 100)", opt_io_weight, "Resources",
+      "IoWeight", false },
+    { "restart", "no|on-failure|always", "start: run Run= again when it exits (with a backoff; default no)",
+      opt_restart, "Service", "Restart", false },
+    { "log-size", "SIZE", "start: the service log is rotated at SIZE (default 1m; one old file kept)",
+      opt_log_size, "Service", "LogSize", false },
+    { "boot", NULL, "run the root's own init (systemd) as PID 1, like systemd-nspawn -b", opt_boot, "Container",
+      "Boot", false },
     { "seccomp", "on|off", "the default seccomp filter (default: on)", opt_seccomp, "Security", "Seccomp", false },
     { "io-uring", "allow|deny", "let the seccomp filter allow io_uring (default: deny)", opt_io_uring, "Security",
       "IoUring", false },

@@ -28,6 +28,7 @@ void spec_init(struct spec *s)
     s->container.stop_signal = SPEC_DEFAULT_STOP_SIGNAL;
     s->container.tmpfs_size = SPEC_DEFAULT_TMPFS_SIZE;
     s->container.pids_limit = SPEC_DEFAULT_PIDS_LIMIT;
+    s->container.log_size = SPEC_DEFAULT_LOG_SIZE;
     s->process.seccomp = true;
     s->container.display.width = SPEC_DEFAULT_DISPLAY_WIDTH;
     s->container.display.height = SPEC_DEFAULT_DISPLAY_HEIGHT;
@@ -301,6 +302,12 @@ int spec_validate(const struct spec *s, ab_error *err)
                         display_mode_name(c->display.mode));
     if (c->tmpfs_size == 0 || c->pids_limit == 0)
         return ab_usage(err, "--tmpfs-size and --pids need a value above 0");
+    if (c->resources.memory_swap && !c->resources.memory)
+        return ab_usage(err, "--memory-swap (MemorySwap=) needs --memory (Memory=): it is the swap allowed beyond "
+                             "the memory limit");
+    if (c->init == SPEC_INIT_BOOT && !c->root)
+        return ab_usage(err, "--boot (Boot=) needs a root file system with its own init (--root, or a named "
+                             "container): the host's own /sbin/init cannot boot inside a container");
     if (c->sound == SOUND_PIPEWIRE && !c->microphone)
         return ab_usage(err, "--sound pipewire (Sound=): PipeWire's native socket cannot be made playback-only "
                              "(every client of it may record, unless a portal grants access): add "
@@ -312,6 +319,25 @@ int spec_validate(const struct spec *s, ab_error *err)
     if (c->stop_signal <= 0 || c->stop_signal >= NSIG)
         return ab_usage(err, "stop signal %d is not a signal", c->stop_signal);
     return 0;
+}
+
+static const char *const restart_names[] = {
+    [SPEC_RESTART_NO] = "no", [SPEC_RESTART_ON_FAILURE] = "on-failure", [SPEC_RESTART_ALWAYS] = "always",
+};
+
+const char *spec_restart_name(int r)
+{
+    return r >= 0 && (size_t)r < ARRAY_SIZE(restart_names) ? restart_names[r] : "?";
+}
+
+int spec_restart_from_name(const char *name, int *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(restart_names); i++)
+        if (strcmp(restart_names[i], name) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return -EINVAL;
 }
 
 static const char *const display_names[] = {

@@ -169,6 +169,24 @@ struct spec_display {
 /* How PID 1 runs. */
 enum spec_init {
     SPEC_INIT_APPBOX = 0,   /* appbox's own init: forwards signals, reaps, exits with the command */
+    SPEC_INIT_BOOT,         /* --boot: the root's own /sbin/init (systemd) is PID 1 */
+};
+
+/* What `start` does when the service (Run=) exits (container/service.c). */
+enum spec_restart {
+    SPEC_RESTART_NO = 0,      /* leave it exited; the container stays up until stop */
+    SPEC_RESTART_ON_FAILURE,  /* again after a non-zero exit or a signal, with a backoff */
+    SPEC_RESTART_ALWAYS,      /* again after any exit, with a backoff */
+};
+
+/* Limits through the container's cgroup (cgroup/).  0: none (the
+ * kernel's default); the pids limit is spec_container.pids_limit. */
+struct spec_resources {
+    uint64_t memory;          /* --memory: bytes */
+    uint64_t memory_swap;     /* --memory-swap: bytes of swap beyond memory (0: none, swap off) */
+    uint32_t cpu_quota;       /* --cpus: thousandths of a CPU (100: 0.1, seed 004's CPUQuota=10%) */
+    uint32_t cpu_weight;      /* --cpu-weight: 1-10000 (cgroup v2's scale, default 100) */
+    uint32_t io_weight;       /* --io-weight: 1-10000 (cgroup v2's scale, default 100) */
 };
 
 struct spec_container {
@@ -192,7 +210,12 @@ struct spec_container {
     int stop_signal;
     /* Resources (until cgroups: limits the kernel gives without them). */
     uint64_t tmpfs_size;     /* bytes, each of appbox's own tmpfs mounts and a --tmpfs without size= */
-    uint64_t pids_limit;     /* RLIMIT_NPROC of the container's processes */
+    uint64_t pids_limit;     /* RLIMIT_NPROC of the container's processes, and its cgroup's pids limit */
+    struct spec_resources resources;
+    /* The service (`start` runs Run= in the background): restart policy
+     * and how much log it keeps (container/service.c). */
+    int restart;             /* enum spec_restart */
+    uint64_t log_size;       /* bytes of service.log before it is rotated */
     /* Devices (desktop/devices.c): expanded into device binds (and, for
      * the NVIDIA driver in a foreign root, read-only library binds) when
      * the spec is resolved. */
@@ -286,6 +309,8 @@ int net_mode_from_name(const char *name, enum net_mode *out);
 const char *sound_mode_name(enum sound_mode m);
 int sound_mode_from_name(const char *name, enum sound_mode *out);
 const char *display_mode_name(int m);
+const char *spec_restart_name(int r);
+int spec_restart_from_name(const char *name, int *out);
 int display_mode_from_name(const char *name, int *out);
 
 /* What fields mean together: checked once, for every source, before
