@@ -52,7 +52,7 @@ const struct cmd_verb_args cmd_verb_args[] = {
     { "shell", "--root", "@container", CMD_SPEC_NONE },
     { "list", "--json --names", NULL, CMD_SPEC_NONE },
     { "show", "--json", "@container", CMD_SPEC_NONE },
-    { "logs", "--network --lines=", "@container", CMD_SPEC_NONE },
+    { "logs", "--follow --since= --lines= --timestamps --network", "@container", CMD_SPEC_NONE },
     { "config", "--pin", "@container", CMD_SPEC_NONE },
     { "edit", "", "@container", CMD_SPEC_NONE },
     { "rm", "--force", "@containers", CMD_SPEC_NONE },

@@ -35,7 +35,7 @@ static void usage(void)
            "  cp SRC NAME:DST | cp NAME:SRC DST         copy files into or out of a container\n"
            "  export [--force] NAME FILE.tar            a container's root as a tar\n"
            "  list [--json|--names] | show NAME [--json]  what exists; what a container can reach\n"
-           "  logs NAME --network [--lines N]           its proxy's connections and refused names\n"
+           "  logs NAME [-f] [--since T] [-n N] [-t]    its service's output (--network: its proxy's)\n"
            "  config NAME [KEY[=VALUE]] | edit NAME     read or change appbox.conf\n"
            "  rm [--force] NAME...                      remove containers and their launchers\n"
            "  launcher install NAME [--as CMD] | launcher remove NAME\n"

@@ -14,6 +14,8 @@
 #include "runtime/caps.h"
 #include "cmd/cmd.h"
 #include "container/container.h"
+#include "container/service.h"
+#include "container/svclog.h"
 #include "net/net.h"
 #include "net/netopts.h"
 #include "runtime/identity.h"
@@ -60,6 +62,30 @@ static json_object *json_strv(const strv *v)
 #define JSON_STR_OR_NULL(x) ((x) ? json_object_new_string(x) : NULL)
 
 static const char *str_field(json_object *o, const char *key, const char *none);
+
+/* The service `start` runs (container/service.c), while the container
+ * runs: its state, the command's pid, the last exit, restarts; NULL when
+ * it runs none. */
+static json_object *service_json(struct ab_ctx *ctx, const char *name, bool running)
+{
+    struct service_status st;
+    if (!running || service_read_status(ctx, name, &st) < 0)
+        return NULL;
+    char since[SVCLOG_TIME_LEN], last[64];
+    svclog_format_time(st.since, since);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "state", json_object_new_string(st.state));
+    json_object_object_add(o, "pid", st.pid > 0 ? json_object_new_int(st.pid) : NULL);
+    json_object_object_add(o, "since", json_object_new_string(since));
+    json_object_object_add(o, "restarts", json_object_new_int(st.restarts));
+    json_object_object_add(o, "last_status", st.last_status >= 0 ? json_object_new_int(st.last_status) : NULL);
+    json_object_object_add(o, "last_exit", st.last_status >= 0 ? json_object_new_string(
+                                                                  service_describe_status(st.last_status, last,
+                                                                                          sizeof(last)))
+                                                              : NULL);
+    json_object_object_add(o, "restart", json_object_new_string(st.restart));
+    return o;
+}
 
 /* The BASE column: the base, "-" for remains, or why there is none. */
 static const char *base_column(json_object *o)
@@ -125,6 +151,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
         json_object_object_add(o, "state", json_object_new_string(running ? "running" : "stopped"));
         json_object_object_add(o, "sessions", json_object_new_int(sessions));
         json_object_object_add(o, "pid", running && pid > 0 ? json_object_new_int(pid) : NULL);
+        json_object_object_add(o, "service", service_json(ctx, n, running));
         json_object_object_add(o, "launcher", launcher ? json_object_new_string(launcher) : NULL);
         json_object_object_add(o, "launcher_shadows", shadows ? json_object_new_string(shadows) : NULL);
         /* the network: a running container's as its supervisor resolved
@@ -162,6 +189,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
             json_object_object_add(o, "state", json_object_new_string("remains"));
             json_object_object_add(o, "sessions", json_object_new_int(0));
             json_object_object_add(o, "pid", NULL);
+            json_object_object_add(o, "service", NULL);
             json_object_object_add(o, "launcher", NULL);
             json_object_object_add(o, "launcher_shadows", NULL);
             json_object_object_add(o, "error", json_object_new_string(
@@ -381,6 +409,10 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "root_writable", json_object_new_boolean(sc->root ? sc->writable : false));
     json_object_object_add(o, "root_base", sc->root_lower ? json_object_new_string(sc->root_lower) : NULL);
     json_object_object_add(o, "run", c.cc.run ? json_object_new_string(c.cc.run) : NULL);
+    json_object *service = service_json(ctx, name, running);
+    json_object_object_add(o, "service", service ? json_object_get(service) : NULL);
+    json_object_object_add(o, "restart", json_object_new_string(spec_restart_name(s.container.restart)));
+    json_object_object_add(o, "log_size", json_object_new_uint64(s.container.log_size));
     json_object *files = json_object_new_array();
     for (size_t i = 0; i < sc->n_mounts; i++) {
         const struct spec_mount *sm = &sc->mounts[i];
@@ -454,6 +486,17 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
             printf("  base        %s (shared, read-only; the container's changes are in the layer above)\n",
                    sc->root_lower);
         printf("  run         %s\n", c.cc.run ? c.cc.run : "-");
+        if (service) {
+            /* as service.state says it (container/service.c) */
+            json_object *pid = json_object_object_get(service, "pid"), *last = json_object_object_get(service, "last_exit");
+            printf("  service     %s%s%.0d%s since %s; restarts %d%s%s; restart %s\n", str_field(service, "state", ""),
+                   pid ? " (pid " : "", pid ? json_object_get_int(pid) : 0, pid ? ")" : "",
+                   str_field(service, "since", ""), json_object_get_int(json_object_object_get(service, "restarts")),
+                   last ? "; last " : "", last ? json_object_get_string(last) : "", str_field(service, "restart", ""));
+        } else if (c.cc.run) {
+            printf("  service     %s (appbox start runs Run= in the background; restart %s)\n",
+                   running ? "none (started by a session)" : "not running", spec_restart_name(s.container.restart));
+        }
         printf("  files       %s fresh and empty\n",
                sc->root ? "/tmp and /run (where the root has them)" : "/tmp /run /var/tmp and home");
         for (size_t i = 0; i < sc->n_mounts; i++) {
@@ -497,6 +540,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         printf("  config      %s\n", c.conf_path);
     }
     json_object_put(o);
+    json_object_put(service);
     spec_free(&s);
     container_close(&c);
     return 0;

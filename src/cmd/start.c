@@ -13,6 +13,9 @@
 static void start_usage(void)
 {
     printf("Usage: appbox start NAME [++OPTION [VALUE]]...\n\nStart NAME; it runs until appbox stop NAME.\n"
+           "Its Run= command, when it has one, runs in the background as its service:\n"
+           "restarted as ++restart says (no, on-failure, always), its output in its log\n"
+           "(appbox logs NAME).\n"
            "\n++OPTIONs: any container option, for this start only (as appbox run takes them):\n");
     cmd_print_spec_overrides(stdout);
 }

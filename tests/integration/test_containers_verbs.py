@@ -393,6 +393,9 @@ def test_list_table_and_json(ctr):
     assert rows[0] == ["la", "host", "stopped", "0", "-", "-"]
     assert rows[1] == ["lb", f"dir:{ctr.src_root}", "running", "0", str(init), str(ctr.launcher("lb"))]
     js = ctr.listing()
+    # the service `start` runs (lb's Run=, test_service.py has the rest)
+    services = [c.pop("service") for c in js]
+    assert services[0] is None and services[1]["restart"] == "no", services
     assert js == [
         {"name": "la", "base": "host", "state": "stopped", "sessions": 0, "pid": None, "launcher": None,
          "launcher_shadows": None, "network": "none", "address": None, "published": []},

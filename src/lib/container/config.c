@@ -12,7 +12,7 @@
 #include "spec/options.h"
 #include "util/cleanup.h"
 
-static const char *const sections[] = { "Container", "Files", "Network", "Resources", "Security", "Desktop",
+static const char *const sections[] = { "Container", "Files", "Network", "Resources", "Security", "Desktop", "Service",
                                         NULL };
 
 /* Keys that belong to named containers only. */
@@ -94,7 +94,7 @@ static int unknown_section(const char *path, int line, const char *section, ab_e
 {
     return ab_error_set(err, AB_ERR_RUNTIME, 0,
                         "%s:%d: unknown section [%s] (allowed: [Container], [Files], [Network], [Resources], "
-                        "[Security], [Desktop])",
+                        "[Security], [Desktop], [Service])",
                         path, line, section);
 }
 

@@ -238,6 +238,10 @@ static int start_locked(struct container *c, const struct conf *overrides, bool 
     if (r == 0)
         r = container_spec(c, &all, &s, err);
     conf_free(&all);
+    /* A container started to run until stopped runs its Run= command as
+     * its service (container/service.c); a session's start runs none. */
+    if (r == 0 && !auto_stop && c->cc.run && conf_split_command(c->cc.run, &s.process.argv) < 0)
+        r = ab_fail(err, EINVAL, "%s: Run=: an unterminated quote", c->conf_path);
     /* Resolved once, here: the supervisor keeps the result for every
      * session (spec.json), which never resolves again. */
     if (r == 0)
@@ -584,7 +588,7 @@ int container_remove_files(struct ab_ctx *ctx, const char *name, ab_error *err)
     /* below the runtime dir fd, never through a symlink */
     static const char *const files[] = { "start.lock", "sessions.lock", "supervisor.lock", "init.pid",
                                          "supervisor.pid", "spec.json", "stop.timeout", "supervisor.log",
-                                         "control.sock", "auto.stop", "stop.reason" };
+                                         "control.sock", "auto.stop", "stop.reason", "service.state" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(ctx, name, files[i]);
     proxy_log_remove(ctx, name);   /* NAME/network: the network helper's log */

@@ -1,10 +1,11 @@
 /* Where named containers live.
  *   data:    $XDG_DATA_HOME/appbox/NAME/   (root: /var/lib/appbox/NAME/)
- *            appbox.conf, rootfs/ (or home/ for the host view), log
+ *            appbox.conf, rootfs/ (or home/ for the host view), log,
+ *            service.log and service.log.1 (svclog.h)
  *   runtime: $XDG_RUNTIME_DIR/appbox/NAME/ (root: /run/appbox/NAME/)
  *            start.lock, sessions.lock, supervisor.lock, init.pid,
  *            supervisor.pid, spec.conf, stop.timeout, control.sock,
- *            supervisor.log */
+ *            supervisor.log, service.state (service.h) */
 #pragma once
 
 #include <stdbool.h>

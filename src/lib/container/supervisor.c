@@ -21,6 +21,7 @@
 #include "runtime/pipeline.h"
 #include "runtime/sandbox.h"
 #include "spec/spec_json.h"
+#include "container/service.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
@@ -124,7 +125,7 @@ int supervisor_connect(struct ab_ctx *ctx, const char *name, struct ns_fds *ns, 
 static void cleanup_runtime(struct ab_ctx *ctx, const char *name)
 {
     static const char *const files[] = { "init.pid", "supervisor.pid", "spec.json", "stop.timeout",
-                                         "control.sock", "auto.stop", "stop.reason" };
+                                         "control.sock", "auto.stop", "stop.reason", SERVICE_STATE };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         state_remove(ctx, name, files[i]);
 }
@@ -142,9 +143,12 @@ static int stop_timeout(struct ab_ctx *ctx, const char *name)
 static int supervisor_lock_fd = -1;
 /* The container's runner: its modules' teardown runs when it is gone. */
 static struct runner runner;
+/* The service `start` runs (Run=), when there is one (service.h). */
+static struct service service = { .pid = -1, .pidfd = -1 };
 
 static _Noreturn void finish(struct ab_ctx *ctx, const char *name, const char *why, bool killed)
 {
+    service_stop(&service, 5000); /* gone with the container, or going */
     pipeline_teardown(runtime_modules, &runner);
     cleanup_runtime(ctx, name);
     state_log(ctx, name, "stopped (%s%s)", why, killed ? ", killed after timeout" : "");
@@ -157,6 +161,10 @@ static _Noreturn void finish(struct ab_ctx *ctx, const char *name, const char *w
 
 static _Noreturn void teardown(struct ab_ctx *ctx, const char *name, pid_t init, int pidfd, int timeout, const char *why)
 {
+    /* The service first, within the same timeout: it gets its TERM (and
+     * is not restarted) before the rest of the container */
+    long spent = service_stop(&service, timeout * 1000L);
+    timeout = spent / 1000 >= timeout ? 0 : timeout - (int)(spent / 1000);
     kill(init, SIGTERM);
     struct pollfd p = { .fd = pidfd, .events = POLLIN };
     int r;
@@ -217,6 +225,10 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
         state_write_file(ctx, name, "supervisor.pid", buf, &err);
         state_remove(ctx, name, "stop.timeout");
         state_log(ctx, name, "started (supervisor %d, init %d)", getpid(), init);
+        /* `start` gave the spec its Run= command: the service, now */
+        ab_error serr = { 0 };
+        if (service_start(&service, ctx, name, spec, &ns, &serr) < 0)
+            state_log(ctx, name, "%s", serr.msg);
     }
     if (init < 0) {
         if (sup >= 0)
@@ -227,13 +239,7 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
     }
 
     int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int sfd = service_stop_signals();
     int efd = eventfd(0, EFD_CLOEXEC);
 
     if (auto_stop) {
@@ -255,10 +261,13 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
     close(ready_fd);
 
     for (;;) {
-        struct pollfd p[4] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
-                               { .fd = efd, .events = POLLIN }, { .fd = ctl, .events = POLLIN } };
-        if (poll(p, 4, -1) < 0)
+        struct pollfd p[5] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+                               { .fd = efd, .events = POLLIN }, { .fd = ctl, .events = POLLIN },
+                               { .fd = service.pidfd, .events = POLLIN } };
+        if (poll(p, 5, -1) < 0)
             continue;
+        if (p[4].revents)
+            service_reap(&service); /* it ended (no restart): the container runs on */
         if (p[3].revents & POLLIN) {
             /* A session asks for the namespaces; only the user can reach
              * the socket (0700 runtime dir), and it gets nothing more. */

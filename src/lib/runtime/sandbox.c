@@ -881,7 +881,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
     /* The caller's working directory, where the container has it (and
      * no --chdir or WorkingDirectory= says otherwise). */
     struct spec_process follow = { 0 };
-    if (!jp->chdir && !s->process.cwd)
+    if (!jp->chdir && !s->process.cwd && !jp->service)
         spec_follow_caller_cwd(&follow, s);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -1006,6 +1006,13 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         if (getppid() != parent)
             kill(cmd, SIGKILL);
         close(sv[1]);
+        if (jp->pid_fd > 2) {
+            char msg[32];
+            int len = snprintf(msg, sizeof(msg), "P%d\n", cmd);
+            ssize_t wrote = write(jp->pid_fd, msg, (size_t)len); /* its monitor gone: so is this, soon */
+            (void)wrote;
+            close(jp->pid_fd);
+        }
         _exit(join_wait(cmd, parent));
     }
     close(sv[1]);

@@ -63,6 +63,11 @@ struct join_params {
     const char *user;          /* --user NAME|UID, looked up inside */
     const strv *env;           /* extra NAME=VALUE */
     const char *chdir;
+    /* A service (container/service.c): the home or WorkingDirectory=,
+     * never the caller's working directory; and when PID_FD is above 2,
+     * the command's host pid is written there as "P<pid>\n" once forked. */
+    bool service;
+    int pid_fd;
 };
 
 /* Run a command inside the running container with namespaces NS; S is
