@@ -70,6 +70,7 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                dnsmasq-base curl   # tests/integration/netlab.py: the lab internet's DNS, the client
                nftables   # --network nat as root, proxy: /usr/sbin/nft (their rules; test_nat.py, test_proxy.py)
                slirp4netns   # test_nat_user.py: --network nat as a user where pasta is missing
+               systemd   # test_boot.py: systemd-analyze verify on appbox unit's units
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine

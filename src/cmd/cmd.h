@@ -26,6 +26,7 @@ int cmd_image(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_export(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_unit(struct ab_ctx *ctx, int argc, char **argv);
 /* update's work, shared with run ++aptupdate/++aptupdateall */
 #include <stdbool.h>
 #include <stddef.h>

@@ -150,7 +150,9 @@ int cmd_shell(struct ab_ctx *ctx, int argc, char **argv)
     if (container_open_to_join(ctx, name, &c, &err) < 0)
         return cmd_report(&err);
     char *argv0[] = { "sh", NULL };
-    struct join_params jp = { .argv = argv0, .login_shell = true, .as_root = as_root };
+    /* a booted container: a login session through its own login(1) */
+    bool boot = c.cc.spec.container.init == SPEC_INIT_BOOT;
+    struct join_params jp = { .argv = argv0, .login_shell = true, .as_root = as_root, .boot_login = boot };
     int code = 0;
     int r = container_session(&c, NULL, true, &jp, &code, &err);
     container_close(&c);

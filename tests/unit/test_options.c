@@ -2,6 +2,7 @@
  * table the CLI and appbox.conf use.  Parsing checks syntax; what needs the
  * host (a path that must exist, a directory, a device node) is checked
  * when the spec is resolved, so parse() here does both, as a start does. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -36,6 +37,21 @@ static void test_command_after_options(void **state)
     assert_string_equal(s.process.argv.v[0], "ls");
     assert_string_equal(s.process.argv.v[2], "--root");
     assert_null(s.process.argv.v[3]);
+    spec_free(&s);
+}
+
+/* --boot: the root's init as PID 1, stopped with systemd's halt signal. */
+static void test_boot_stop_signal(void **state)
+{
+    struct spec s;
+    ab_error err;
+    assert_int_equal(PARSE(&s, &err, "--boot", "--root", "/", "true"), 0);
+    assert_int_equal(s.container.init, SPEC_INIT_BOOT);
+    assert_int_equal(s.container.stop_signal, SIGRTMIN + 3);
+    spec_free(&s);
+    assert_int_equal(PARSE(&s, &err, "true"), 0);
+    assert_int_equal(s.container.init, SPEC_INIT_APPBOX);
+    assert_int_equal(s.container.stop_signal, SIGTERM);
     spec_free(&s);
 }
 
@@ -202,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_after_options),
         cmocka_unit_test(test_double_dash),
+        cmocka_unit_test(test_boot_stop_signal),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_display),

@@ -617,6 +617,9 @@ int container_remove(struct ab_ctx *ctx, const char *name, bool force, ab_error 
         if (r < 0)
             return r;
     }
+    /* what a SIGKILLed supervisor left (a cgroup, a helper's state) goes
+     * with the container */
+    supervisor_cleanup_stale(ctx, name);
     /* looked at under the lock: a create under way holds it until done */
     bool remains = store_kind(ctx, name) == STORE_REMAINS;
     int r = container_remove_files(ctx, name, err);

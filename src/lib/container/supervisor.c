@@ -165,7 +165,9 @@ static _Noreturn void teardown(struct ab_ctx *ctx, const char *name, pid_t init,
      * is not restarted) before the rest of the container */
     long spent = service_stop(&service, timeout * 1000L);
     timeout = spent / 1000 >= timeout ? 0 : timeout - (int)(spent / 1000);
-    kill(init, SIGTERM);
+    /* the spec's stop signal: SIGTERM, or SIGRTMIN+3 for a booted
+     * systemd (its "halt") */
+    kill(init, runner.spec && runner.spec->container.stop_signal > 0 ? runner.spec->container.stop_signal : SIGTERM);
     struct pollfd p = { .fd = pidfd, .events = POLLIN };
     int r;
     do

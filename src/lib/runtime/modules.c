@@ -5,6 +5,7 @@
 #include "desktop/display.h"
 #include "net/net.h"
 #include "net/usernet.h"
+#include "runtime/boot.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
 #include "runtime/pipeline.h"
@@ -25,5 +26,7 @@ const struct module *const runtime_modules[] = {
     &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
+    &boot_module,     /* --boot: a delegated cgroup v2 group and cgroup namespace, cgroup2, machine-id,
+                       * the console (after the mounts: it goes over the tree they made) */
     NULL,
 };

@@ -30,6 +30,7 @@
 #include "desktop/display.h"
 #include "net/net.h"
 #include "desktop/hostfiles.h"
+#include "runtime/boot.h"
 #include "runtime/caps.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -507,7 +508,7 @@ static _Noreturn void child_main(const struct child_args *a)
     init_block_signals(&oldmask);
     if (a->service) {
         struct sync_msg ready = { .type = MSG_READY };
-        int fds[NS_COUNT];
+        int fds[NS_COUNT + 1];
         for (int i = 0; i < NS_COUNT; i++) {
             char p[32];
             snprintf(p, sizeof(p), "/proc/self/ns/%s", ns_names[i]);
@@ -517,8 +518,14 @@ static _Noreturn void child_main(const struct child_args *a)
                 child_fail(a->sock, &err);
             }
         }
-        fds_send(a->sock, fds, NS_COUNT, &ready, sizeof(ready));
+        /* a booted container's console master, after the namespaces */
+        int console = boot_take_console();
+        if (console >= 0)
+            fds[NS_COUNT] = console;
+        fds_send(a->sock, fds, NS_COUNT + (console >= 0), &ready, sizeof(ready));
         close(a->sock);
+        if (boot_enabled(s))
+            boot_exec_init(s, a->lifeline);
         init_drop_privileges(id, a->lifeline);
         _exit(init_service_loop());
     }
@@ -816,15 +823,28 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
         return r;
     struct sync_msg m;
     size_t n = 0;
-    int got = fds_recv(run->sock, ns->fd, NS_COUNT, &n, &m, sizeof(m));
+    int fds[NS_COUNT + 1];
+    int got = fds_recv(run->sock, fds, NS_COUNT + 1, &n, &m, sizeof(m));
     close(run->sock);
     run->sock = -1;
-    if (got == (int)sizeof(m) && m.type == MSG_READY && n == NS_COUNT) {
+    if (got == (int)sizeof(m) && m.type == MSG_READY && n >= NS_COUNT) {
+        for (int i = 0; i < NS_COUNT; i++)
+            ns->fd[i] = fds[i];
         ns->init_pid = run->child;
+        /* a booted container's console: read by a helper of the runner's
+         * (its pty would fill up and block the init otherwise) */
+        if (n == NS_COUNT + 1 && boot_console_start(run, fds[NS_COUNT], err) < 0) {
+            ns_fds_close(ns);
+            kill(run->child, SIGKILL);
+            waitpid(run->child, NULL, 0);
+            run->child = -1;
+            pipeline_teardown(runtime_modules, run);
+            return -(err->errnum ? err->errnum : EIO);
+        }
         return 0;
     }
     for (size_t i = 0; i < n; i++)
-        close(ns->fd[i]);
+        close(fds[i]);
     if (got == (int)sizeof(m) && m.type == MSG_ERROR) {
         ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
         err->errnum = m.errnum;
@@ -922,7 +942,7 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
             _exit(125);
         /* The container's devices cgroup, while still the host's: a
          * session may open no more devices than PID 1 */
-        if (devices_join(s, &e) < 0)
+        if (devices_join(s, &e) < 0 || boot_enter_cgroup(s, ns->init_pid, &e) < 0)
             child_fail(sv[1], &e);
         stdio_pipes_child(&pipes);
         /* The user namespace first: it gives the rights to join the rest.
@@ -957,6 +977,18 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         if (jp->login_shell && resolve_user_in_root(id.name, &pw, &ignored) == 0 && pw.uid == id.uid &&
             pw.shell[0] == '/')
             snprintf(id.shell, sizeof(id.shell), "%s", pw.shell);
+        /* A login (boot_login): login(1) runs as root and becomes the
+         * user itself, through PAM. */
+        char login_name[sizeof(id.name)];
+        char *login_argv[] = { "login", "-f", login_name, NULL };
+        if (jp->boot_login) {
+            snprintf(login_name, sizeof(login_name), "%s", id.name);
+            id.uid = 0;
+            id.gid = 0;
+            snprintf(id.name, sizeof(id.name), "root");
+            snprintf(id.group, sizeof(id.group), "root");
+            snprintf(id.home, sizeof(id.home), "/root");
+        }
         /* Only ids of the container's maps: an id the container's passwd
          * names but the namespace does not map is no one there (and
          * (uid_t)-1 would change nothing at all). */
@@ -994,9 +1026,10 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
             if (getppid() != 0)
                 _exit(125); /* the helper (outside our PID namespace: 0) is gone */
-            struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id, .argv = jp->argv, .sock = sv[1], .want_pty = pty, .ws = pipes.ws,
+            struct exec_params p = { .spec = s, .passenv = jp->passenv, .id = &id,
+                                     .argv = jp->boot_login ? login_argv : jp->argv, .sock = sv[1], .want_pty = pty, .ws = pipes.ws,
                                      .shell = pick_shell(&id), .extra_env = jp->env, .chdir = jp->chdir,
-                                     .login_shell = jp->login_shell, .follow_cwd = follow.cwd_follow,
+                                     .login_shell = jp->login_shell && !jp->boot_login, .follow_cwd = follow.cwd_follow,
                                      .follow_dev = follow.cwd_dev, .follow_ino = follow.cwd_ino };
             sandbox_exec_command(&p);
         }

@@ -68,6 +68,11 @@ struct join_params {
      * the command's host pid is written there as "P<pid>\n" once forked. */
     bool service;
     int pid_fd;
+    /* A booted container's login session (`appbox shell`): `login -f
+     * USER` run as the container's root, USER the session's user (root
+     * with as_root), so that PAM (and logind, when installed) see a login,
+     * as machinectl login does; argv and login_shell unused. */
+    bool boot_login;
 };
 
 /* Run a command inside the running container with namespaces NS; S is

@@ -119,10 +119,26 @@ static int add_setid_rules(scmp_filter_ctx ctx)
 }
 
 /* SOCKETS: also the address family rules (not for i386, see build()). */
+/* What SECCOMP_BOOT allows of the deny list. */
+static const char *const boot_allowed[] = {
+    "mount", "umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+    "mount_setattr", "pivot_root", "chroot", "setns", "vhangup",
+};
+
+static bool boot_allows(const char *name)
+{
+    for (size_t i = 0; i < sizeof(boot_allowed) / sizeof(boot_allowed[0]); i++)
+        if (strcmp(boot_allowed[i], name) == 0)
+            return true;
+    return false;
+}
+
 static int add_rules(scmp_filter_ctx ctx, unsigned variant, bool sockets)
 {
     int r;
     for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+        if ((variant & SECCOMP_BOOT) && boot_allows(denied[i]))
+            continue;
         int nr = seccomp_syscall_resolve_name(denied[i]);
         if (nr == __NR_SCMP_ERROR)
             continue; /* not on this architecture */

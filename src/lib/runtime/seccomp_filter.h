@@ -14,8 +14,15 @@ enum {
      * root in its private store (apt-get/dpkg, the image unpacker), whose
      * writable trees sandbox_run() checks are all inside the store. */
     SECCOMP_ALLOW_SETID = 1u << 1,
+    /* A booted system (--boot): its init and units mount (API file
+     * systems, PrivateTmp=, ProtectSystem=: all in the container's user
+     * namespace), enter namespaces (JoinsNamespaceOf=), chroot
+     * (RootDirectory=), and its getty and login call vhangup() on the
+     * container's own terminals.  Those calls allowed; the rest of the
+     * deny list stays. */
+    SECCOMP_BOOT = 1u << 2,
 };
-#define SECCOMP_N_VARIANTS 4
+#define SECCOMP_N_VARIANTS 8
 
 /* Load the filter VARIANT (SECCOMP_ALLOW_* bits) into the calling thread
  * (no_new_privs must be set already).  The programs were compiled at build

@@ -1,4 +1,5 @@
 #include "spec/options.h"
+#include "spec/defaults.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
@@ -351,6 +353,9 @@ static int opt_log_size(struct spec *s, const char *flag, const char *value, ab_
 static int opt_boot(struct spec *s, const char *flag, const char *value, ab_error *err)
 {
     s->container.init = SPEC_INIT_BOOT;
+    /* systemd halts on SIGRTMIN+3 (SIGTERM only re-executes it) */
+    if (s->container.stop_signal == SPEC_DEFAULT_STOP_SIGNAL)
+        s->container.stop_signal = SIGRTMIN + 3;
     return 0;
 }
 
