@@ -392,6 +392,19 @@ int cmd_create(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_usage_error("create", "--base: '%s' is not a base (allowed: host, dir:PATH, debian:SUITE, "
                                          "ubuntu:SUITE, tar:FILE, oci:DIR[:TAG], docker-archive:FILE[:TAG])", a.base);
     }
+    /* What the options mean together (--boot needs a root of its own,
+     * --memory-swap needs --memory), checked now: no appbox.conf that
+     * could never start is written.  A base other than the host's view
+     * gives a root of its own; its path is only known later. */
+    if (base) {
+        char *given_root = s.container.root;
+        if (!given_root && strcmp(base, "host") != 0)
+            s.container.root = (char *)"/";
+        r = spec_validate(&s, &err);
+        s.container.root = given_root;
+        if (r < 0)
+            return cmd_report(&err);
+    }
     if (a.run) {
         strv words = { 0 };
         int sr = conf_split_command(a.run, &words);

@@ -484,6 +484,12 @@ def test_root_without_init_is_refused(store, world_tmp):
         (root / d).mkdir(parents=True)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "etc" / "group").write_text("root:x:0:\n")
+    # a container of the host's view has no init of its own: refused at
+    # create, before anything is written
+    r = s.ab("create", "hostboot", "--boot", "--no-launcher")
+    assert r.returncode == 2, r
+    assert "--boot (Boot=) needs a root file system with its own init" in r.stderr, r.stderr
+    assert not (s.data / "hostboot").exists()
     ok(s.ab("create", "noinit", "--base", f"dir:{root}", "--boot", "--no-launcher"))
     r = s.ab("start", "noinit")
     assert r.returncode != 0, r

@@ -306,8 +306,9 @@ int spec_validate(const struct spec *s, ab_error *err)
         return ab_usage(err, "--memory-swap (MemorySwap=) needs --memory (Memory=): it is the swap allowed beyond "
                              "the memory limit");
     if (c->init == SPEC_INIT_BOOT && !c->root)
-        return ab_usage(err, "--boot (Boot=) needs a root file system with its own init (--root, or a named "
-                             "container): the host's own /sbin/init cannot boot inside a container");
+        return ab_usage(err, "--boot (Boot=) needs a root file system with its own init (a named container with a "
+                             "--base other than host, such as debian:bookworm): the host's own /sbin/init cannot "
+                             "boot inside a container");
     if (c->sound == SOUND_PIPEWIRE && !c->microphone)
         return ab_usage(err, "--sound pipewire (Sound=): PipeWire's native socket cannot be made playback-only "
                              "(every client of it may record, unless a portal grants access): add "
