@@ -92,10 +92,12 @@ static char *shown(const struct view *v, const char *line, size_t len)
     const char *text = line;
     size_t tlen = len;
     if (!v->timestamps) {
-        /* as podman logs: the program's output alone (appbox's own lines
-         * and the times with --timestamps) */
+        /* as podman logs: the program's output alone, and a booted
+         * system's console (appbox's own lines and the times with
+         * --timestamps) */
         if (!parsed || !((e.stream_len == 6 && memcmp(e.stream, "stdout", 6) == 0) ||
-                         (e.stream_len == 6 && memcmp(e.stream, "stderr", 6) == 0)))
+                         (e.stream_len == 6 && memcmp(e.stream, "stderr", 6) == 0) ||
+                         (e.stream_len == 7 && memcmp(e.stream, "console", 7) == 0)))
             return NULL;
         text = e.text;
         tlen = e.text_len;

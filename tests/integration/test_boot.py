@@ -201,9 +201,12 @@ def test_boot_reaches_running(store, boot_tar):
     # the machine id: 32 hex digits, the same after a restart
     mid = ok(s.exec("sys", "cat", "/etc/machine-id")).strip()
     assert re.fullmatch(r"[0-9a-f]{32}", mid), mid
-    # the console went to console.log
-    console = (s.data / "sys" / "console.log").read_text(errors="replace")
-    assert "Welcome to" in console and "Debian GNU/Linux 12" in console, console[-2000:]
+    # the console went to the service log, as lines of the stream "console"
+    log = (s.data / "sys" / "service.log").read_text(errors="replace")
+    assert " console " in log, log[-2000:]
+    assert "Welcome to" in log and "Debian GNU/Linux 12" in log, log[-2000:]
+    r = s.ab("logs", "sys")
+    assert r.returncode == 0 and "Welcome to" in r.stdout, r
     ok(s.ab("stop", "sys"))
     assert not gdir.exists()
     ok(s.ab("start", "sys"))
@@ -272,7 +275,7 @@ def test_stop_halts_systemd(store, boot_tar):
     assert not os.path.exists(f"/proc/{init}")
     log = (s.data / "halt" / "log").read_text()
     assert "stopped (stop)" in log and "killed after timeout" not in log, log
-    console = (s.data / "halt" / "console.log").read_text(errors="replace")
+    console = (s.data / "halt" / "service.log").read_text(errors="replace")
     assert "System Halt" in console or "Reached target" in console and "Shutdown" in console, console[-1500:]
 
 

@@ -22,6 +22,7 @@
 #include "runtime/sandbox.h"
 #include "spec/spec_json.h"
 #include "container/service.h"
+#include "container/console.h"
 #include "container/state.h"
 #include "container/store.h"
 #include "util/cleanup.h"
@@ -227,6 +228,10 @@ static _Noreturn void supervisor_main(struct ab_ctx *ctx, const char *name, cons
         state_write_file(ctx, name, "supervisor.pid", buf, &err);
         state_remove(ctx, name, "stop.timeout");
         state_log(ctx, name, "started (supervisor %d, init %d)", getpid(), init);
+        /* a booted container's console: into the service log */
+        ab_error cerr = { 0 };
+        if (ns.console >= 0 && console_start(&runner, ctx, name, ns.console, spec->container.log_size, &cerr) < 0)
+            state_log(ctx, name, "%s", cerr.msg);
         /* `start` gave the spec its Run= command: the service, now */
         ab_error serr = { 0 };
         if (service_start(&service, ctx, name, spec, &ns, &serr) < 0)

@@ -20,7 +20,6 @@
 
 #include "cgroup/cgroup.h"
 #include "cgroup/delegate.h"
-#include "container/store.h"
 #include "runtime/idmap.h"
 #include "runtime/seccomp_filter.h"
 #include "util/cleanup.h"
@@ -334,51 +333,6 @@ const struct module boot_module = {
     .teardown = boot_teardown,
 };
 
-int boot_console_start(struct runner *r, int master, ab_error *err)
-{
-    _cleanup_close_ int m = master;
-    _cleanup_close_ int log = -1;
-    if (r->ctx && r->name) {
-        _cleanup_free_ char *path = store_path(r->ctx, r->name, "console.log", err);
-        if (!path)
-            return -(err->errnum ? err->errnum : ENOMEM);
-        log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (log < 0)
-            return ab_fail(err, errno, "cannot open the console log %s", path);
-    }
-    int keep[2] = { m, log };
-    pid_t pid = runner_fork_helper(r, "console", NULL, keep, log >= 0 ? 2 : 1, err);
-    if (pid < 0)
-        return (int)pid;
-    if (pid > 0)
-        return 0;
-    /* The helper: fd 3 the master, fd 4 the log (or nothing: drained).
-     * Read until the pty is gone (EIO once the last slave closes and the
-     * init is gone: the helper is stopped at teardown anyway). */
-    char buf[4096];
-    for (;;) {
-        ssize_t n = read(3, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EIO) {
-            /* no slave open at this moment (between two openers) */
-            poll(NULL, 0, 100);
-            continue;
-        }
-        if (n <= 0)
-            _exit(0);
-        if (log >= 0) {
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(4, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w < 0)
-                    break;
-                off += w;
-            }
-        }
-    }
-}
 
 _Noreturn void boot_exec_init(const struct spec *s, int lifeline)
 {

@@ -28,9 +28,6 @@ bool boot_enabled(const struct spec *s);
  * it), or -1 (no boot, or none made).  The caller owns it. */
 int boot_take_console(void);
 
-/* Runner side: read the console's MASTER (taken) into NAME's console.log
- * in its data dir, appending, from a helper process of R. */
-int boot_console_start(struct runner *r, int master, ab_error *err);
 
 /* A session joining a booted container (the calling process, still on
  * the host side and in its cgroup namespace): into the container's v2

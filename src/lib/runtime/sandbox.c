@@ -811,6 +811,7 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
 {
     for (int i = 0; i < NS_COUNT; i++)
         ns->fd[i] = -1;
+    ns->console = -1;
     sigset_t cur;
     sigprocmask(SIG_SETMASK, NULL, &cur);
     struct stdio_pipes stdio;
@@ -831,16 +832,10 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
         for (int i = 0; i < NS_COUNT; i++)
             ns->fd[i] = fds[i];
         ns->init_pid = run->child;
-        /* a booted container's console: read by a helper of the runner's
-         * (its pty would fill up and block the init otherwise) */
-        if (n == NS_COUNT + 1 && boot_console_start(run, fds[NS_COUNT], err) < 0) {
-            ns_fds_close(ns);
-            kill(run->child, SIGKILL);
-            waitpid(run->child, NULL, 0);
-            run->child = -1;
-            pipeline_teardown(runtime_modules, run);
-            return -(err->errnum ? err->errnum : EIO);
-        }
+        /* a booted container's console: the runner must read it (its pty
+         * would fill up and block the init otherwise) */
+        if (n == NS_COUNT + 1)
+            ns->console = fds[NS_COUNT];
         return 0;
     }
     for (size_t i = 0; i < n; i++)

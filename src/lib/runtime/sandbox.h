@@ -42,6 +42,9 @@ enum { NS_USER, NS_MNT, NS_PID, NS_IPC, NS_UTS, NS_CGROUP, NS_NET, NS_COUNT };
 struct ns_fds {
     int fd[NS_COUNT];
     pid_t init_pid;
+    /* sandbox_start_service() only: a booted container's console (the
+     * pty master its init writes to), for the runner to read; else -1 */
+    int console;
 };
 void ns_fds_close(struct ns_fds *ns);
 
