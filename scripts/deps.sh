@@ -56,6 +56,7 @@ ensure_packages() {
 
 # What building appbox needs.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjson-c-dev libarchive-dev
+                libsystemd-dev   # sd-bus: a rootless container's delegated cgroup scope (cgroup/scope.c)
                 libx11-dev libxext-dev libxau-dev)  # appbox-x11auth (--display x11)
 # What the tests need on top (C unit tests, pytest suites, test users, tools
 # the tests run inside the sandbox or on the host to check it).

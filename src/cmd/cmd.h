@@ -27,9 +27,11 @@ int cmd_cp(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_export(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct ab_ctx *ctx, int argc, char **argv);
 int cmd_unit(struct ab_ctx *ctx, int argc, char **argv);
+int cmd_stats(struct ab_ctx *ctx, int argc, char **argv);
 /* update's work, shared with run ++aptupdate/++aptupdateall */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 int update_containers(struct ab_ctx *ctx, char **names, size_t n, bool verbose);
 int update_all(struct ab_ctx *ctx, bool verbose);
 int cmd_help(struct ab_ctx *ctx, int argc, char **argv);
@@ -117,6 +119,11 @@ char *launcher_shadowed(const char *command, const char *launcher);
 /* As root: a warning for each read-write bind the container cannot write
  * (bound as it is, not idmapped), with the chown that lets it. */
 void cmd_warn_root_rw_binds(struct ab_ctx *ctx, const struct spec *s);
+
+/* "appbox: killed: memory limit 32M reached" on stderr (MEMORY: the
+ * container's limit, 0: none): its command died of SIGKILL and its memory
+ * group saw an OOM kill (exit 137 follows). */
+void cmd_report_oom(uint64_t memory);
 int launcher_remove(struct ab_ctx *ctx, const char *name, int quiet);
 char *launcher_path(struct ab_ctx *ctx, const char *name);   /* recorded path, malloc'd, or NULL */
 void launcher_unlink(const char *path);  /* only if it is an appbox launcher */

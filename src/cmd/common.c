@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+
+#include "cgroup/cgroup.h"
 #include "container/config.h"
 #include "spec/options.h"
 #include "util/error.h"
@@ -280,3 +282,12 @@ int cmd_context_init(struct ab_ctx *ctx, ab_error *err)
     return r;
 }
 
+
+void cmd_report_oom(uint64_t memory)
+{
+    char lim[32];
+    if (memory)
+        fprintf(stderr, "appbox: killed: memory limit %s reached\n", cgroup_format_bytes(memory, lim, sizeof(lim)));
+    else
+        fprintf(stderr, "appbox: killed: out of memory (the kernel's OOM killer)\n");
+}

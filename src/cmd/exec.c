@@ -106,8 +106,12 @@ int cmd_exec(struct ab_ctx *ctx, int argc, char **argv)
     }
     struct join_params jp = { .argv = argv + i, .as_root = as_root, .user = user, .env = &proc.process.env,
                               .chdir = proc.process.cwd };
+    struct join_outcome out = { 0 };
+    jp.outcome = &out;
     int code = 0;
     int r = container_session(&c, NULL, false, &jp, &code, &err);
+    if (r == 0 && out.oom_killed)
+        cmd_report_oom(out.memory_limit);
     container_close(&c);
     spec_free(&proc);
     return r < 0 ? cmd_report(&err) : code;

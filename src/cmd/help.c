@@ -37,6 +37,7 @@ static void usage(void)
            "  list [--json|--names] | show NAME [--json]  what exists; what a container can reach\n"
            "  logs NAME [-f] [--since T] [-n N] [-t]    its service's output (--network: its proxy's)\n"
            "  unit NAME [--user|--system] [--enable]    a systemd unit that starts NAME\n"
+           "  stats [NAME...] [--no-stream] [--json]    running containers' CPU, memory, processes, I/O\n"
            "  config NAME [KEY[=VALUE]] | edit NAME     read or change appbox.conf\n"
            "  rm [--force] NAME...                      remove containers and their launchers\n"
            "  launcher install NAME [--as CMD] | launcher remove NAME\n"

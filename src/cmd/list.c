@@ -384,8 +384,25 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     bool running = state_running(ctx, name);
     struct spec s;
     int r = running ? container_running_spec(ctx, name, &s, &err) : container_spec(&c, &c.conf, &s, &err);
+    /* limits this caller cannot enforce (no delegated cgroup): shown,
+     * with the reason a start gives, rather than refused here */
+    struct spec_resources asked = { 0 };
+    ab_error refused = { 0 };
+    if (r == 0 && !running) {
+        asked = s.container.resources;
+        memset(&s.container.resources, 0, sizeof(s.container.resources));
+    }
     if (r == 0)
         r = spec_resolve(&s, &err);
+    if (r == 0 && !running) {
+        s.container.resources = asked;
+        strv kept = s.container.cgroups;
+        memset(&s.container.cgroups, 0, sizeof(kept));
+        if (cgroup_resolve(&s, &refused) == 0)
+            refused.msg[0] = '\0';
+        strv_clear(&s.container.cgroups);
+        s.container.cgroups = kept;
+    }
     if (r < 0) {
         spec_free(&s);
         container_close(&c);
@@ -438,6 +455,18 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "hostname", json_object_new_string(sc->hostname));
     json_object_object_add(o, "tmpfs_size", json_object_new_uint64(sc->tmpfs_size));
     json_object_object_add(o, "pids_limit", json_object_new_uint64(sc->pids_limit));
+    /* resources (issue 13): the limits as given (null: none) and what enforces them */
+    char res_how[512];
+    const struct spec_resources *rs_ = &sc->resources;
+    json_object_object_add(o, "memory", rs_->memory ? json_object_new_uint64(rs_->memory) : NULL);
+    json_object_object_add(o, "memory_swap", rs_->memory ? json_object_new_uint64(rs_->memory_swap) : NULL);
+    json_object_object_add(o, "cpus", rs_->cpu_quota ? json_object_new_double(rs_->cpu_quota / 1000.0) : NULL);
+    json_object_object_add(o, "cpu_weight", rs_->cpu_weight ? json_object_new_int((int)rs_->cpu_weight) : NULL);
+    json_object_object_add(o, "io_weight", rs_->io_weight ? json_object_new_int((int)rs_->io_weight) : NULL);
+    strv no_groups = { 0 }; /* a stopped container's are only names */
+    json_object_object_add(o, "cgroups", json_strv(running ? &sc->cgroups : &no_groups));
+    json_object_object_add(o, "limits_enforced_by", json_object_new_string(cgroup_enforcement(&s, res_how, sizeof(res_how))));
+    json_object_object_add(o, "limits_refused", refused.msg[0] ? json_object_new_string(refused.msg) : NULL);
     json_object_object_add(o, "sound", json_object_new_string(sound_mode_name(sc->sound)));
     json_object_object_add(o, "microphone", json_object_new_boolean(sc->sound != SOUND_NONE && sc->microphone));
     json_object_object_add(o, "sound_server", sc->sound_server ? json_object_new_string(sc->sound_server) : NULL);
@@ -533,6 +562,19 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         printf("  limits      %llu processes; each tmpfs %llu MiB (/run %llu MiB)\n",
                (unsigned long long)sc->pids_limit, (unsigned long long)(sc->tmpfs_size >> 20),
                (unsigned long long)((sc->tmpfs_size < SPEC_RUN_TMPFS_SIZE ? sc->tmpfs_size : SPEC_RUN_TMPFS_SIZE) >> 20));
+        char m1[32], m2[32];
+        printf("  resources   memory %s", rs_->memory ? cgroup_format_bytes(rs_->memory, m1, sizeof(m1)) : "no limit");
+        if (rs_->memory)
+            printf(" (swap %s)", rs_->memory_swap ? cgroup_format_bytes(rs_->memory_swap, m2, sizeof(m2)) : "none");
+        if (rs_->cpu_quota)
+            printf(", cpus %g", rs_->cpu_quota / 1000.0);
+        if (rs_->cpu_weight)
+            printf(", cpu weight %u", rs_->cpu_weight);
+        if (rs_->io_weight)
+            printf(", io weight %u", rs_->io_weight);
+        printf(", pids %llu\n              through: %s\n", (unsigned long long)sc->pids_limit, res_how);
+        if (refused.msg[0])
+            printf("              a start is refused: %s\n", refused.msg);
         printf("  identity    %s (uid %u, gid %u); ids map %s\n", id->name, id->uid, id->gid, map);
         printf("  caps        %s\n", caps);
         printf("  seccomp     %s\n", seccomp_name(&s.process, "OFF"));

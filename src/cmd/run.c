@@ -113,8 +113,11 @@ int cmd_run(struct ab_ctx *ctx, int argc, char **argv)
         /* Nothing to run (no Run=, no arguments): the user's login shell in
          * the container, as `distrobox enter` or `toolbox enter` opens. */
         char *sh[] = { "sh", NULL };
-        struct join_params jp = { .argv = cmd.n ? cmd.v : sh, .login_shell = cmd.n == 0 };
+        struct join_outcome out = { 0 };
+        struct join_params jp = { .argv = cmd.n ? cmd.v : sh, .login_shell = cmd.n == 0, .outcome = &out };
         r = container_session(&c, &overrides, true, &jp, &code, &err);
+        if (r == 0 && out.oom_killed)
+            cmd_report_oom(out.memory_limit);
         strv_clear(&cmd);
     }
     container_close(&c);

@@ -74,7 +74,10 @@ int cmd_sandbox(struct ab_ctx *ctx, int argc, char **argv)
     }
     cmd_warn_root_rw_binds(ctx, &s);
     int code = 0;
-    r = sandbox_run(ctx, &s, &code, &err);
+    bool oom = false;
+    r = sandbox_run(ctx, &s, &code, &oom, &err);
+    if (r == 0 && oom)
+        cmd_report_oom(s.container.resources.memory);
     spec_free(&s);
     if (r < 0)
         return cmd_report(&err);

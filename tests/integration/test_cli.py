@@ -135,7 +135,7 @@ def test_bash_completion(ctr):
     make_image(ctr)
     got = bash_complete(ctr, "")
     assert {"create", "run", "start", "stop", "rm", "image", "completion", "help"} <= set(got), got
-    assert bash_complete(ctr, "st") == ["start", "stop"]
+    assert bash_complete(ctr, "st") == ["start", "stop", "stats"]
     assert set(bash_complete(ctr, "rm", "-")) == {"--help", "--force"}
     assert set(bash_complete(ctr, "stop", "--")) == {"--help", "--all", "--timeout"}
     assert bash_complete(ctr, "run", "co") == ["cow-with-a-long-name"]

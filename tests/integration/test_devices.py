@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_busybox_root, ok, popen, require_root, run
+from conftest import descendants, make_busybox_root, ok, popen, require_root, run
 from containers_support import ctr  # noqa: F401 (fixture)
 
 DEVICES_V1 = Path("/sys/fs/cgroup/devices")
@@ -87,10 +87,16 @@ def test_ungranted_device_refused_to_container_root(sandbox, run_as, nodes, appb
     if run_as != "root":
         return
     p = popen([appbox_bin, "sandbox", "--device", f"{nodes}/fuse:rw", "--", "sh", "-c",
-               "grep devices /proc/self/cgroup; read x"],
+               "echo ready; read x"],
               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = p.stdout.readline()
+        assert p.stdout.readline().strip() == "ready"
+        # the container's own cgroup namespace shows its group as "/": its
+        # processes' group as the host sees it
+        kids = descendants(p.pid)
+        assert kids, "no container process"
+        line = next(l for l in Path(f"/proc/{kids[0]}/cgroup").read_text().splitlines()
+                    if re.search(r":devices:", l))
         m = re.search(r":devices:(\S+)", line)
         assert m, line
         group = own_devices_group() / m.group(1).lstrip("/")

@@ -122,9 +122,108 @@ static void test_v2_program_shape(void **state)
     free(p);
 }
 
+/* ---- the limits' conversions and the files' parsers (pure) ---- */
+
+static void test_cpu_shares(void **state)
+{
+    (void)state;
+    assert_int_equal(cgroup_v1_cpu_shares(100), 1024);    /* the defaults meet */
+    assert_int_equal(cgroup_v1_cpu_shares(200), 2048);
+    assert_int_equal(cgroup_v1_cpu_shares(1), 10);
+    assert_int_equal(cgroup_v1_cpu_shares(10000), 102400);
+    assert_int_equal(cgroup_v1_cpu_shares(0), 2);         /* clamped to v1's minimum */
+}
+
+static void test_blkio_weight(void **state)
+{
+    (void)state;
+    assert_int_equal(cgroup_v1_blkio_weight(1), 10);
+    assert_int_equal(cgroup_v1_blkio_weight(10000), 1000);
+    assert_int_equal(cgroup_v1_blkio_weight(500), 59);
+    assert_int_equal(cgroup_v1_blkio_weight(0), 10);      /* clamped */
+    assert_int_equal(cgroup_v1_blkio_weight(20000), 1000);
+}
+
+static void test_cpu_quota(void **state)
+{
+    (void)state;
+    assert_int_equal(cgroup_cpu_quota_us(100), 10000);    /* --cpus 0.1 */
+    assert_int_equal(cgroup_cpu_quota_us(1000), 100000);  /* one CPU */
+    assert_int_equal(cgroup_cpu_quota_us(2500), 250000);
+    assert_int_equal(cgroup_cpu_quota_us(1), 1000);       /* the kernel's 1 ms minimum */
+}
+
+static void test_format_bytes(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(cgroup_format_bytes(32u << 20, b, sizeof(b)), "32M");
+    assert_string_equal(cgroup_format_bytes(1u << 30, b, sizeof(b)), "1G");
+    assert_string_equal(cgroup_format_bytes(1536u << 10, b, sizeof(b)), "1536K");
+    assert_string_equal(cgroup_format_bytes(1000, b, sizeof(b)), "1000");
+    assert_string_equal(cgroup_format_bytes(0, b, sizeof(b)), "0");
+}
+
+static void test_parse_key(void **state)
+{
+    (void)state;
+    const char *oom = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+    assert_int_equal(cgroup_parse_key(oom, "oom_kill"), 3);
+    assert_int_equal(cgroup_parse_key(oom, "under_oom"), 0);
+    assert_true(cgroup_parse_key(oom, "oom") == CGROUP_UNKNOWN);
+    assert_int_equal(cgroup_parse_key("usage_usec 1234\nuser_usec 1000\n", "usage_usec"), 1234);
+}
+
+static void test_parse_io(void **state)
+{
+    (void)state;
+    uint64_t rd, wr;
+    cgroup_parse_io_v2("8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+                       "8:16 rbytes=1 wbytes=2 rios=1 wios=1\n", &rd, &wr);
+    assert_int_equal(rd, 4097);
+    assert_int_equal(wr, 8194);
+    cgroup_parse_io_v1("8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\n8:16 Read 1\nTotal 301\n",
+                       &rd, &wr);
+    assert_int_equal(rd, 101);
+    assert_int_equal(wr, 200);
+    cgroup_parse_io_v2("", &rd, &wr);
+    assert_int_equal(rd + wr, 0);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    assert_true(cgroup_path_is_ours("/sys/fs/cgroup/memory/a/appbox-12-0abc"));
+    assert_true(cgroup_path_is_ours("/sys/fs/cgroup/appbox-1-x"));
+    assert_false(cgroup_path_is_ours("/sys/fs/cgroup/memory/a"));
+    assert_false(cgroup_path_is_ours("/sys/fs/cgroup/memory/../appbox-1"));
+    assert_false(cgroup_path_is_ours("/etc/appbox-1"));
+    assert_false(cgroup_path_is_ours("/sys/fs/cgroup/memory/appbox-1/x"));
+    if (cgroup_pure_v2()) {
+        skip(); /* the v1 names below mean nothing on a pure v2 host */
+        return;
+    }
+    char *v[] = { "/sys/fs/cgroup/memory/x/appbox-1-a", "/sys/fs/cgroup/cpu,cpuacct/appbox-1-a",
+                  "/sys/fs/cgroup/pids/appbox-1-a", NULL };
+    strv set = { v, 3 };
+    assert_string_equal(cgroup_set_dir(&set, "memory"), v[0]);
+    assert_string_equal(cgroup_set_dir(&set, "cpu"), v[1]);
+    assert_string_equal(cgroup_set_dir(&set, "cpuacct"), v[1]);
+    assert_string_equal(cgroup_set_dir(&set, "pids"), v[2]);
+    assert_null(cgroup_set_dir(&set, "blkio"));
+    assert_null(cgroup_set_dir(&set, "cpuset"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_shares),
+        cmocka_unit_test(test_blkio_weight),
+        cmocka_unit_test(test_cpu_quota),
+        cmocka_unit_test(test_format_bytes),
+        cmocka_unit_test(test_parse_key),
+        cmocka_unit_test(test_parse_io),
+        cmocka_unit_test(test_paths),
         cmocka_unit_test(test_v2_program_shape),
         cmocka_unit_test(test_v1_enforced),
         cmocka_unit_test(test_v2_enforced),

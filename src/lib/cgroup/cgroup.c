@@ -2,6 +2,7 @@
  * group goes, and the checks on a path before anything is done to it. */
 #include "cgroup/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ const char *cgroup_rule_string(const struct cgroup_device_rule *r, char *buf, si
 
 /* The caller's group in the hierarchy whose /proc/self/cgroup line has
  * CONTROLLER among its controllers ("" for the v2 line "0::"). */
-static char *own_group(const char *controller)
+char *cgroup_own_group(const char *controller)
 {
     FILE *f = fopen("/proc/self/cgroup", "re");
     if (!f)
@@ -106,7 +107,7 @@ char *cgroup_devices_path(const struct cgroup_backend *b, const char *leaf, ab_e
     }
     bool v1 = b == &cgroup_v1_backend;
     const char *mount = v1 ? V1_DEVICES : cgroup_v2_mount();
-    _cleanup_free_ char *own = mount ? own_group(v1 ? "devices" : "") : NULL;
+    _cleanup_free_ char *own = mount ? cgroup_own_group(v1 ? "devices" : "") : NULL;
     if (!own) {
         ab_fail(err, ENOENT, "cannot find this process's %s cgroup in /proc/self/cgroup", v1 ? "devices" : "v2");
         return NULL;
@@ -178,6 +179,29 @@ void cgroup_sweep(const char *path)
         fs_sweep_dead_pid_dirs(fd, "appbox-", NULL);
 }
 
+/* The groups below DIR (a delegated subtree: a booted systemd's), deepest
+ * first; a cgroup directory holds nothing else that rmdir would refuse. */
+static void remove_subgroups(int fd, int depth)
+{
+    if (depth > 32)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0)
+            remove_subgroups(sub, depth + 1);
+        unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
 void cgroup_destroy(const struct cgroup_backend *b, const char *path)
 {
     if (!cgroup_path_is_ours(path))
@@ -186,9 +210,49 @@ void cgroup_destroy(const struct cgroup_backend *b, const char *path)
      * may be a moment after its PID 1 was reaped: retry for up to 2 s. */
     for (int i = 0; i < 200; i++) {
         int r = b->destroy(path);
+        if (r == -ENOTEMPTY || (r == -EBUSY && i % 20 == 19)) {
+            /* groups the container made below its own (delegated) */
+            int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0)
+                remove_subgroups(fd, 0);
+            continue;
+        }
         if (r != -EBUSY)
             return;
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+}
+
+int cgroup_read_file(const char *path, char *buf, size_t size)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (int)len;
+}
+
+int cgroup_write_file(const char *dir, const char *file, const char *text, ab_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return ab_fail(err, errno, "cannot open %s", path);
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len)
+        return ab_fail(err, errno, "cannot write '%s' to %s", text, path);
+    return 0;
 }

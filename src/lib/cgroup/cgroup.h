@@ -10,8 +10,11 @@
  *             (v2.c); used where v1 has no devices controller.  See
  *             docs/architecture.md, "The cgroup room".
  *
- * Today only the devices controller is used (desktop/devices.c); issue 13
- * adds memory, pids and cpu and v2 delegation through the same calls.
+ * The container's groups (set.c, limits.c, module.c) are one set of
+ * directories: on a v1 (hybrid) host one per controller used (memory,
+ * pids, cpu, cpuacct, blkio, devices) plus its group in the v2 mount
+ * (for --boot's delegated subtree), on a pure v2 host one directory.
+ * The device rules (desktop/devices.c) go to the same set.
  *
  * A group is named by the directory path of each controller it uses,
  * chosen once at resolve time and kept in the spec (spec.json), so that
@@ -23,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -92,6 +96,16 @@ const char *cgroup_v2_mount(void);
 int cgroup_v2_program(const struct cgroup_device_rule *rules, size_t n, struct bpf_insn **out, size_t *count);
 int cgroup_v2_load(const struct cgroup_device_rule *rules, size_t n, ab_error *err);
 
+/* The caller's group in the hierarchy whose /proc/self/cgroup line has
+ * CONTROLLER among its controllers ("" for the v2 line "0::"); malloc'd,
+ * or NULL. */
+char *cgroup_own_group(const char *controller);
+
+/* Read PATH (at most SIZE-1 bytes, NUL-terminated): its length or -errno. */
+int cgroup_read_file(const char *path, char *buf, size_t size);
+/* Write TEXT to DIR/FILE (one write, as the kernel wants). */
+int cgroup_write_file(const char *dir, const char *file, const char *text, ab_error *err);
+
 /* Whether PATH is one that cgroup_devices_path() could have made: under
  * a cgroup file system mount, last component "appbox-*", no "..".
  * Checked before a path read back from spec.json is written to or
@@ -111,3 +125,87 @@ void cgroup_destroy(const struct cgroup_backend *b, const char *path);
  * (the sandbox; for a named container the one that started it, whose
  * group is never empty while the container runs).  Quiet. */
 void cgroup_sweep(const char *path);
+
+/* ---- The container's group set (set.c, limits.c, module.c) ---- */
+
+struct spec;
+struct module;
+#include "util/strv.h"
+
+/* Choose the container's groups for S (spec_resolve()): every controller
+ * this caller may use (root: all present, writable ones; an ordinary
+ * user: those whose own group is delegated to it, i.e. writable by it),
+ * kept in s->container.cgroups.  A limit that was asked for explicitly
+ * but whose controller cannot be used here is refused, naming the option
+ * and why (nothing is made yet).  The groups are named
+ * "appbox-PID-RANDOM" (PID: this process, for cgroup_sweep()). */
+int cgroup_resolve(struct spec *s, ab_error *err);
+
+/* The set's directory for a v1 CONTROLLER ("memory", "pids", "cpu",
+ * "cpuacct", "blkio", "devices"), or on a pure v2 host the v2 group when
+ * the v2 equivalent is there; NULL: none. */
+const char *cgroup_set_dir(const strv *set, const char *controller);
+/* Whether PATH (one of a set's) lies in the v2 hierarchy. */
+bool cgroup_path_is_v2(const char *path);
+/* Whether this is a pure cgroup v2 host (the v2 hierarchy at /sys/fs/cgroup). */
+bool cgroup_pure_v2(void);
+
+/* Rootless on a pure v2 host whose own group is not delegated: ask the
+ * systemd user manager (user bus, sd-bus) for a transient scope with
+ * Delegate=yes holding this process, wait for it, and move into a leaf
+ * of it (scope.c).  Called before cgroup_resolve() by a start (never by
+ * `show`).  1: in a scope now; 0: nothing done (root, v1, delegated
+ * already, or no user bus: cgroup_user_scope_why() says which); <0: the
+ * scope failed (ERR set). */
+int cgroup_user_scope(ab_error *err);
+const char *cgroup_user_scope_why(void);
+
+/* Move the calling process into all of the container's groups (a session,
+ * a service process); 0 when there are none. */
+int cgroup_enter(const struct spec *s, ab_error *err);
+/* How many OOM kills the container's memory group has seen (v1
+ * memory.oom_control's oom_kill, v2 memory.events' oom_kill); -1: unknown
+ * (no memory group, or the kernel does not count them). */
+int cgroup_oom_kills(const struct spec *s);
+/* The container's group in the v2 hierarchy, or NULL. */
+const char *cgroup_v2_dir(const struct spec *s);
+/* The set's group that takes the device rules (v1 devices, else v2 for
+ * root), or NULL. */
+const char *cgroup_devices_dir(const struct spec *s);
+
+/* For `show`: how S's limits are enforced (its groups; for a stopped
+ * container, what a start by this caller would get), one line in BUF. */
+const char *cgroup_enforcement(const struct spec *s, char *buf, size_t size);
+
+/* The pipeline module: makes the groups, applies the limits and puts PID
+ * 1 in them before "go"; removes them at teardown. */
+extern const struct module cgroup_module;
+
+/* Limits (limits.c): pure conversions, for the backends and the tests. */
+uint64_t cgroup_v1_cpu_shares(uint32_t weight);        /* 1-10000 -> 2-262144 (100 -> 1024) */
+unsigned cgroup_v1_blkio_weight(uint32_t weight);      /* 1-10000 -> 10-1000 (linear) */
+/* --cpus in thousandths of a CPU -> microseconds per CGROUP_CPU_PERIOD_US */
+uint64_t cgroup_cpu_quota_us(uint32_t thousandths);
+#define CGROUP_CPU_PERIOD_US 100000
+/* "32M", "1G", "1536K" or "1000" (bytes) in the largest binary unit that
+ * divides N; BUF of at least 32 bytes. */
+const char *cgroup_format_bytes(uint64_t n, char *buf, size_t size);
+/* Write S's limits into its groups (made, not yet populated). */
+int cgroup_apply_limits(const struct spec *s, ab_error *err);
+
+/* Usage of a running container's groups (stats); UINT64_MAX: unknown or
+ * no limit. */
+struct cgroup_stats {
+    uint64_t cpu_ns;         /* CPU time used, all processes, ever */
+    uint64_t mem_usage, mem_limit;
+    uint64_t pids_current, pids_limit;
+    uint64_t io_read, io_write;   /* bytes */
+};
+#define CGROUP_UNKNOWN UINT64_MAX
+void cgroup_stats_read(const struct spec *s, struct cgroup_stats *st);
+/* Parse a v2 io.stat / v1 blkio io_service_bytes text into read and
+ * written bytes (summed over devices); pure, for the tests. */
+void cgroup_parse_io_v2(const char *text, uint64_t *rd, uint64_t *wr);
+void cgroup_parse_io_v1(const char *text, uint64_t *rd, uint64_t *wr);
+/* The number after KEY (a line "KEY N") in TEXT, or CGROUP_UNKNOWN. */
+uint64_t cgroup_parse_key(const char *text, const char *key);

@@ -47,25 +47,12 @@ static int v1_create(const char *path, ab_error *err)
     return 0;
 }
 
-static int write_file(const char *dir, const char *file, const char *text, ab_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return ab_fail(err, errno, "cannot open %s", path);
-    size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len)
-        return ab_fail(err, errno, "cannot write '%s' to %s", text, path);
-    return 0;
-}
-
 static int v1_set_devices(const char *path, const struct cgroup_device_rule *rules, size_t n, ab_error *err)
 {
-    int r = write_file(path, "devices.deny", "a", err);
+    int r = cgroup_write_file(path, "devices.deny", "a", err);
     for (size_t i = 0; r == 0 && i < n; i++) {
         char rule[64];
-        r = write_file(path, "devices.allow", cgroup_rule_string(&rules[i], rule, sizeof(rule)), err);
+        r = cgroup_write_file(path, "devices.allow", cgroup_rule_string(&rules[i], rule, sizeof(rule)), err);
         if (r < 0 && err->errnum == EPERM)
             return ab_error_prefix(err, "the host does not let appbox grant '%s' (appbox's own devices cgroup "
                                         "does not allow it)", rule);
@@ -77,7 +64,7 @@ static int v1_attach(const char *path, pid_t pid, ab_error *err)
 {
     char text[32];
     snprintf(text, sizeof(text), "%d", (int)pid);
-    return write_file(path, "cgroup.procs", text, err);
+    return cgroup_write_file(path, "cgroup.procs", text, err);
 }
 
 static int v1_destroy(const char *path)

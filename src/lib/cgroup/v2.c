@@ -56,13 +56,18 @@
 
 const char *cgroup_v2_mount(void)
 {
+    /* asked often during a start; the mounts do not move meanwhile */
+    static const char *found;
+    static bool looked;
     static const char *const places[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified", NULL };
-    for (size_t i = 0; places[i]; i++) {
+    for (size_t i = 0; !looked && places[i]; i++) {
         struct statfs fs;
         if (statfs(places[i], &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
-            return places[i];
+            found = places[i];
+        looked = found != NULL;
     }
-    return NULL;
+    looked = true;
+    return found;
 }
 
 static bool v2_devices_usable(const char **why)

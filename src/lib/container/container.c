@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "net/proxy.h"
 #include "runtime/caps.h"
 #include "runtime/resolve.h"
@@ -386,7 +387,16 @@ static int join_command(const struct ns_fds *ns, const struct spec *s, void *arg
          ns->init_pid);
     struct join_params with_env = *j->jp;
     with_env.passenv = &ctx->passenv;
-    return sandbox_join(ns, s, &with_env, j->exit_code, err);
+    int before = cgroup_oom_kills(s);
+    int r = sandbox_join(ns, s, &with_env, j->exit_code, err);
+    /* killed by the memory limit: a new OOM kill in the container's group
+     * (read while it still runs, before a last session's stop) */
+    if (r == 0 && j->jp->outcome && *j->exit_code == 128 + SIGKILL) {
+        int after = cgroup_oom_kills(s);
+        j->jp->outcome->oom_killed = after > 0 && after > before;
+        j->jp->outcome->memory_limit = s->container.resources.memory;
+    }
+    return r;
 }
 
 int container_session(struct container *c, const struct conf *overrides, bool autostart,
@@ -440,7 +450,7 @@ int container_run_as_root(struct ab_ctx *ctx, const char *dir, const char *src_r
         r = strv_push(&s.process.argv, argv[i]);
     int code = 0;
     if (r == 0)
-        r = sandbox_run(ctx, &s, &code, err);
+        r = sandbox_run(ctx, &s, &code, NULL, err);
     spec_free(&s);
     if (r == 0 && code != 0)
         r = ab_fail(err, 0, "%s failed (exit status %d)", argv[0], code);
@@ -460,7 +470,7 @@ int container_run_in_root(struct ab_ctx *ctx, const char *root, const char *lowe
         r = strv_push(&s.process.argv, argv[i]);
     int code = 0;
     if (r == 0)
-        r = sandbox_run(ctx, &s, &code, err);
+        r = sandbox_run(ctx, &s, &code, NULL, err);
     else
         r = ab_fail(err, ENOMEM, "out of memory");
     spec_free(&s);

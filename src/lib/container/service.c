@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "container/state.h"
 #include "container/svclog.h"
-#include "desktop/devices.h"
 #include "util/cleanup.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -135,9 +135,9 @@ static _Noreturn void run_child(struct monitor *m, pid_t monitor, int out, int e
     close(errp);
     ab_error e = { 0 };
     int code = 125;
-    /* cgroup_enter: the container's cgroups (today its devices cgroup; the
-     * join does it again for its own child, harmlessly) */
-    if (devices_join(m->s, &e) == 0) {
+    /* the container's cgroups, limits and all (the join enters them again
+     * for its own child, harmlessly) */
+    if (cgroup_enter(m->s, &e) == 0) {
         struct join_params jp = { .passenv = &m->ctx->passenv, .argv = m->s->process.argv.v, .service = true,
                                   .pid_fd = msg };
         if (sandbox_join(m->ns, m->s, &jp, &code, &e) < 0)
@@ -356,11 +356,20 @@ static _Noreturn void monitor_main(struct monitor *m, pid_t supervisor)
     for (;;) {
         save(m, "running", 0);
         int64_t t0 = svclog_now();
+        int ooms = cgroup_oom_kills(m->s);
         int status = run_once(m, sfd, &stopping);
-        char what[64];
+        char what[96];
         if (status < 0)
             status = 125;
         service_describe_status(status, what, sizeof(what));
+        /* killed (KILL) while the memory group counted an OOM kill: say so,
+         * with the limit, as `run` does on the terminal */
+        int ooms_after = status == 128 + SIGKILL && ooms >= 0 ? cgroup_oom_kills(m->s) : -1;
+        if (ooms_after > ooms && m->s->container.resources.memory) {
+            char lim[32];
+            snprintf(what, sizeof(what), "killed: memory limit %s reached",
+                     cgroup_format_bytes(m->s->container.resources.memory, lim, sizeof(lim)));
+        }
         m->st.last_status = status;
         int policy = m->s->container.restart;
         bool again = policy == SPEC_RESTART_ALWAYS || (policy == SPEC_RESTART_ON_FAILURE && status != 0);

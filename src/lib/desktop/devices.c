@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -226,18 +225,6 @@ int devices_resolve(struct spec *s, ab_error *err)
     int r = expand(s, err);
     if (r < 0 || (r = check_nodes(s, err)) < 0)
         return r;
-    free(s->container.devices_cgroup);
-    s->container.devices_cgroup = NULL;
-    const struct cgroup_backend *b = s->process.user.caller_uid == 0 ? cgroup_devices_backend(NULL) : NULL;
-    if (!b)
-        return 0;
-    uint32_t rnd = 0;
-    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-        rnd = (uint32_t)getpid() * 2654435761u;
-    char leaf[64];
-    snprintf(leaf, sizeof(leaf), "%d-%08x", (int)getpid(), rnd);
-    if (!(s->container.devices_cgroup = cgroup_devices_path(b, leaf, err)))
-        return -(err->errnum ? err->errnum : EINVAL);
     return 0;
 }
 
@@ -282,9 +269,12 @@ static int build_rules(const struct spec *s, struct cgroup_device_rule **out, si
     return 0;
 }
 
+/* The rules go to the container's group that takes them (the v1 devices
+ * group, else its v2 group), made by the cgroup module (cgroup/module.c),
+ * which runs first, and removed by it. */
 static int devices_host_setup(struct runner *r, ab_error *err)
 {
-    const char *path = r->spec->container.devices_cgroup;
+    const char *path = cgroup_devices_dir(r->spec);
     if (!path)
         return 0;
     const struct cgroup_backend *b = cgroup_backend_for_path(path);
@@ -296,37 +286,16 @@ static int devices_host_setup(struct runner *r, ab_error *err)
     int rc = build_rules(r->spec, &rules, &n, err);
     if (rc < 0)
         return rc;
-    cgroup_sweep(path);
-    rc = cgroup_create(b, path, err);
-    if (rc == 0)
-        rc = cgroup_set_devices(b, path, rules, n, err);
-    if (rc == 0)
-        rc = cgroup_attach(b, path, r->child, err);
+    rc = cgroup_set_devices(b, path, rules, n, err);
     free(rules);
     if (rc < 0)
         return ab_error_prefix(err, "cannot set up the container's devices cgroup");
     return 0;
 }
 
-static void devices_teardown(struct runner *r)
-{
-    const char *path = r->spec->container.devices_cgroup;
-    if (path)
-        cgroup_destroy(cgroup_backend_for_path(path), path);
-}
-
-int devices_join(const struct spec *s, ab_error *err)
-{
-    const char *path = s->container.devices_cgroup;
-    if (!path)
-        return 0;
-    int r = cgroup_attach(cgroup_backend_for_path(path), path, getpid(), err);
-    return r < 0 ? ab_error_prefix(err, "cannot enter the container's devices cgroup") : 0;
-}
-
 const char *devices_enforcement(const struct spec *s)
 {
-    if (s->container.devices_cgroup)
+    if (cgroup_devices_dir(s))
         return "a devices cgroup allows only these";
     if (s->process.user.caller_uid != 0)
         return "no devices cgroup (rootless: the cgroup v1 devices controller is root's); only nodes you may "
@@ -345,5 +314,4 @@ const char *devices_enforcement(const struct spec *s)
 const struct module devices_module = {
     .name = "devices",
     .host_setup = devices_host_setup,
-    .teardown = devices_teardown,
 };

@@ -4,15 +4,14 @@
  *                (gpu.h: the nodes, and the NVIDIA driver's files bound
  *                read-only into a foreign root's library directory);
  *                every device node is checked against the container's
- *                ids; a root caller's container gets a devices cgroup,
- *                named here and kept in the spec (devicesCgroup)
- *   host_setup   the cgroup made below the caller's own, every device
- *                denied but the default nodes and those granted, and the
- *                container's PID 1 moved in before "go"
- *   sessions     devices_join(): a joined process enters it before it
- *                enters the container's namespaces
- *   teardown     the cgroup removed (also from spec.json, after a
- *                supervisor that was SIGKILLed)
+ *                ids
+ *   host_setup   in the container's group that takes device rules
+ *                (cgroup_devices_dir(): the v1 devices group, else the
+ *                v2 group, root's only; made by the cgroup module, which
+ *                also puts PID 1 in it and removes it), every device
+ *                denied but the default nodes and those granted
+ *   sessions     cgroup_enter(): a joined process enters the container's
+ *                groups before it enters its namespaces
  *
  * A rootless caller gets no devices cgroup on v1 (root's only): there
  * a node is bound only when the caller may open it as asked, and the
@@ -30,12 +29,8 @@
 extern const struct module devices_module;
 
 /* Resolve-time steps (called by spec_resolve() once ids and maps are
- * known): expand --gpu and --webcam, check the nodes, name the cgroup. */
+ * known): expand --gpu and --webcam, check the nodes. */
 int devices_resolve(struct spec *s, ab_error *err);
-
-/* Move the calling process into the container's devices cgroup (a
- * session, before it joins the namespaces); 0 where there is none. */
-int devices_join(const struct spec *s, ab_error *err);
 
 /* For `show`: how device access is enforced for S, one line. */
 const char *devices_enforcement(const struct spec *s);

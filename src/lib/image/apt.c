@@ -100,7 +100,7 @@ static int run_in_root(struct ab_ctx *ctx, const char *rootfs, const char *lower
     dup2(p.fd, STDOUT_FILENO);
     dup2(p.fd, STDERR_FILENO);
     int code = 0;
-    r = sandbox_run(ctx, &s, &code, err);
+    r = sandbox_run(ctx, &s, &code, NULL, err);
     dup2(saved_in, STDIN_FILENO);
     dup2(saved_out, STDOUT_FILENO);
     dup2(saved_err, STDERR_FILENO);

@@ -160,7 +160,7 @@ int image_import(struct ab_ctx *ctx, const struct image_ref *ref, const char *ro
     if (saved >= 0)
         dup2(msgs, STDERR_FILENO);
     int code = 0;
-    r = sandbox_run(ctx, &s, &code, err);
+    r = sandbox_run(ctx, &s, &code, NULL, err);
     if (saved >= 0)
         dup2(saved, STDERR_FILENO);
     spec_free(&s);

@@ -65,31 +65,6 @@ static void format_id(const uint8_t id[16], bool dashes, char out[37])
     }
 }
 
-/* The container's v2 group: below the caller's own v2 group, named
- * appbox-boot-HASH for a named container (its root's path: the same at
- * every start, so that the next start finds what a SIGKILLed supervisor
- * left) and appbox-boot-PID for a throwaway sandbox.  Helper A's
- * cgroup_v2_dir() replaces this at the merge. */
-static char *boot_cgroup_path(const struct runner *r, ab_error *err)
-{
-    char leaf[48];
-    if (r->name) {
-        uint8_t id[16];
-        container_id(r->spec, id);
-        char hex[37];
-        format_id(id, false, hex);
-        snprintf(leaf, sizeof(leaf), "boot-%.16s", hex);
-    } else {
-        snprintf(leaf, sizeof(leaf), "boot-%d", (int)getpid());
-    }
-    if (!cgroup_v2_mount()) {
-        ab_fail(err, ENOENT, "--boot needs a cgroup v2 hierarchy (systemd inside wants one at /sys/fs/cgroup), "
-                             "and this machine mounts none");
-        return NULL;
-    }
-    return cgroup_devices_path(&cgroup_v2_backend, leaf, err);
-}
-
 /* The host id that inside id 0 has in M, or -1. */
 static int64_t root_outside(const struct spec_idmap *m)
 {
@@ -144,20 +119,21 @@ static int boot_prepare(struct runner *r, ab_error *err)
         root_outside(&c->gid_map) < 0)
         return ab_usage(err, "--boot (Boot=) needs root mapped in the container (an ordinary user needs a range "
                              "in /etc/subuid and /etc/subgid): the init runs as the container's root");
-    _cleanup_free_ char *path = boot_cgroup_path(r, err);
-    if (!path)
-        return -(err->errnum ? err->errnum : EINVAL);
-    /* left by a supervisor that was SIGKILLed (its processes are gone) */
-    cgroup_remove_tree(path);
-    if (mkdir(path, 0755) < 0) {
-        int e = errno;
-        if (getuid() != 0 && (e == EACCES || e == EPERM || e == EROFS))
-            return ab_fail(err, e,
-                           "--boot as an ordinary user needs a delegated cgroup v2 group: cannot make %s (systemd "
-                           "inside wants a cgroup of its own; run appbox from a systemd user service or scope "
-                           "with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes appbox start NAME)",
-                           path);
-        return ab_fail(err, e, "--boot: cannot make the container's cgroup %s", path);
+    /* The container's group in the v2 hierarchy (cgroup/set.c: made in the
+     * cgroup module's prepare, PID 1 put in it before "go"), which systemd
+     * inside takes over. */
+    if (!cgroup_v2_dir(r->spec)) {
+        if (!cgroup_v2_mount())
+            return ab_fail(err, ENOENT, "--boot needs a cgroup v2 hierarchy (systemd inside wants one at "
+                                        "/sys/fs/cgroup), and this machine mounts none");
+        if (getuid() != 0)
+            return ab_fail(err, EACCES,
+                           "--boot as an ordinary user needs a delegated cgroup v2 group (systemd inside wants a "
+                           "cgroup of its own, and no group of yours in the v2 hierarchy is writable: run appbox "
+                           "from a systemd user service or scope with Delegate=yes, e.g. systemd-run --user "
+                           "--scope -p Delegate=yes appbox start NAME)");
+        return ab_fail(err, EACCES, "--boot: the cgroup v2 hierarchy is not writable here (read-only, or appbox "
+                                    "runs inside another container without a delegated group)");
     }
     return 0;
 }
@@ -167,11 +143,9 @@ static int boot_host_setup(struct runner *r, ab_error *err)
     if (!boot_enabled(r->spec))
         return 0;
     const struct spec_container *c = &r->spec->container;
-    _cleanup_free_ char *path = boot_cgroup_path(r, err);
+    const char *path = cgroup_v2_dir(r->spec);
     if (!path)
-        return -(err->errnum ? err->errnum : EINVAL);
-    if (cgroup_attach(&cgroup_v2_backend, path, r->child, err) < 0)
-        return -(err->errnum ? err->errnum : EIO);
+        return ab_fail(err, ENOENT, "--boot: the container has no cgroup v2 group");
     /* An ordinary user cannot chown to its subordinate ids, and need not:
      * the group is the user's own (made in a group delegated to it), and
      * the user's uid is mapped in the container, where its root may then
@@ -183,20 +157,6 @@ static int boot_host_setup(struct runner *r, ab_error *err)
         return 0;
     }
     return cgroup_delegate(path, (uid_t)root_outside(&c->uid_map), (gid_t)root_outside(&c->gid_map), err);
-}
-
-/* PID 1 is in its group now ("go" came after host_setup): a cgroup
- * namespace of its own rooted there, so that the init inside sees that
- * group as "/" (and its cgroup2 mount shows nothing above it).  A step of
- * its own: helper A's cgroup namespace for every container takes its
- * place at the merge. */
-static int boot_before_pivot(struct inside *in, ab_error *err)
-{
-    if (!boot_enabled(in->spec))
-        return 0;
-    if (unshare(CLONE_NEWCGROUP) < 0)
-        return ab_fail(err, errno, "--boot: cannot make the container's cgroup namespace");
-    return 0;
 }
 
 static int console_master = -1;
@@ -287,50 +247,12 @@ static int boot_after_pivot(struct inside *in, ab_error *err)
     return r < 0 ? r : make_console(err);
 }
 
-int boot_enter_cgroup(const struct spec *s, pid_t init, ab_error *err)
-{
-    if (!boot_enabled(s))
-        return 0;
-    /* The container's group as the init's own cgroup line shows it from
-     * here (the host's cgroup namespace): ".../appbox-boot-ID/init.scope";
-     * cut after the appbox-boot-* part.  Not computed from the caller's
-     * own group: a session may run in another group than the start did. */
-    char file[64];
-    snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)init);
-    _cleanup_free_ char *text = fs_read_file_at(AT_FDCWD, file, false, 1 << 16);
-    const char *line = text;
-    while (line && strncmp(line, "0::", 3) != 0) {
-        line = strchr(line, '\n');
-        line = line ? line + 1 : NULL;
-    }
-    const char *mount = cgroup_v2_mount();
-    const char *at = line ? strstr(line, "/appbox-boot-") : NULL;
-    if (!mount || !at)
-        return ab_fail(err, ESRCH, "cannot find the booted container's cgroup (from %s)", file);
-    size_t len = (size_t)(at - (line + 3)) + 1 + strcspn(at + 1, "/\n");
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s%.*s", mount, (int)len, line + 3) < 0)
-        return ab_fail(err, ENOMEM, "cannot name the booted container's cgroup");
-    return cgroup_attach(&cgroup_v2_backend, path, getpid(), err) < 0 ? -(err->errnum ? err->errnum : EIO) : 0;
-}
-
-static void boot_teardown(struct runner *r)
-{
-    if (!boot_enabled(r->spec))
-        return;
-    ab_error ignored = { 0 };
-    _cleanup_free_ char *path = boot_cgroup_path(r, &ignored);
-    if (path)
-        cgroup_remove_tree(path);
-}
 
 const struct module boot_module = {
     .name = "boot",
     .prepare = boot_prepare,
     .host_setup = boot_host_setup,
-    .before_pivot = boot_before_pivot,
     .after_pivot = boot_after_pivot,
-    .teardown = boot_teardown,
 };
 
 

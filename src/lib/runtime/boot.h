@@ -29,12 +29,6 @@ bool boot_enabled(const struct spec *s);
 int boot_take_console(void);
 
 
-/* A session joining a booted container (the calling process, still on
- * the host side and in its cgroup namespace): into the container's v2
- * group (found from its init INIT's cgroup), below which the init inside
- * may move it (a login's scope).  Helper A's cgroup_enter() replaces it at
- * the merge.  0 when S does not boot. */
-int boot_enter_cgroup(const struct spec *s, pid_t init, ab_error *err);
 
 /* PID 1: become the container's root with every capability of its user
  * namespace, the console as fds 0-2, a clean signal state and the

@@ -1,5 +1,6 @@
 /* The setup pipeline's modules, in the order their hooks run (see
  * pipeline.h).  A new capability adds its module here. */
+#include "cgroup/cgroup.h"
 #include "desktop/devices.h"
 #include "desktop/sound.h"
 #include "desktop/display.h"
@@ -13,7 +14,8 @@
 
 const struct module *const runtime_modules[] = {
     &idmap_module,    /* host: the id maps, first: every other step needs them */
-    &devices_module,  /* host: the devices cgroup, PID 1 in it before "go" */
+    &cgroup_module,   /* host: the container's cgroups and limits (prepare), PID 1 in them before "go" */
+    &devices_module,  /* host: the device rules in the container's cgroup */
     &pasta_module,    /* host: pasta on the network namespace (apt runs, nat as a user), after the maps */
     &nat_module,      /* host: root's nat: a veth into the bridge, nftables; the address inside */
     &macvlan_module,  /* host: a macvlan link moved in, its address (DHCP) */

@@ -23,6 +23,7 @@ void runner_init(struct runner *r, const struct spec *s, struct ab_ctx *ctx, con
     r->spec = s;
     r->child = -1;
     r->sock = -1;
+    r->cgroup_fd = -1;
     r->ctx = ctx;
     r->name = name;
 }

@@ -45,6 +45,9 @@ struct runner {
     int sock;                    /* the sync socket to it, after clone */
     struct ab_ctx *ctx;          /* the store (a module's state lives in NAME's runtime dir); may be NULL */
     const char *name;            /* the named container, or NULL for a throwaway sandbox */
+    /* the container's v2 group, open for clone3(CLONE_INTO_CGROUP) from
+     * prepare until host_setup (cgroup/module.c), or -1 */
+    int cgroup_fd;
     struct runner_helper helpers[RUNNER_MAX_HELPERS];
     size_t n_helpers;
 };

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "desktop/devices.h"
 #include "runtime/identity.h"
 #include "runtime/idmap.h"
@@ -97,7 +98,7 @@ int spec_resolve(struct spec *s, ab_error *err)
     if ((r = idmap_choose(&c->uid_map, &c->gid_map, u->caller_uid, u->caller_gid, u->caller_name, u->uid, u->gid,
                           err)) < 0)
         return r;
-    if ((r = devices_resolve(s, err)) < 0)
+    if ((r = devices_resolve(s, err)) < 0 || (r = cgroup_resolve(s, err)) < 0)
         return r;
     c->resolved = true;
     return 0;

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "desktop/devices.h"
 #include "desktop/sound.h"
 #include "desktop/display.h"
@@ -347,10 +348,14 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
         child_fail(a->sock, &err);
     }
 
-    /* A fork bomb inside stops at the container's limit (counted for its
-     * user in its user namespace), not at the host's. */
+    /* A fork bomb inside stops at the container's limit: its pids cgroup
+     * where it has one (every process of the container counts, whoever
+     * it runs as), else RLIMIT_NPROC (counted for its user in its user
+     * namespace), not at the host's. */
     struct rlimit nproc;
-    if (s->container.pids_limit && getrlimit(RLIMIT_NPROC, &nproc) == 0 &&
+    if (s->container.pids_cgroup)
+        nproc.rlim_cur = nproc.rlim_max = RLIM_INFINITY;
+    else if (s->container.pids_limit && getrlimit(RLIMIT_NPROC, &nproc) == 0 &&
         (nproc.rlim_max == RLIM_INFINITY || nproc.rlim_max > s->container.pids_limit))
         nproc.rlim_cur = nproc.rlim_max = s->container.pids_limit; /* never above what the caller has */
     else
@@ -498,6 +503,15 @@ static _Noreturn void child_main(const struct child_args *a)
             close(fd);
     }
 
+    /* The cgroup namespace, first thing after "go": PID 1 is in its groups
+     * by now (host_setup), so the namespace is rooted there and the
+     * container sees its own groups as "/" (not the caller's).  The
+     * namespace fds a supervisor hands to sessions are taken later. */
+    if ((s->container.namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+        ab_fail(&err, errno, "cannot create the container's cgroup namespace");
+        child_fail(a->sock, &err);
+    }
+
     /* Every module's steps inside, around the pivot into the new root. */
     if (pipeline_before_pivot(runtime_modules, &in, &err) < 0 || mounts_pivot(&err) < 0 ||
         pipeline_after_pivot(runtime_modules, &in, &err) < 0)
@@ -561,12 +575,30 @@ static _Noreturn void child_main(const struct child_args *a)
     _exit(init_loop(cmd));
 }
 
-static pid_t clone_child(unsigned long long flags)
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* CGROUP_FD >= 0: the child is born in that v2 group
+ * (CLONE_INTO_CGROUP), where the kernel can; otherwise (older kernels,
+ * or a group it refuses) host_setup moves it there before "go". */
+static pid_t clone_child(unsigned long long flags, int cgroup_fd)
 {
     /* With CLONE_PARENT the child reports to our parent with our own exit
      * signal; clone3 wants exit_signal 0 then. */
     struct clone_args ca = { .flags = flags, .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD };
-    long r = syscall(SYS_clone3, &ca, sizeof(ca));
+    long r = -1;
+    if (cgroup_fd >= 0) {
+        struct clone_args cg = ca;
+        cg.flags |= CLONE_INTO_CGROUP;
+        cg.cgroup = (uint64_t)cgroup_fd;
+        r = syscall(SYS_clone3, &cg, sizeof(cg));
+        if (r < 0 && errno != ENOSYS && errno != EOPNOTSUPP && errno != EBUSY && errno != E2BIG &&
+            errno != EINVAL && errno != EACCES && errno != EPERM)
+            return (pid_t)r;
+    }
+    if (r < 0)
+        r = syscall(SYS_clone3, &ca, sizeof(ca));
     if (r < 0 && errno == ENOSYS) {
         r = syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, 0);
     }
@@ -658,7 +690,9 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
                             .want_pty = stdio->pty, .stdio = stdio, .service = service,
                             .mask = *orig_mask, .lifeline = lifeline[0] };
     fflush(NULL);
-    pid_t pid = clone_child(s->container.namespaces);
+    /* the cgroup namespace comes later, from PID 1 itself, once it is in
+     * its groups (child_main) */
+    pid_t pid = clone_child(s->container.namespaces & ~(unsigned long long)CLONE_NEWCGROUP, run->cgroup_fd);
     if (pid < 0) {
         int e = errno;
         close(sv[0]);
@@ -761,13 +795,19 @@ int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
     if (s->container.resolved)
         return 0;
     int r = sound_resolve(s, ctx, name, err);
+    /* rootless on cgroup v2: a delegated scope from systemd, if there is
+     * a user manager, before the groups are chosen */
+    if (r == 0 && (r = cgroup_user_scope(err)) > 0)
+        r = 0;
     if (r == 0)
         r = spec_resolve(s, err);
     return r < 0 ? r : net_resolve(ctx, s, name, err);
 }
 
-int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err)
+int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, bool *oom_killed, ab_error *err)
 {
+    if (oom_killed)
+        *oom_killed = false;
     if (s->process.argv.n == 0)
         return ab_usage(err, "no command given (usage: appbox sandbox [OPTIONS] [--] COMMAND [ARG...])");
     int r = sandbox_resolve(ctx, s, NULL, err);
@@ -799,6 +839,9 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *er
         return r;
     }
     r = wait_for_command(run.sock, run.child, &stdio, &orig, exit_code, err);
+    /* killed, and by the memory limit: read before teardown removes the group */
+    if (oom_killed && r == 0 && *exit_code == 128 + SIGKILL)
+        *oom_killed = cgroup_oom_kills(s) > 0;
     stdio_pipes_close(&stdio);
     close(run.sock);
     run.sock = -1;
@@ -935,9 +978,10 @@ int sandbox_join(const struct ns_fds *ns, const struct spec *s, const struct joi
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (getppid() != parent)
             _exit(125);
-        /* The container's devices cgroup, while still the host's: a
-         * session may open no more devices than PID 1 */
-        if (devices_join(s, &e) < 0 || boot_enter_cgroup(s, ns->init_pid, &e) < 0)
+        /* The container's cgroups, while still the host's: a session is
+         * limited as PID 1 is (memory, pids, cpu, devices), and its view
+         * of the container's cgroup namespace is "/" */
+        if (cgroup_enter(s, &e) < 0)
             child_fail(sv[1], &e);
         stdio_pipes_child(&pipes);
         /* The user namespace first: it gives the rights to join the rest.

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "context.h"
@@ -34,7 +35,7 @@ int sandbox_resolve(struct ab_ctx *ctx, struct spec *s, const char *name, ab_err
 /* Resolve S (sandbox_resolve(), a no-op when it is resolved) and run its
  * command in a new container.  On success *exit_code is the command's
  * status (128+N for signal N). */
-int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, ab_error *err);
+int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, bool *oom_killed, ab_error *err);
 
 /* A running container's namespaces, as fds PID 1 handed out of itself (it
  * is not dumpable, so not even its owner may open /proc/PID/ns later). */
@@ -76,6 +77,15 @@ struct join_params {
      * with as_root), so that PAM (and logind, when installed) see a login,
      * as machinectl login does; argv and login_shell unused. */
     bool boot_login;
+    /* NULL, or filled when the command is gone: it died of SIGKILL and
+     * the container's memory group saw an OOM kill meanwhile (with the
+     * container's memory limit, 0: none), for the caller's message */
+    struct join_outcome *outcome;
+};
+
+struct join_outcome {
+    bool oom_killed;
+    uint64_t memory_limit;
 };
 
 /* Run a command inside the running container with namespaces NS; S is

@@ -70,7 +70,7 @@ void spec_free(struct spec *s)
     strv_clear(&c->masked_paths);
     strv_clear(&c->readonly_paths);
     strv_clear(&c->devices);
-    free(c->devices_cgroup);
+    strv_clear(&c->cgroups);
     free(c->sound_server);
     free(c->sound_cookie);
     free(c->sound_dir);

@@ -221,7 +221,12 @@ struct spec_container {
      * the spec is resolved. */
     enum spec_gpu gpu;
     bool webcam;             /* /dev/video* and /dev/v4l */
-    char *devices_cgroup;    /* set by spec_resolve(): the devices cgroup made for the container, or NULL (none) */
+    /* Set by spec_resolve() (cgroup_resolve()): the container's cgroup
+     * directories, one per v1 hierarchy used and/or its v2 group, made
+     * before "go" and removed at teardown (cgroup/cgroup.h); empty: none
+     * (rootless without a delegated group). */
+    strv cgroups;
+    bool pids_cgroup;        /* set with cgroups: its pids controller enforces pids_limit (no RLIMIT_NPROC then) */
     /* Sound (desktop/sound.c).  Resolved at start (sound_resolve()): the
      * mode made concrete, the host's server socket and cookie, and the
      * directory of appbox's proxy socket (bound into the container). */
