@@ -125,12 +125,13 @@ def own_v2_group():
 
 
 def boot_groups():
-    """The appbox-boot-* groups below this process's own v2 group."""
+    """The appbox-* groups below this process's own v2 group (a container's
+    group in the v2 hierarchy, cgroup/set.c)."""
     root = v2_root()
     if not root:
         return []
     d = Path(root + (own_v2_group() if own_v2_group() != "/" else ""))
-    return sorted(p.name for p in d.glob("appbox-boot-*"))
+    return sorted(p.name for p in d.glob("appbox-*"))
 
 
 def procs_in(group_dir):
@@ -443,7 +444,7 @@ def test_boot_as_user_in_a_delegated_group(appbox_bin, world_tmp, boot_tar, dele
         return run(inside(s.appbox, *args), as_user="root", env=env, timeout=timeout)
     try:
         ok(ab("start", "ub"))
-        booted = [p for p in g.iterdir() if p.name.startswith("appbox-boot-")]
+        booted = [p for p in g.iterdir() if p.name.startswith("appbox-")]
         assert len(booted) == 1, list(g.iterdir())
         end = time.monotonic() + BOOT_TIMEOUT
         while True:
