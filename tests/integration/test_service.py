@@ -330,3 +330,18 @@ def test_never_started_logs_are_empty(ctr):
     ctr.create("fresh", "--run", "sh -c 'echo x'", launcher=False)
     r = ctr.ab("logs", "fresh", "-f")
     assert r.returncode == 0 and r.stdout == "", r
+
+
+def test_a_service_killed_at_its_memory_limit_is_named_in_the_log(ctr):
+    """An OOM kill of the service is a line of the log with the limit, and
+    its status is 137 (KILL)."""
+    ctr.create("oom", "--memory", "32M", "--run", "tail /dev/zero", launcher=False)
+    r = ctr.ab("start", "oom", timeout=30)
+    if r.returncode != 0 and "delegat" in r.stderr:
+        pytest.skip(f"no memory cgroup for this caller here: {r.stderr.strip()}")
+    ok(r)
+    try:
+        wait_text(ctr, "oom", "killed: memory limit 32M reached")
+        assert service(ctr, "oom")["last_status"] == 137
+    finally:
+        ctr.ab("stop", "oom")
