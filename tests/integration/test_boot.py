@@ -257,6 +257,72 @@ def test_seed004_service_figlet_no_network(store, boot_tar):
     ok(s.ab("stop", "execd"))
 
 
+class LabStore(Store):
+    """A root store whose appbox runs in a netlab's host namespace
+    (tests/integration/netlab.py): its bridges and nft tables are made
+    there, never in the machine's own network namespace."""
+
+    def __init__(self, lab, appbox, top):
+        super().__init__(appbox, top)
+        self.lab = lab
+
+    def ab(self, *args, timeout=BOOT_TIMEOUT, **kw):
+        kw.setdefault("errors", "replace")
+        return self.lab.run_in_host([self.appbox, *args], as_user=self.as_user, extra_env=self.env,
+                                    timeout=timeout, **kw)
+
+
+def test_seed004_reached_by_name_on_a_nat_network(appbox_bin, world_tmp, boot_tar):
+    """Seed 004's other half: the booted service is reached by name from
+    the host side of a nat network (libnss_appbox, as nss-mymachines
+    does for nspawn), and the limits are in the container's memory and
+    cpu groups."""
+    if not os.access("/usr/sbin/nft", os.X_OK):
+        pytest.skip("/usr/sbin/nft is missing (package nftables; scripts/deps.sh)")
+    lib_dir = os.path.dirname(appbox_bin)
+    if not os.path.exists(os.path.join(lib_dir, "libnss_appbox.so.2")):
+        pytest.skip("build/libnss_appbox.so.2 is not built")
+    from netlab import NetLab
+    nss = world_tmp / "nsswitch.conf"
+    nss.write_text("hosts: files appbox\n")
+    with NetLab() as lab:
+        s = LabStore(lab, appbox_bin, world_tmp / "labstore")
+        try:
+            create_booted(s, boot_tar, "execd", "--network", "nat", "--memory", "32M", "--cpus", "0.1")
+            ok(s.ab("start", "execd"))
+            wait_running(s, "execd")
+            ok(s.ab("exec", "execd", "--", "sh", "-c",
+                    "mkdir -p /srv/www && echo 'hello from execd' > /srv/www/index.html && "
+                    f"printf '%s' '{HTTP_UNIT}' > /etc/systemd/system/hello-http.service && "
+                    "systemctl daemon-reload && systemctl enable --now hello-http.service"))
+            # the lab host asks for http://execd:8080/ by name
+            script = (f"mount --bind {nss} /etc/nsswitch.conf && export LD_LIBRARY_PATH={lib_dir} && "
+                      "i=0; while [ $i -lt 50 ]; do curl -sSf --max-time 3 http://execd:8080/ && exit 0; "
+                      "i=$((i+1)); sleep 0.2; done; exit 1")
+            assert ok(lab.run_in_host(["unshare", "-m", "sh", "-c", script])) == "hello from execd\n"
+            # the limits, in the groups the container's processes are in
+            groups = json.loads(ok(s.ab("show", "execd", "--json")))["cgroups"]
+            mem = [g for g in groups if "/memory/" in g]
+            if mem:
+                assert Path(mem[0], "memory.limit_in_bytes").read_text().strip() == str(32 << 20)
+            else:
+                v2 = [g for g in groups if Path(g, "memory.max").exists()]
+                assert v2 and Path(v2[0], "memory.max").read_text().strip() == str(32 << 20), groups
+            cpu = [g for g in groups if "/cpu/" in g or "/cpu,cpuacct/" in g]
+            if cpu:
+                assert Path(cpu[0], "cpu.cfs_quota_us").read_text().strip() == "10000"
+            ok(s.ab("stop", "execd"))
+        finally:
+            s.ab("stop", "--timeout", "5", "execd")
+            s.ab("rm", "--force", "execd")
+        # nothing of appbox's in the lab host: links, nft tables
+        links = ok(lab.run_in_host(["ip", "-o", "link"]))
+        assert not re.search(r"appbox|abv", links), links
+        assert "appbox" not in ok(lab.run_in_host(["nft", "list", "tables"]))
+    left = lab.leftovers()
+    assert not left, f"netlab left: {left}"
+
+
 def test_stop_halts_systemd(store, boot_tar):
     """`stop` sends SIGRTMIN+3: systemd runs its shutdown and exits, well
     within the timeout (no KILL)."""
