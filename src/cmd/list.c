@@ -87,6 +87,24 @@ static json_object *service_json(struct ab_ctx *ctx, const char *name, bool runn
     return o;
 }
 
+/* The SERVICE column, one word: "-" (no service runs), its state, the
+ * last status after an exit ("exited:1"), and the restarts ("running,3x"). */
+static const char *service_column(json_object *o, char *buf, size_t size)
+{
+    json_object *svc = json_object_object_get(o, "service");
+    if (!svc)
+        return "-";
+    const char *state = str_field(svc, "state", "?");
+    json_object *last = json_object_object_get(svc, "last_status");
+    int restarts = json_object_get_int(json_object_object_get(svc, "restarts"));
+    int n = snprintf(buf, size, "%s", state);
+    if (last && strcmp(state, "running") != 0 && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, ":%d", json_object_get_int(last));
+    if (restarts > 0 && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ",%dx", restarts);
+    return buf;
+}
+
 /* The BASE column: the base, "-" for remains, or why there is none. */
 static const char *base_column(json_object *o)
 {
@@ -106,7 +124,7 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (cmd_is_help(argv[i])) {
             printf("Usage: appbox list [--json | --names]\n\nEvery container: name, base, state, sessions, PID, "
-                   "launcher.\n--json: the same as JSON; --names: the names alone, one a line.\n");
+                   "service (its state, last status, restarts), launcher.\n--json: the same as JSON; --names: the names alone, one a line.\n");
             return 0;
         }
         if (strcmp(argv[i], "--json") == 0)
@@ -208,15 +226,17 @@ int cmd_list(struct ab_ctx *ctx, int argc, char **argv)
             wname = ln > wname ? ln : wname;
             wbase = lb > wbase ? lb : wbase;
         }
-        printf("%-*s  %-*s  %-8s %-8s %-8s %s\n", wname, "NAME", wbase, "BASE", "STATE", "SESSIONS", "PID",
-               "LAUNCHER");
+        printf("%-*s  %-*s  %-8s %-8s %-8s %-14s %s\n", wname, "NAME", wbase, "BASE", "STATE", "SESSIONS", "PID",
+               "SERVICE", "LAUNCHER");
         for (size_t i = 0; i < rows; i++) {
             json_object *o = json_object_array_get_idx(arr, i);
             const char *shadows = str_field(o, "launcher_shadows", NULL);
             bool is_remains = strcmp(str_field(o, "state", ""), "remains") == 0;
-            printf("%-*s  %-*s  %-8s %-8d %-8s %s%s%s%s\n", wname, str_field(o, "name", ""), wbase,
+            char svc[48];
+            printf("%-*s  %-*s  %-8s %-8d %-8s %-14s %s%s%s%s\n", wname, str_field(o, "name", ""), wbase,
                    base_column(o), str_field(o, "state", ""),
                    json_object_get_int(json_object_object_get(o, "sessions")), str_field(o, "pid", "-"),
+                   service_column(o, svc, sizeof(svc)),
                    is_remains ? "- (an interrupted create? appbox rm removes it)" : str_field(o, "launcher", "-"),
                    shadows ? " (shadows " : "", shadows ? shadows : "", shadows ? ")" : "");
         }

@@ -216,12 +216,12 @@ def test_list_columns_fit_long_names(ctr):
     ctr.create("s", base="host", launcher=False)
     lines = ok(ctr.ab("list")).splitlines()
     header, rows = lines[0], lines[1:]
-    assert header.split() == ["NAME", "BASE", "STATE", "SESSIONS", "PID", "LAUNCHER"]
+    assert header.split() == ["NAME", "BASE", "STATE", "SESSIONS", "PID", "SERVICE", "LAUNCHER"]
     by_name = {r.split()[0]: r for r in rows}
     assert set(by_name) == {long, "s"}
     base = f"dir:{ctr.src_root}"
-    assert by_name[long].split() == [long, base, "stopped", "0", "-", "-"]
-    assert by_name["s"].split() == ["s", "host", "stopped", "0", "-", "-"]
+    assert by_name[long].split() == [long, base, "stopped", "0", "-", "-", "-"]
+    assert by_name["s"].split() == ["s", "host", "stopped", "0", "-", "-", "-"]
     # every column starts where its heading does
     for col, value in (("BASE", base), ("STATE", "stopped")):
         assert by_name[long].index(value) == header.index(col), (col, lines)

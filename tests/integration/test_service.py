@@ -146,6 +146,9 @@ def test_restart_on_failure(ctr):
     # the backoff doubles: 0.1 s, 0.2 s, 0.4 s
     assert restarting[:3] == ["exited with status 3, restarting in %s s" % d for d in ("0.1", "0.2", "0.4")]
     assert texts(ctr, "flaky", "stdout").count("try") >= 3
+    # list's SERVICE column: the state, the last status, the restarts
+    row = [l.split() for l in ok(ctr.ab("list")).splitlines() if l.split()[0] == "flaky"][0]
+    assert re.fullmatch(r"(running|restarting:3),\d+x", row[5]), row
     ok(ctr.ab("stop", "flaky"))
     after = log_lines(ctr, "flaky")
     time.sleep(1)  # nothing may come after the stop
