@@ -446,6 +446,7 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
     json_object_object_add(o, "root_writable", json_object_new_boolean(sc->root ? sc->writable : false));
     json_object_object_add(o, "root_base", sc->root_lower ? json_object_new_string(sc->root_lower) : NULL);
     json_object_object_add(o, "run", c.cc.run ? json_object_new_string(c.cc.run) : NULL);
+    json_object_object_add(o, "boot", json_object_new_boolean(sc->init == SPEC_INIT_BOOT));
     json_object *service = service_json(ctx, name, running);
     json_object_object_add(o, "service", service ? json_object_get(service) : NULL);
     json_object_object_add(o, "restart", json_object_new_string(spec_restart_name(s.container.restart)));
@@ -596,6 +597,10 @@ int cmd_show(struct ab_ctx *ctx, int argc, char **argv)
         if (refused.msg[0])
             printf("              a start is refused: %s\n", refused.msg);
         printf("  identity    %s (uid %u, gid %u); ids map %s\n", id->name, id->uid, id->gid, map);
+        if (sc->init == SPEC_INIT_BOOT)
+            printf("  init        the root's /sbin/init (--boot), as the container's root: systemd-nspawn's\n"
+                   "              capability bounding set, the filter's boot variant (mounts allowed), no\n"
+                   "              no_new_privs; stopped with SIGRTMIN+3.  Sessions get what follows:\n");
         printf("  caps        %s\n", caps);
         printf("  seccomp     %s\n", seccomp_name(&s.process, "OFF"));
         printf("  hostname    %s\n", sc->hostname);

@@ -300,13 +300,15 @@ int cmd_logs(struct ab_ctx *ctx, int argc, char **argv)
         if (cmd_is_help(argv[i])) {
             printf("Usage: " LOGS_USAGE "\n\n"
                    "Show the log of NAME's service: what its Run= command, which appbox start runs,\n"
-                   "wrote to stdout and stderr (the older file first).\n"
+                   "wrote to stdout and stderr, and a --boot container's console (the older file\n"
+                   "first).\n"
                    "  -f, --follow      print new lines as they come, until NAME stops (or Ctrl-C)\n"
                    "  --since TIME      only lines from TIME on: 2026-11-29T07:40:00Z (RFC 3339),\n"
                    "                    10s, 5m, 2h, 1d ago, or Unix seconds\n"
                    "  -n, --lines N     only the last N lines\n"
                    "  -t, --timestamps  each line as stored: its time (UTC), its stream (stdout,\n"
-                   "                    stderr, or appbox for appbox's own lines) and its text\n"
+                   "                    stderr, console, or appbox for appbox's own lines: started,\n"
+                   "                    exited, restarting, killed: memory limit reached) and its text\n"
                    "--network: NAME's network log instead: every connection its proxy (--network\n"
                    "proxy) carried or refused, with bytes up and down, and every DNS name it refused.\n");
             return 0;

@@ -96,10 +96,12 @@ int cmd_stop(struct ab_ctx *ctx, int argc, char **argv)
         return cmd_fail("stop", "out of memory");
     for (int i = 0; i < argc; i++) {
         if (cmd_is_help(argv[i])) {
-            printf("Usage: " STOP_USAGE "\n\nSend TERM to every process in each NAME (or every running container\n"
-                   "with --all or -a), KILL after SECONDS (default 10), then tear it down.  Each\n"
-                   "container gets its line; a name that cannot be stopped is an error for that\n"
-                   "name, and the others are stopped.\n");
+            printf("Usage: " STOP_USAGE "\n\nStop each NAME (or every running container with --all or -a): TERM\n"
+                   "to its service (Run=), then the container's stop signal to everything in it\n"
+                   "(TERM; SIGRTMIN+3, systemd's halt, for a --boot container), KILL after\n"
+                   "SECONDS in all (default 10), then tear it down.  Each container gets its\n"
+                   "line; a name that cannot be stopped is an error for that name, and the\n"
+                   "others are stopped.\n");
             return 0;
         }
         if (strcmp(argv[i], "--timeout") == 0 || strncmp(argv[i], "--timeout=", 10) == 0) {

@@ -195,6 +195,10 @@ def test_boot_reaches_running(store, boot_tar):
     mounts = ok(s.exec("sys", "cat", "/proc/self/mountinfo"))
     assert any(l.split()[4] == "/sys/fs/cgroup" and " - cgroup2 " in l for l in mounts.splitlines()), mounts
     assert "0::/init.scope" in ok(s.exec("sys", "cat", "/proc/1/cgroup")).splitlines()
+    # show says what runs as PID 1, and with what
+    shown = ok(s.ab("show", "sys"))
+    assert "init        the root's /sbin/init (--boot)" in shown, shown
+    assert json.loads(ok(s.ab("show", "sys", "--json")))["boot"] is True
     groups = set(boot_groups()) - set(before)
     assert len(groups) == 1, groups
     gdir = Path(v2_root() + (own_v2_group() if own_v2_group() != "/" else "")) / groups.pop()

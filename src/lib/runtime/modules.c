@@ -28,7 +28,7 @@ const struct module *const runtime_modules[] = {
     &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
-    &boot_module,     /* --boot: a delegated cgroup v2 group and cgroup namespace, cgroup2, machine-id,
-                       * the console (after the mounts: it goes over the tree they made) */
+    &boot_module,     /* --boot: the set's v2 group delegated to the container's root, cgroup2,
+                       * machine-id, the console (after the mounts: it goes over the tree they made) */
     NULL,
 };
