@@ -134,7 +134,7 @@ int cmd_shell(struct ab_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (cmd_is_help(argv[i])) {
             printf("Usage: appbox shell [--root] NAME\n\nAn interactive login shell in NAME (started if needed;\n"
-                   "it counts as a session like run).  In a --boot container: a login session,\n"
+                   "it counts as a session like run).  In a booted container: a login session,\n"
                    "login -f USER through PAM (logind registers it), as machinectl login.\n");
             return 0;
         }

@@ -98,7 +98,7 @@ int cmd_stop(struct ab_ctx *ctx, int argc, char **argv)
         if (cmd_is_help(argv[i])) {
             printf("Usage: " STOP_USAGE "\n\nStop each NAME (or every running container with --all or -a): TERM\n"
                    "to its service (Run=), then the container's stop signal to everything in it\n"
-                   "(TERM; SIGRTMIN+3, systemd's halt, for a --boot container), KILL after\n"
+                   "(TERM; SIGRTMIN+3, systemd's halt, for a booted container), KILL after\n"
                    "SECONDS in all (default 10), then tear it down.  Each container gets its\n"
                    "line; a name that cannot be stopped is an error for that name, and the\n"
                    "others are stopped.\n");

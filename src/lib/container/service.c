@@ -405,6 +405,14 @@ int service_start(struct service *svc, struct ab_ctx *ctx, const char *name, con
     state_remove(ctx, name, SERVICE_STATE);
     if (s->process.argv.n == 0)
         return 0;
+    /* The state is there before `start` returns: show and list see a
+     * service at once ("starting" until its monitor has run it). */
+    struct service_status first = { .pid = 0, .since = svclog_now(), .restarts = 0, .last_status = -1 };
+    snprintf(first.state, sizeof(first.state), "starting");
+    snprintf(first.restart, sizeof(first.restart), "%s", spec_restart_name(s->container.restart));
+    char buf[512];
+    if (service_format_status(&first, buf, sizeof(buf)) == 0)
+        state_write_file(ctx, name, SERVICE_STATE, buf, err);
     pid_t self = getpid();
     fflush(NULL);
     pid_t pid = fork();

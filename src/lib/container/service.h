@@ -52,7 +52,7 @@ int service_stop_signals(void);
 
 /* The service's state, as service.state keeps it. */
 struct service_status {
-    char state[16];      /* running, restarting, exited, stopping, stopped */
+    char state[16];      /* starting, running, restarting, exited, stopping, stopped */
     pid_t pid;           /* the command's host pid while it runs; 0 */
     int64_t since;       /* when this state began (usec since the epoch) */
     int restarts;
