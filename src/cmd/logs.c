@@ -300,7 +300,7 @@ int cmd_logs(struct ab_ctx *ctx, int argc, char **argv)
         if (cmd_is_help(argv[i])) {
             printf("Usage: " LOGS_USAGE "\n\n"
                    "Show the log of NAME's service: what its Run= command, which appbox start runs,\n"
-                   "wrote to stdout and stderr, and a --boot container's console (the older file\n"
+                   "wrote to stdout and stderr, and a booted container's console (the older file\n"
                    "first).\n"
                    "  -f, --follow      print new lines as they come, until NAME stops (or Ctrl-C)\n"
                    "  --since TIME      only lines from TIME on: 2026-11-29T07:40:00Z (RFC 3339),\n"
