@@ -72,6 +72,7 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                nftables   # --network nat as root, proxy: /usr/sbin/nft (their rules; test_nat.py, test_proxy.py)
                slirp4netns   # test_nat_user.py: --network nat as a user where pasta is missing
                systemd   # test_boot.py: systemd-analyze verify on appbox unit's units
+               qemu-system-x86   # test_cgroup_v2_vm.py: scripts/vm/run (busybox-static: its initramfs)
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine
