@@ -232,6 +232,14 @@ WantedBy=multi-user.target
 """
 
 
+def install_http_unit(s, name):
+    """HTTP_UNIT in NAME's systemd, enabled and started, serving a page."""
+    ok(s.ab("exec", name, "--", "sh", "-c",
+            f"mkdir -p /srv/www && echo 'hello from {name}' > /srv/www/index.html && "
+            f"printf '%s' '{HTTP_UNIT}' > /etc/systemd/system/hello-http.service && "
+            "systemctl daemon-reload && systemctl enable --now hello-http.service"))
+
+
 def test_seed004_service_figlet_no_network(store, boot_tar):
     """Seed 004 end to end: a booted Debian with no network, tight limits,
     a service as a systemd unit inside, figlet."""
@@ -241,10 +249,7 @@ def test_seed004_service_figlet_no_network(store, boot_tar):
     assert "Boot=yes" in conf
     ok(s.ab("start", "execd"))
     wait_running(s, "execd")
-    ok(s.ab("exec", "execd", "--", "sh", "-c",
-            "mkdir -p /srv/www && echo 'hello from execd' > /srv/www/index.html && "
-            f"printf '%s' '{HTTP_UNIT}' > /etc/systemd/system/hello-http.service && "
-            "systemctl daemon-reload && systemctl enable --now hello-http.service"))
+    install_http_unit(s, "execd")
     assert ok(s.exec("execd", "systemctl", "is-active", "hello-http.service")).strip() == "active"
     got = wait_until(lambda: s.exec("execd", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/").stdout,
                      timeout=20, interval=0.3)
@@ -295,10 +300,7 @@ def test_seed004_reached_by_name_on_a_nat_network(appbox_bin, world_tmp, boot_ta
             create_booted(s, boot_tar, "execd", "--network", "nat", "--memory", "32M", "--cpus", "0.1")
             ok(s.ab("start", "execd"))
             wait_running(s, "execd")
-            ok(s.ab("exec", "execd", "--", "sh", "-c",
-                    "mkdir -p /srv/www && echo 'hello from execd' > /srv/www/index.html && "
-                    f"printf '%s' '{HTTP_UNIT}' > /etc/systemd/system/hello-http.service && "
-                    "systemctl daemon-reload && systemctl enable --now hello-http.service"))
+            install_http_unit(s, "execd")
             # the lab host asks for http://execd:8080/ by name
             script = (f"mount --bind {nss} /etc/nsswitch.conf && export LD_LIBRARY_PATH={lib_dir} && "
                       "i=0; while [ $i -lt 50 ]; do curl -sSf --max-time 3 http://execd:8080/ && exit 0; "
