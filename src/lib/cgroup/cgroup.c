@@ -207,17 +207,19 @@ void cgroup_destroy(const struct cgroup_backend *b, const char *path)
     if (!cgroup_path_is_ours(path))
         return;
     /* The container's last processes leave the group as they exit, which
-     * may be a moment after its PID 1 was reaped: retry for up to 2 s. */
+     * may be a moment after its PID 1 was reaped: retry for up to 2 s.
+     * A group with groups below it (made by the container: a booted
+     * systemd's init.scope, system.slice) is busy too: those go first, at
+     * every try, as soon as they are empty. */
     for (int i = 0; i < 200; i++) {
         int r = b->destroy(path);
-        if (r == -ENOTEMPTY || (r == -EBUSY && i % 20 == 19)) {
-            /* groups the container made below its own (delegated) */
+        if (r == -ENOTEMPTY || r == -EBUSY) {
             int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
-                remove_subgroups(fd, 0);
-            continue;
+                remove_subgroups(fd, 0); /* takes FD */
+            r = b->destroy(path);
         }
-        if (r != -EBUSY)
+        if (r != -EBUSY && r != -ENOTEMPTY)
             return;
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
