@@ -387,13 +387,15 @@ static int join_command(const struct ns_fds *ns, const struct spec *s, void *arg
          ns->init_pid);
     struct join_params with_env = *j->jp;
     with_env.passenv = &ctx->passenv;
-    int before = cgroup_oom_kills(s);
+    /* the OOM counter only when the caller wants the outcome (a file read
+     * on the exec path) */
+    int before = j->jp->outcome ? cgroup_oom_kills(s) : -1;
     int r = sandbox_join(ns, s, &with_env, j->exit_code, err);
     /* killed by the memory limit: a new OOM kill in the container's group
      * (read while it still runs, before a last session's stop) */
     if (r == 0 && j->jp->outcome && *j->exit_code == 128 + SIGKILL) {
         int after = cgroup_oom_kills(s);
-        j->jp->outcome->oom_killed = after > 0 && after > before;
+        j->jp->outcome->oom_killed = before >= 0 && after > before;
         j->jp->outcome->memory_limit = s->container.resources.memory;
     }
     return r;
