@@ -273,9 +273,15 @@ struct spec_process {
     struct spec_user user;   /* set by spec_resolve() */
 };
 
+struct spec_oci;
+
 struct spec {
     struct spec_container container;
     struct spec_process process;
+    /* appbox-oci: config.json's own layout and what appbox's spec has no
+     * field for (spec/oci.h); NULL for appbox's own containers.  Not
+     * owned (the OCI config holds it), never in spec.json. */
+    struct spec_oci *oci;
 };
 
 void spec_init(struct spec *s);

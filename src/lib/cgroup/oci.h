@@ -1,0 +1,55 @@
+/* cgroups for appbox-oci: the group config.json's linux.cgroupsPath names
+ * (the caller's choice, as runc and crun take it), its linux.resources,
+ * its device rules, and what the OCI commands do with a running
+ * container's group: freeze (pause/resume), list its processes (ps, kill
+ * --all), join it (exec), remove it (delete).
+ *
+ * cgroupsPath: absolute ("/machine/ctr-1") is below each hierarchy's
+ * root; relative ("pods/ctr-1") below the runtime's own group; with
+ * --systemd-cgroup, "SLICE:PREFIX:NAME" is SLICE's path
+ * ("machine-pods.slice" is machine.slice/machine-pods.slice) then
+ * "PREFIX-NAME.scope" (there is no systemd to ask on these machines: the
+ * group is made directly, where systemd would have put it); none given:
+ * "appbox-oci/ID" below the runtime's own group.  ".." components are
+ * refused.  A caller that may not write the hierarchy (rootless without a
+ * delegated group) gets no group, and limits it asked for are refused
+ * (as crun does), except on cgroup v1 where they are ignored with a
+ * warning as runc does for rootless. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+/* Choose S's groups (s->container.cgroups) from s->oci's cgroupsPath (or
+ * the default for ID) for every hierarchy this caller may write;
+ * SYSTEMD: --systemd-cgroup's path syntax.  Sets s->container.pids_cgroup. */
+int cgroup_oci_resolve(struct spec *s, bool systemd, ab_error *err);
+
+/* Apply s->oci's linux.resources (and the spec_resources the parser
+ * filled) to the set, made already (the cgroup module does this in
+ * prepare when s->oci is set). */
+int cgroup_oci_apply(const struct spec *s, ab_error *err);
+
+/* The device rules of an OCI container: runc's default allow list (null,
+ * zero, full, tty, random, urandom, ptmx, pts/*, console, and mknod of
+ * any), linux.devices' nodes, then linux.resources.devices in order; the
+ * devices module writes them (deny first) when s->oci is set.  malloc'd. */
+int cgroup_oci_device_rules(const struct spec *s, struct cgroup_device_rule **rules, size_t *n, ab_error *err);
+
+/* pause/resume: freeze or thaw the set (v1 freezer group, v2
+ * cgroup.freeze), waiting until the kernel says it is done. */
+int cgroup_oci_freeze(const strv *set, bool frozen, ab_error *err);
+/* 1 frozen, 0 not (or no freezer), -errno. */
+int cgroup_oci_frozen(const strv *set);
+/* Every process in the set (its first hierarchy that lists them:
+ * cgroup.procs, recursively below it), malloc'd; for ps and kill --all. */
+int cgroup_oci_pids(const strv *set, pid_t **pids, size_t *n, ab_error *err);
+/* Put PID into every group of the set (exec). */
+int cgroup_oci_join(const strv *set, pid_t pid, ab_error *err);
+/* Remove the set's groups (empty by now: retried briefly), deepest first;
+ * quiet. */
+void cgroup_oci_destroy(const strv *set);
