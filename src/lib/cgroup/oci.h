@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup/cgroup.h"
 #include "spec/spec.h"
 #include "util/error.h"
 #include "util/strv.h"
@@ -35,7 +36,7 @@ int cgroup_oci_resolve(struct spec *s, bool systemd, ab_error *err);
 int cgroup_oci_apply(const struct spec *s, ab_error *err);
 
 /* The device rules of an OCI container: runc's default allow list (null,
- * zero, full, tty, random, urandom, ptmx, pts/*, console, and mknod of
+ * zero, full, tty, random, urandom, ptmx, the ptys (136-143), console, and mknod of
  * any), linux.devices' nodes, then linux.resources.devices in order; the
  * devices module writes them (deny first) when s->oci is set.  malloc'd. */
 int cgroup_oci_device_rules(const struct spec *s, struct cgroup_device_rule **rules, size_t *n, ab_error *err);

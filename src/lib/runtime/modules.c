@@ -9,6 +9,7 @@
 #include "runtime/boot.h"
 #include "runtime/idmap.h"
 #include "runtime/mounts.h"
+#include "runtime/oci_process.h"
 #include "runtime/pipeline.h"
 #include "runtime/sandbox.h"
 
@@ -26,6 +27,7 @@ const struct module *const runtime_modules[] = {
     &display_module,  /* host: the X cookie, Xephyr (before the mounts: they bind what it makes) */
     &net_module,      /* inside: lo up (none, pasta), nothing (host) */
     &sound_module,    /* host: the sound proxy (prepare), its socket removed (teardown) */
+    &oci_module,      /* appbox-oci, inside before the mounts: sysctls, oom_score_adj, domain name */
     &mounts_module,   /* host: idmapped trees; inside: the whole tree */
     &uts_module,      /* inside, after the pivot: the host name */
     &boot_module,     /* --boot: the set's v2 group delegated to the container's root, cgroup2,

@@ -15,6 +15,7 @@
 
 #include "net/net.h"
 #include "runtime/identity.h"
+#include "runtime/mounts_plan.h"
 #include "spec/defaults.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
@@ -30,8 +31,6 @@ static unsigned long long attrs_of(unsigned options)
            ((options & MOUNT_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((options & MOUNT_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-#define RO_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-#define RW_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
 
 /* Clone the tree at PATH (a resolved path), checking that it is still the
  * object spec_resolve() pinned (DEV/INO; 0: not pinned). */
@@ -49,7 +48,7 @@ static int clone_pinned(const char *path, dev_t dev, ino_t ino, bool recursive, 
     return fd;
 }
 
-static int set_attrs(int treefd, const char *what, unsigned long long attrs, bool recursive, ab_error *err)
+int set_attrs(int treefd, const char *what, unsigned long long attrs, bool recursive, ab_error *err)
 {
     struct mount_attr a = { .attr_set = attrs };
     if (mount_setattr(treefd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0)
@@ -58,7 +57,7 @@ static int set_attrs(int treefd, const char *what, unsigned long long attrs, boo
 }
 
 /* Attach a detached tree at DSTFD (an O_PATH fd from fs_ensure_in_root). */
-static int attach(int treefd, int dstfd, const char *what, ab_error *err)
+int attach(int treefd, int dstfd, const char *what, ab_error *err)
 {
     if (move_mount(treefd, "", dstfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return ab_fail(err, errno, "cannot mount %s", what);
@@ -226,60 +225,6 @@ static int add_identity(const struct inside *ctx, int rootfd, ab_error *err)
     return add_identity_entry(rootfd, scratch, "/etc/group", id->group, id->gid, line, err);
 }
 
-/* The whole tree is one ordered list of operations, planned from the
- * spec (mounts_plan) and consumed by one loop (apply_op), as bubblewrap's
- * SetupOp list: a new kind of mount is a new op kind, or a new entry in
- * the plan, never a new pass. */
-enum op_kind {
-    OP_TREE,          /* attach a tree opened from the host before staging (source) */
-    OP_NEW_FS,        /* a fresh file system (fstype, data) */
-    OP_MASK,          /* hide: /dev/null over a file, an empty read-only tmpfs over a directory */
-    OP_READONLY,      /* make an existing mount point read-only */
-    OP_SYMLINK,       /* a symlink to data */
-    OP_HOST_SYMLINK,  /* the host's own symlink at the same place (host view) */
-    OP_HOME,          /* the user's home: a private tmpfs */
-    OP_IDENTITY,      /* the user's passwd and group entries */
-    OP_FILE_DATA,     /* a file of ours with data as its text, bound read-only */
-    OP_ROOT_RO,       /* the host view's skeleton made read-only, last */
-    OP_OVERLAY,       /* the root as an overlay: base (lower) under the container's layer (source) */
-};
-
-/* Op flags. */
-enum {
-    OPF_RECURSIVE = 1u << 0,  /* the tree with its submounts */
-    OPF_FILE = 1u << 1,       /* the mount point is a file */
-    OPF_IF_DIR = 1u << 2,     /* only where the root has a directory there (else skipped) */
-    OPF_IF_EXISTS = 1u << 3,  /* only where the path exists (masks: absent on this kernel) */
-    OPF_SOURCE_KIND = 1u << 4, /* mount point kind (file or dir) follows the source */
-    OPF_IF_CREATABLE = 1u << 5, /* skipped where the mount point is missing and cannot be made (a read-only
-                                 * root, a directory the container may not write) */
-};
-
-struct mount_op {
-    enum op_kind kind;
-    const char *dest;         /* absolute, in the container; "/" is the root */
-    const char *source;       /* OP_TREE: host path; NULL with premade */
-    const char *fstype;       /* OP_NEW_FS */
-    const char *data;         /* OP_NEW_FS options, OP_SYMLINK target */
-    const char *fallback;     /* OP_NEW_FS: options to retry with */
-    unsigned long long attrs; /* MOUNT_ATTR_* */
-    unsigned flags;           /* OPF_* */
-    dev_t dev;                /* OP_TREE: pinned by spec_resolve() (ino 0: not pinned) */
-    ino_t ino;
-    const char *what;         /* for messages: the flag or appbox.conf key it came from */
-    char *owned;              /* data made for this op (a size), freed with the plan */
-    int tree;                 /* OP_TREE: the tree opened in phase one, or -1 */
-    int *premade;             /* OP_TREE: a tree the runner made (idmapped), taken over */
-    const char *lower;        /* OP_OVERLAY: the read-only base's host path */
-    int lower_tree;           /* OP_OVERLAY: its tree, or -1 */
-    int *premade_lower;       /* OP_OVERLAY: the base's tree the runner made */
-};
-
-struct mount_plan {
-    struct mount_op *ops;
-    size_t n, cap;
-};
-
 static void plan_free(struct mount_plan *p)
 {
     for (size_t i = 0; i < p->n; i++) {
@@ -292,7 +237,7 @@ static void plan_free(struct mount_plan *p)
     free(p->ops);
 }
 
-static struct mount_op *plan_add(struct mount_plan *p, enum op_kind kind, const char *dest)
+struct mount_op *plan_add(struct mount_plan *p, enum op_kind kind, const char *dest)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
@@ -307,15 +252,7 @@ static struct mount_op *plan_add(struct mount_plan *p, enum op_kind kind, const 
     return op;
 }
 
-#define ADD(plan, kind, dest)                                   \
-    ({                                                          \
-        struct mount_op *op_ = plan_add((plan), (kind), (dest)); \
-        if (!op_)                                               \
-            return ab_fail(err, ENOMEM, "cannot plan the mounts"); \
-        op_;                                                    \
-    })
-
-static int plan_new_fs(struct mount_plan *p, const char *dest, const char *fstype, const char *data,
+int plan_new_fs(struct mount_plan *p, const char *dest, const char *fstype, const char *data,
                        unsigned long long attrs, unsigned flags, ab_error *err)
 {
     struct mount_op *op = ADD(p, OP_NEW_FS, dest);
@@ -327,7 +264,7 @@ static int plan_new_fs(struct mount_plan *p, const char *dest, const char *fstyp
 }
 
 /* A tmpfs of SIZE bytes with MODE: every tmpfs of appbox's has a size. */
-static int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, uint64_t size, unsigned flags,
+int plan_tmpfs(struct mount_plan *p, const char *dest, const char *mode, uint64_t size, unsigned flags,
                       ab_error *err)
 {
     char *data;
@@ -394,6 +331,8 @@ static int plan_masks(struct mount_plan *p, const struct spec_container *c, cons
 static int mounts_plan(struct inside *in, struct mount_plan *p, ab_error *err)
 {
     const struct spec_container *c = &in->spec->container;
+    if (in->spec->oci)
+        return mounts_plan_oci(in, p, err);
     uint64_t run_size = c->tmpfs_size < SPEC_RUN_TMPFS_SIZE ? c->tmpfs_size : SPEC_RUN_TMPFS_SIZE;
     int r;
     /* the root: the spec's, or an empty tmpfs for the host view */
@@ -661,8 +600,11 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
             return ab_fail(err, ENOMEM, "%s", op->dest);
         *strrchr(parent, '/') = '\0';
         _cleanup_close_ int dir = fs_open_in_root(rootfd, *parent ? parent : "/", O_PATH | O_DIRECTORY);
-        if (dir < 0 || symlinkat(op->data, dir, strrchr(op->dest, '/') + 1) < 0)
+        if (dir < 0 || symlinkat(op->data, dir, strrchr(op->dest, '/') + 1) < 0) {
+            if (dir >= 0 && errno == EEXIST && (op->flags & OPF_IF_ABSENT))
+                return 0;
             return ab_fail(err, dir < 0 ? -dir : errno, "cannot create %s", op->dest);
+        }
         return 0;
     }
     case OP_HOME:
@@ -672,7 +614,9 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
     case OP_FILE_DATA:
         return add_file_data(op, rootfd, err);
     case OP_ROOT_RO:
-        return set_attrs(rootfd, "/", RO_ATTRS, false, err);
+        return set_attrs(rootfd, "/", op->attrs ? op->attrs : RO_ATTRS, false, err);
+    case OP_DEVICE:
+        return make_device(op, rootfd, err);
     case OP_OVERLAY:
         return mount_overlay(op, stagefd, err);
     case OP_MASK:
@@ -680,16 +624,20 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
         /* below a fresh /proc or /sys: opened from it without following
          * a link, as the kernel's own entries are never links */
         const char *rest = strchr(op->dest + 1, '/');
-        _cleanup_free_ char *top = rest ? strndup(op->dest, (size_t)(rest - op->dest)) : NULL;
+        _cleanup_free_ char *top = rest ? strndup(op->dest, (size_t)(rest - op->dest)) : strdup("/");
+        rest = rest ? rest + 1 : op->dest + 1;   /* "/name" (config.json's): below the root itself */
         _cleanup_close_ int topfd = top ? fs_open_in_root(rootfd, top, O_PATH | O_DIRECTORY) : -1;
-        if (topfd < 0)
+        if (topfd < 0) {
+            if (op->flags & OPF_IF_EXISTS)
+                return 0;
             return ab_fail(err, topfd < 0 && top ? -topfd : EINVAL, "cannot open the new %s", top ? top : op->dest);
+        }
         if (op->kind == OP_READONLY)
-            return readonly_path(topfd, rest + 1, top, err);
+            return readonly_path(topfd, rest, top, err);
         _cleanup_close_ int nullfd = fs_open_in_root(rootfd, "/dev/null", O_PATH);
         if (nullfd < 0)
             return ab_fail(err, -nullfd, "cannot open the new /dev/null");
-        return mask_path(topfd, rest + 1, nullfd, top, err);
+        return mask_path(topfd, rest, nullfd, top, err);
     }
     case OP_TREE:
     case OP_NEW_FS:
@@ -705,7 +653,8 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
                                       : dst;
     if (op->kind == OP_TREE) {
         if ((r = set_attrs(op->tree, op->dest, op->attrs, op->flags & OPF_RECURSIVE, err)) < 0 ||
-            (r = attach(op->tree, dst, op->dest, err)) < 0)
+            (r = attach(op->tree, dst, op->dest, err)) < 0 ||
+            (r = set_propagation(op->tree, op->dest, op->propagation, err)) < 0)
             return op->dest[1] ? ab_error_prefix(err, "cannot bind %s to %s", op->source, op->dest) : r;
         close(op->tree);
         op->tree = -1;
@@ -713,13 +662,24 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
     }
     ab_error first;
     int mfd = new_fs(op->fstype, op->data, (unsigned)op->attrs, op->dest, &first);
+    _cleanup_free_ char *no_gid = NULL;
+    if (mfd < 0 && !op->fallback && op->data && strcmp(op->fstype, "devpts") == 0 && strstr(op->data, "gid=")) {
+        /* config.json's gid=5 where the user namespace has no group 5 (a
+         * rootless single-id map): the pty group as the kernel picks it */
+        no_gid = strip_option(op->data, "gid");
+        mfd = no_gid ? new_fs(op->fstype, no_gid, (unsigned)op->attrs, op->dest, err) : mfd;
+        if (mfd >= 0)
+            first.kind = AB_ERR_NONE;
+    }
     if (mfd < 0 && op->fallback)
         mfd = new_fs(op->fstype, op->fallback, (unsigned)op->attrs, op->dest, err);
-    else if (mfd < 0)
+    else if (mfd < 0 && !no_gid)
         *err = first;
     if (mfd < 0)
         return op->what != op->dest ? ab_error_prefix(err, "%s %s", op->what, op->dest) : mfd;
     r = attach(mfd, dst, op->dest, err);
+    if (r == 0)
+        r = set_propagation(mfd, op->dest, op->propagation, err);
     close(mfd);
     return r;
 }
@@ -831,7 +791,9 @@ static int mounts_host_setup(struct runner *run, ab_error *err)
 {
     const struct spec *s = run->spec;
     const struct spec_container *c = &s->container;
-    if (s->process.user.caller_uid != 0)
+    /* appbox-oci: the ids are the caller's business (podman chowns its
+     * layers), nothing is idmapped */
+    if (s->process.user.caller_uid != 0 || s->oci)
         return 0;
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/ns/user", run->child);

@@ -50,6 +50,10 @@ struct runner {
     int cgroup_fd;
     struct runner_helper helpers[RUNNER_MAX_HELPERS];
     size_t n_helpers;
+    /* NULL, or called after every module's host_setup, before "go"
+     * (appbox-oci: the prestart and createRuntime hooks) */
+    int (*before_go)(struct runner *r, ab_error *err);
+    void *before_go_arg;
 };
 
 /* What the hooks inside the container see. */

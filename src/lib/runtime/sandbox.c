@@ -37,6 +37,7 @@
 #include "runtime/idmap.h"
 #include "runtime/init.h"
 #include "runtime/mounts.h"
+#include "runtime/oci_process.h"
 #include "runtime/pipeline.h"
 #include "runtime/pty.h"
 #include "runtime/resolve.h"
@@ -45,15 +46,10 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-enum msg_type { MSG_GO = 1, MSG_ERROR, MSG_PTY, MSG_READY, MSG_TREE };
-
-struct sync_msg {
-    int type;
-    int kind;
-    int errnum;
-    struct winsize ws;
-    char text[sizeof(((ab_error *)0)->msg)];
-};
+/* the sync socket's messages (sandbox.h: runtime/oci_run.c reads them too) */
+enum { MSG_GO = SANDBOX_MSG_GO, MSG_ERROR = SANDBOX_MSG_ERROR, MSG_PTY = SANDBOX_MSG_PTY,
+       MSG_READY = SANDBOX_MSG_READY, MSG_TREE = SANDBOX_MSG_TREE };
+#define sync_msg sandbox_msg
 
 static const char *const ns_names[NS_COUNT] = { "user", "mnt", "pid", "ipc", "uts", "cgroup", "net" };
 static const int ns_types[NS_COUNT] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
@@ -77,6 +73,11 @@ struct child_args {
     bool service;          /* init waits for stop instead of running argv */
     sigset_t mask;         /* the signal mask before appbox blocked its own */
     int lifeline;          /* read end of a pipe whose write end only the runner holds, for its life */
+    /* appbox-oci (spec.oci): PID 1 is the process itself; it outlives the
+     * runner (create exits), so no death signal, no lifeline; it waits on
+     * the exec fifo (-1: none) once set up (runtime/oci_process.c) */
+    bool oci;
+    int fifo_fd;
 };
 
 static void send_error(int sock, const ab_error *err)
@@ -439,6 +440,9 @@ static void init_drop_privileges(const struct spec_user *id, int lifeline)
 
 static int uts_after_pivot(struct inside *in, ab_error *err)
 {
+    /* config.json without a hostname: the namespace's as it came */
+    if (in->spec->oci && (!in->spec->container.hostname || !(in->spec->container.namespaces & CLONE_NEWUTS)))
+        return 0;
     const char *h = in->spec->container.hostname ? in->spec->container.hostname : SPEC_DEFAULT_HOSTNAME;
     if (sethostname(h, strlen(h)) < 0)
         return ab_fail(err, errno, "cannot set the host name to %s", h);
@@ -477,8 +481,12 @@ static _Noreturn void child_main(const struct child_args *a)
     const struct spec_user *id = &s->process.user;
     ab_error err = { 0 };
 
-    /* If appbox dies, so does the container (all of it: we are its init). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* If appbox dies, so does the container (all of it: we are its init);
+     * not an OCI container's PID 1, which outlives `appbox-oci create`
+     * (until "go" a runner that dies ends it anyway: the sync socket
+     * reads end of file). */
+    if (!a->oci)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     /* Never the host's terminal, from the start (PID 1 keeps 0-2). */
     stdio_pipes_child(a->stdio);
     sigprocmask(SIG_SETMASK, &a->mask, NULL);
@@ -516,6 +524,8 @@ static _Noreturn void child_main(const struct child_args *a)
     if (pipeline_before_pivot(runtime_modules, &in, &err) < 0 || mounts_pivot(&err) < 0 ||
         pipeline_after_pivot(runtime_modules, &in, &err) < 0)
         child_fail(a->sock, &err);
+    if (a->oci)
+        oci_process_main(s, a->sock, a->fifo_fd);
     const char *shell = pick_shell(id);
 
     sigset_t oldmask;
@@ -660,7 +670,7 @@ int runner_send_tree(struct runner *r, int index, int treefd)
  * (its id maps first) before "go".  On success the runner holds its pid
  * and the parent's end of the sync socket. */
 static int spawn(struct runner *run, bool service, const struct stdio_pipes *stdio, const sigset_t *orig_mask,
-                 ab_error *err)
+                 int oci_fifo, ab_error *err)
 {
     const struct spec *s = run->spec;
     int r = pipeline_prepare(runtime_modules, run, err);
@@ -688,7 +698,8 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
     }
     struct child_args a = { .spec = s, .passenv = run->ctx ? &run->ctx->passenv : NULL, .sock = sv[1],
                             .want_pty = stdio->pty, .stdio = stdio, .service = service,
-                            .mask = *orig_mask, .lifeline = lifeline[0] };
+                            .mask = *orig_mask, .lifeline = lifeline[0], .oci = s->oci != NULL,
+                            .fifo_fd = oci_fifo };
     fflush(NULL);
     /* the cgroup namespace comes later, from PID 1 itself, once it is in
      * its groups (child_main) */
@@ -713,6 +724,8 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
     run->sock = sv[0];
 
     r = pipeline_host_setup(runtime_modules, run, err);
+    if (r == 0 && run->before_go)
+        r = run->before_go(run, err);
     if (r == 0) {
         struct sync_msg go = { .type = MSG_GO };
         if (fd_send(sv[0], -1, &go, sizeof(go)) < 0)
@@ -831,7 +844,7 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, bool *oom_ki
     }
     sigset_t orig;
     block_forwarded(&orig);
-    r = spawn(&run, false, &stdio, &orig, err);
+    r = spawn(&run, false, &stdio, &orig, -1, err);
     stdio_pipes_close_child(&stdio);
     if (r < 0) {
         stdio_pipes_close(&stdio);
@@ -850,6 +863,16 @@ int sandbox_run(struct ab_ctx *ctx, struct spec *s, int *exit_code, bool *oom_ki
     return r;
 }
 
+int sandbox_spawn_oci(struct runner *run, int fifo_fd, ab_error *err)
+{
+    /* the process keeps the runtime's own fds 0-2 (conmon's pipes, or a
+     * terminal): an OCI runtime passes them on as they are */
+    struct stdio_pipes stdio = { .child = { -1, -1, -1 }, .parent = { -1, -1, -1 } };
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    return spawn(run, false, &stdio, &cur, fifo_fd, err);
+}
+
 int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
 {
     for (int i = 0; i < NS_COUNT; i++)
@@ -861,7 +884,7 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
     int r = stdio_pipes_open(&stdio, false, err);
     if (r < 0)
         return r;
-    r = spawn(run, true, &stdio, &cur, err);
+    r = spawn(run, true, &stdio, &cur, -1, err);
     stdio_pipes_close(&stdio);
     if (r < 0)
         return r;

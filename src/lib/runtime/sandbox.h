@@ -56,6 +56,23 @@ void ns_fds_close(struct ns_fds *ns);
  * pipeline_teardown(runtime_modules, RUN) when it is gone. */
 int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err);
 
+/* appbox-oci's create (runtime/oci_run.c): clone the container of RUN's
+ * spec (spec.oci set) and run the pipeline's host steps and RUN's
+ * before_go; PID 1 keeps the caller's fds 0-2 and FIFO_FD, and runs
+ * oci_process_main() once set up.  On success RUN holds its pid and the
+ * sync socket (MSG_* as sandbox_msg below). */
+int sandbox_spawn_oci(struct runner *run, int fifo_fd, ab_error *err);
+
+/* The sync socket's messages, for runtime/oci_run.c. */
+enum sandbox_msg_type { SANDBOX_MSG_GO = 1, SANDBOX_MSG_ERROR, SANDBOX_MSG_PTY, SANDBOX_MSG_READY, SANDBOX_MSG_TREE };
+struct sandbox_msg {
+    int type;
+    int kind;
+    int errnum;
+    struct winsize ws;
+    char text[sizeof(((ab_error *)0)->msg)];
+};
+
 /* The hostname module (after the pivot). */
 extern const struct module uts_module;
 

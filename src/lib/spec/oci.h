@@ -138,6 +138,11 @@ struct spec_oci {
     bool seccomp_default;         /* no linux.seccomp: appbox's own filter */
     /* the runtime's side: how the process gets its stdio */
     int preserve_fds;             /* fds 3..3+N-1 pass to the process (--preserve-fds, LISTEN_FDS) */
+    /* startContainer hooks: run by PID 1 in the container after start,
+     * before it execs (set by the command line, oci/hooks.c: the runtime
+     * does not know hooks); NULL: none */
+    int (*start_container_hooks)(const struct spec_oci *o, void *arg, char *msg, size_t size);
+    void *hooks_arg;
 };
 
 void spec_oci_free(struct spec_oci *o);
