@@ -110,10 +110,6 @@ static int join_paths(const struct spec_oci *o, ab_error *err)
     return r;
 }
 
-struct create_ctx {
-    const struct oci_run_params *p;
-};
-
 static int before_go(struct runner *run, ab_error *err)
 {
     const struct oci_run_params *p = run->before_go_arg;
@@ -180,8 +176,6 @@ int oci_run_create(struct spec *s, const struct oci_run_params *p, pid_t *pid, i
         r = ab_fail(err, 0, "the container's process exited while it was set up");
     if (r == 0 && master >= 0 && p->console_fd >= 0) {
         /* the terminal's master goes to whoever asked (conmon) */
-        struct sandbox_msg m = { .type = SANDBOX_MSG_PTY };
-        (void)m;
         if (fd_send(p->console_fd, master, "/dev/ptmx", 10) < 0)
             r = ab_fail(err, errno, "--console-socket: cannot send the terminal");
         close(master);
@@ -308,6 +302,10 @@ int oci_run_exec(struct spec *s, const struct oci_exec_params *p, pid_t *pid, in
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        /* a PID namespace whose init is gone takes no new process */
+        if (e == ENOMEM)
+            return ab_fail(err, 0, "cannot start the process in the container: the container has stopped (its "
+                                   "process 1 exited)");
         return ab_fail(err, e, "cannot start the process in the container");
     }
     if (child == 0) {
