@@ -5,9 +5,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +137,41 @@ bool cgroup_path_is_ours(const char *path)
     return strncmp(base, "appbox-", 7) == 0 && leaf_ok(base);
 }
 
+bool cgroup_path_is_valid(const char *path)
+{
+    static const char root[] = "/sys/fs/cgroup/";
+    if (!path || strncmp(path, root, sizeof(root) - 1) != 0 || strlen(path) >= PATH_MAX - 64)
+        return false;
+    const char *rest = path + sizeof(root) - 1;
+    /* every component non-empty, not "." or "..", no control characters
+     * (a newline would forge lines of /proc/PID/cgroup) */
+    size_t depth = 0;
+    for (const char *p = rest; *p;) {
+        size_t l = strcspn(p, "/");
+        if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        for (size_t i = 0; i < l; i++)
+            if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+                return false;
+        depth++;
+        p += l;
+        if (*p == '/' && !*++p)
+            return false; /* a trailing slash */
+    }
+    /* below a hierarchy's mount, never the mount itself: pure v2 has it
+     * at /sys/fs/cgroup, v1 and hybrid v2 one level down */
+    const char *v2 = cgroup_v2_mount();
+    bool pure = v2 && strcmp(v2, "/sys/fs/cgroup") == 0;
+    if (pure)
+        return depth >= 1;
+    if (depth < 2)
+        return false;
+    char mount[PATH_MAX];
+    snprintf(mount, sizeof(mount), "%s%.*s", root, (int)strcspn(rest, "/"), rest);
+    struct statfs fs;
+    return statfs(mount, &fs) == 0 && (fs.f_type == 0x27e0eb /* cgroup */ || fs.f_type == 0x63677270 /* cgroup2 */);
+}
+
 const struct cgroup_backend *cgroup_devices_backend(const char **why)
 {
     const char *w1 = NULL, *w2 = NULL;
@@ -202,10 +239,10 @@ static void remove_subgroups(int fd, int depth)
     closedir(d);
 }
 
-void cgroup_destroy(const struct cgroup_backend *b, const char *path)
+/* Remove the group PATH (checked by the caller), retrying while it is
+ * busy. */
+static void destroy_checked(const struct cgroup_backend *b, const char *path)
 {
-    if (!cgroup_path_is_ours(path))
-        return;
     /* The container's last processes leave the group as they exit, which
      * may be a moment after its PID 1 was reaped: retry for up to 2 s.
      * A group with groups below it (made by the container: a booted
@@ -224,6 +261,18 @@ void cgroup_destroy(const struct cgroup_backend *b, const char *path)
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+}
+
+void cgroup_destroy(const struct cgroup_backend *b, const char *path)
+{
+    if (cgroup_path_is_ours(path))
+        destroy_checked(b, path);
+}
+
+void cgroup_destroy_named(const char *path)
+{
+    if (cgroup_path_is_valid(path))
+        destroy_checked(cgroup_path_is_v2(path) ? &cgroup_v2_backend : &cgroup_v1_backend, path);
 }
 
 int cgroup_read_file(const char *path, char *buf, size_t size)

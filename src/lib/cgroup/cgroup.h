@@ -21,7 +21,9 @@
  * the teardown of a container whose supervisor was SIGKILLed (run by the
  * next start, from spec.json) removes the very group that was made.
  * Groups are only ever made below the caller's own group and only named
- * "appbox-*": cgroup_destroy() refuses any other path. */
+ * "appbox-*": cgroup_destroy() refuses any other path.  The one exception
+ * is an OCI container (spec->oci, cgroup/oci.h), whose caller names its
+ * group: those paths pass cgroup_path_is_valid() instead. */
 #pragma once
 
 #include <stdbool.h>
@@ -103,6 +105,9 @@ char *cgroup_own_group(const char *controller);
 
 /* Read PATH (at most SIZE-1 bytes, NUL-terminated): its length or -errno. */
 int cgroup_read_file(const char *path, char *buf, size_t size);
+/* Whether the file PATH (cgroup.controllers, cgroup.subtree_control)
+ * lists WORD among its space-separated words. */
+bool cgroup_file_has_word(const char *path, const char *word);
 /* Write TEXT to DIR/FILE (one write, as the kernel wants). */
 int cgroup_write_file(const char *dir, const char *file, const char *text, ab_error *err);
 
@@ -111,6 +116,18 @@ int cgroup_write_file(const char *dir, const char *file, const char *text, ab_er
  * Checked before a path read back from spec.json is written to or
  * removed. */
 bool cgroup_path_is_ours(const char *path);
+
+/* Whether PATH may be a group named by an OCI caller (config.json's
+ * cgroupsPath, cgroup/oci.h): absolute, below a cgroup hierarchy's mount
+ * (never the mount itself), no empty, "." or ".." components, no control
+ * characters.  Used only for a spec with `oci` set: appbox's own groups
+ * keep the narrower cgroup_path_is_ours(). */
+bool cgroup_path_is_valid(const char *path);
+
+/* Remove the group PATH (cgroup_path_is_valid(); an OCI container's) and
+ * the groups its processes made below it, retrying a little while its
+ * last processes exit; quiet. */
+void cgroup_destroy_named(const char *path);
 
 /* The backend calls, each first checking cgroup_path_is_ours(). */
 int cgroup_create(const struct cgroup_backend *b, const char *path, ab_error *err);
@@ -159,6 +176,11 @@ bool cgroup_pure_v2(void);
  * scope failed (ERR set). */
 int cgroup_user_scope(ab_error *err);
 const char *cgroup_user_scope_why(void);
+
+/* The check on one of S's groups before it is read: appbox's own
+ * (cgroup_path_is_ours()), or for an OCI spec the caller's
+ * (cgroup_path_is_valid()). */
+bool cgroup_spec_path_ok(const struct spec *s, const char *path);
 
 /* Move the calling process into all of the container's groups (a session,
  * a service process); 0 when there are none. */

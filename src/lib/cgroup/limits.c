@@ -240,7 +240,7 @@ void cgroup_stats_read(const struct spec *s, struct cgroup_stats *st)
     *st = (struct cgroup_stats){ CGROUP_UNKNOWN, CGROUP_UNKNOWN, CGROUP_UNKNOWN, CGROUP_UNKNOWN,
                                  CGROUP_UNKNOWN, CGROUP_UNKNOWN, CGROUP_UNKNOWN };
     for (size_t i = 0; i < set->n; i++)
-        if (!cgroup_path_is_ours(set->v[i]))
+        if (!cgroup_spec_path_ok(s, set->v[i]))
             return;
     char buf[16384], path[PATH_MAX + 64];
     if (cgroup_pure_v2()) {

@@ -5,6 +5,7 @@
  * (also by the next start, from spec.json, after a SIGKILL; and swept by
  * name when their maker is dead). */
 #include "cgroup/cgroup.h"
+#include "cgroup/oci.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,11 +59,32 @@ static void enable_controllers(const char *path)
     }
 }
 
+/* An OCI container's groups are the caller's choice (config.json's
+ * cgroupsPath, cgroup/oci.h): made with their parents as needed and
+ * limited by linux.resources; never swept by appbox's name pattern. */
+static int oci_prepare(struct runner *r, ab_error *err)
+{
+    const strv *set = &r->spec->container.cgroups;
+    int rc = cgroup_oci_create(set, err);
+    if (rc < 0)
+        return ab_error_prefix(err, "cannot set up the container's cgroups");
+    if ((rc = cgroup_oci_apply(r->spec, err)) < 0) {
+        cgroup_oci_destroy(set);
+        return rc;
+    }
+    const char *v2 = cgroup_v2_dir(r->spec);
+    if (v2)
+        r->cgroup_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return 0;
+}
+
 static int cgroup_prepare(struct runner *r, ab_error *err)
 {
     const strv *set = &r->spec->container.cgroups;
     if (!set->n)
         return 0;
+    if (r->spec->oci)
+        return oci_prepare(r, err);
     bool pure = cgroup_pure_v2();
     for (size_t i = 0; i < set->n; i++) {
         const char *p = set->v[i];
@@ -91,6 +113,9 @@ static int cgroup_host_setup(struct runner *r, ab_error *err)
         close(r->cgroup_fd);
         r->cgroup_fd = -1;
     }
+    if (r->spec->oci)
+        return cgroup_oci_join(set, r->child, err) < 0 ? ab_error_prefix(err, "cannot put the container in its cgroups")
+                                                       : 0;
     for (size_t i = 0; i < set->n; i++)
         if (cgroup_attach(backend(set->v[i]), set->v[i], r->child, err) < 0)
             return ab_error_prefix(err, "cannot put the container in its cgroups");
@@ -104,6 +129,10 @@ static void cgroup_teardown(struct runner *r)
         r->cgroup_fd = -1;
     }
     const strv *set = &r->spec->container.cgroups;
+    if (r->spec->oci) {
+        cgroup_oci_destroy(set);
+        return;
+    }
     for (size_t i = set->n; i-- > 0;)
         cgroup_destroy(backend(set->v[i]), set->v[i]);
 }

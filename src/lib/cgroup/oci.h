@@ -30,15 +30,39 @@
  * SYSTEMD: --systemd-cgroup's path syntax.  Sets s->container.pids_cgroup. */
 int cgroup_oci_resolve(struct spec *s, bool systemd, ab_error *err);
 
+/* The group CGROUPS_PATH names (NULL: the default for ID), as *REL
+ * (malloc'd, no leading '/') below each hierarchy's root (*ABSOLUTE) or
+ * below the caller's own group; bad paths refused naming the field.
+ * Pure: what cgroup_oci_resolve() builds on (and the tests check). */
+int cgroup_oci_path(const char *cgroups_path, const char *id, bool systemd, char **rel, bool *absolute,
+                    ab_error *err);
+
+/* Make the set's groups: mkdir -p below each hierarchy's mount (the
+ * parents a caller names, as libpod_parent or a pod's slice, are made as
+ * needed and stay), a new v1 cpuset group given its parent's cpus and
+ * mems, on pure v2 the controllers enabled down the way.  On failure
+ * nothing made is left. */
+int cgroup_oci_create(const strv *set, ab_error *err);
+
 /* Apply s->oci's linux.resources (and the spec_resources the parser
  * filled) to the set, made already (the cgroup module does this in
  * prepare when s->oci is set). */
 int cgroup_oci_apply(const struct spec *s, ab_error *err);
+/* Its cgroup v2 part: the files written into DIR (pure v2's group; the
+ * tests point it at a directory of plain files). */
+int cgroup_oci_apply_v2(const struct spec *s, const char *dir, ab_error *err);
 
-/* The device rules of an OCI container: runc's default allow list (null,
- * zero, full, tty, random, urandom, ptmx, the ptys (136-143), console, and mknod of
- * any), linux.devices' nodes, then linux.resources.devices in order; the
- * devices module writes them (deny first) when s->oci is set.  malloc'd. */
+/* The device rules of an OCI container, as runc orders them:
+ * linux.resources.devices in order (the last rule that matches an access
+ * decides), then runc's default allow list (null, zero, full, tty, random,
+ * urandom, ptmx, the pts nodes, console, and mknod of any) and linux.devices'
+ * nodes, which a container always may use (podman's list starts with
+ * "deny all").  Returned as the equivalent allow list (default deny, as
+ * the backends write it): a deny that would punch a hole in an earlier
+ * wildcard allow ("c *:* rwm" then deny "c 1:3 w") is refused naming the
+ * entry, as runc refuses it on cgroup v1.  malloc'd.  The devices module
+ * (desktop/devices.c) writes them into the set's devices group (v1, else
+ * the v2 group's device program) when s->oci is set. */
 int cgroup_oci_device_rules(const struct spec *s, struct cgroup_device_rule **rules, size_t *n, ab_error *err);
 
 /* pause/resume: freeze or thaw the set (v1 freezer group, v2

@@ -18,6 +18,7 @@
  * administrator chowned it or systemd made it with Delegate=yes.  The v1
  * devices controller and v2 device programs stay root's. */
 #include "cgroup/cgroup.h"
+#include "cgroup/oci.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,7 @@ static bool dir_writable(const char *dir)
     return access(dir, W_OK) == 0 && access(procs, W_OK) == 0;
 }
 
-static bool file_has_word(const char *path, const char *word)
+bool cgroup_file_has_word(const char *path, const char *word)
 {
     char buf[1024];
     if (cgroup_read_file(path, buf, sizeof(buf)) < 0)
@@ -283,7 +284,7 @@ int cgroup_resolve(struct spec *s, ab_error *err)
         if (pure) {
             struct avail a = v2;
             snprintf(file, sizeof(file), "%s/cgroup.controllers", v2.parent);
-            if (!a.why && !file_has_word(file, v2_name(need[i].ctl)))
+            if (!a.why && !cgroup_file_has_word(file, v2_name(need[i].ctl)))
                 a.why = "the v2 controller is not available in the parent group (its cgroup.controllers)";
             if (a.why)
                 r = refuse(need[i].option, need[i].what, &a, err);
@@ -331,9 +332,9 @@ int cgroup_resolve(struct spec *s, ab_error *err)
          * without processes of its own) */
         char file[PATH_MAX + 32], procs[64];
         snprintf(file, sizeof(file), "%s/cgroup.controllers", v2.parent);
-        bool offered = !v2.why && file_has_word(file, "pids");
+        bool offered = !v2.why && cgroup_file_has_word(file, "pids");
         snprintf(file, sizeof(file), "%s/cgroup.subtree_control", v2.parent);
-        bool enabled = file_has_word(file, "pids");
+        bool enabled = cgroup_file_has_word(file, "pids");
         snprintf(file, sizeof(file), "%s/cgroup.procs", v2.parent);
         bool empty = cgroup_read_file(file, procs, sizeof(procs)) == 0;
         c->pids_cgroup = offered && (enabled || empty || strcmp(v2.parent, cgroup_v2_mount()) == 0);
@@ -343,9 +344,17 @@ int cgroup_resolve(struct spec *s, ab_error *err)
     return 0;
 }
 
+bool cgroup_spec_path_ok(const struct spec *s, const char *path)
+{
+    return s->oci ? cgroup_path_is_valid(path) : cgroup_path_is_ours(path);
+}
+
 int cgroup_enter(const struct spec *s, ab_error *err)
 {
     const strv *set = &s->container.cgroups;
+    if (s->oci) /* groups its caller named (cgroup/oci.h) */
+        return cgroup_oci_join(set, getpid(), err) < 0 ? ab_error_prefix(err, "cannot enter the container's cgroup")
+                                                       : 0;
     for (size_t i = 0; i < set->n; i++) {
         const char *p = set->v[i];
         int r = cgroup_attach(cgroup_path_is_v2(p) ? &cgroup_v2_backend : &cgroup_v1_backend, p, getpid(), err);
@@ -374,7 +383,7 @@ uint64_t cgroup_parse_key(const char *text, const char *key)
 int cgroup_oom_kills(const struct spec *s)
 {
     const char *dir = cgroup_set_dir(&s->container.cgroups, "memory");
-    if (!dir || !cgroup_path_is_ours(dir))
+    if (!dir || !cgroup_spec_path_ok(s, dir))
         return -1;
     char buf[4096];
     bool v2 = cgroup_path_is_v2(dir);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/oci.h"
 #include "desktop/gpu.h"
 #include "runtime/idmap.h"
 #include "spec/defaults.h"
@@ -283,10 +284,16 @@ static int devices_host_setup(struct runner *r, ab_error *err)
         return ab_fail(err, 0, "cannot limit the container's devices: %s", why);
     struct cgroup_device_rule *rules = NULL;
     size_t n = 0;
-    int rc = build_rules(r->spec, &rules, &n, err);
+    /* an OCI container: config.json's rules, in the group its caller
+     * named (cgroup/oci.h) */
+    bool oci = r->spec->oci != NULL;
+    int rc = oci ? cgroup_oci_device_rules(r->spec, &rules, &n, err) : build_rules(r->spec, &rules, &n, err);
     if (rc < 0)
         return rc;
-    rc = cgroup_set_devices(b, path, rules, n, err);
+    if (oci && !cgroup_path_is_valid(path))
+        rc = ab_fail(err, EINVAL, "refusing to change the cgroup %s: not below a cgroup hierarchy's mount", path);
+    else
+        rc = oci ? b->set_devices(path, rules, n, err) : cgroup_set_devices(b, path, rules, n, err);
     free(rules);
     if (rc < 0)
         return ab_error_prefix(err, "cannot set up the container's devices cgroup");
