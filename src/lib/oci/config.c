@@ -277,7 +277,19 @@ int oci_config_parse(const char *text, const char *what, const char *bundle, con
         return r;
     if ((r = oci_check_namespaces(&x)) < 0)
         return r;
+    /* Without linux.seccomp, appbox's own filter (runc and crun load
+     * none); the annotation "org.appbox.seccomp": "unconfined" asks for
+     * runc's behaviour, anything else there is an error. */
     cfg->oci.seccomp_default = !cfg->oci.seccomp_given;
+    json_object *mode = NULL;
+    if (cfg->annotations && json_object_object_get_ex(cfg->annotations, OCI_SECCOMP_ANNOTATION, &mode)) {
+        const char *m = json_object_get_string(mode);
+        if (strcmp(m, "unconfined") == 0)
+            cfg->oci.seccomp_default = false;
+        else if (strcmp(m, "default") != 0)
+            return ab_usage(err, "%s: annotations.%s: '%s' is not a seccomp mode (expected default or unconfined)",
+                            what, OCI_SECCOMP_ANNOTATION, m);
+    }
     return 0;
 }
 

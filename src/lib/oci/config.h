@@ -23,6 +23,10 @@
 
 struct json_object;
 
+/* The annotation that turns appbox's default seccomp filter off for a
+ * config.json without linux.seccomp ("unconfined"; "default": on). */
+#define OCI_SECCOMP_ANNOTATION "org.appbox.seccomp"
+
 struct oci_hook {
     char *path;          /* absolute */
     strv args;           /* args[0] included, as given (may be empty: then path) */
