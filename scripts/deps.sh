@@ -73,10 +73,12 @@ TEST_PACKAGES=(libcmocka-dev python3-pytest busybox-static uidmap iproute2 procp
                slirp4netns   # test_nat_user.py: --network nat as a user where pasta is missing
                systemd   # test_boot.py: systemd-analyze verify on appbox unit's units
                qemu-system-x86   # test_cgroup_v2_vm.py: scripts/vm/run (busybox-static: its initramfs)
+               podman catatonit runc containerd   # test_oci_*.py: the OCI runtime's real clients (catatonit: rootless podman's pause process), runc to check the tests against
                '?ubuntu-keyring')  # ubuntu: bases (not in Debian 12's archive)
 # What bench/ compares appbox with (not needed by the tests).
 BENCH_PACKAGES=(bubblewrap crun runc firejail systemd-container hyperfine
-                iperf3 socat passt)   # bench/network (passt: pasta)
+                iperf3 socat passt   # bench/network (passt: pasta)
+                podman)   # bench/oci: podman run --rm with each runtime
 
 # meson setup DIR [ARGS...] once, then ninja -C DIR.
 build_tree() {
