@@ -111,12 +111,14 @@ static int set_caps(const struct spec_oci *o, ab_error *err)
         return ab_fail(err, errno, "process.capabilities: cannot set the effective, permitted and inheritable sets");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return ab_fail(err, errno, "cannot clear the ambient capabilities");
+    /* The kernel raises an ambient capability only where it is permitted
+     * and inheritable: one that is not (runc's default config lists
+     * ambient capabilities without inheritable ones) is left out, as runc
+     * and crun do. */
+    uint64_t ambient = o->cap_ambient & o->cap_permitted & o->cap_inheritable;
     for (int cap = 0; cap <= 63; cap++)
-        if ((o->cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-            return ab_fail(err, errno,
-                           "process.capabilities.ambient: cannot raise capability %d (it must be permitted and "
-                           "inheritable too)",
-                           cap);
+        if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            return ab_fail(err, errno, "process.capabilities.ambient: cannot raise capability %d", cap);
     return 0;
 }
 
