@@ -55,9 +55,10 @@ int cgroup_oci_apply_v2(const struct spec *s, const char *dir, ab_error *err);
 /* The device rules of an OCI container, as runc orders them:
  * linux.resources.devices in order (the last rule that matches an access
  * decides), then runc's default allow list (null, zero, full, tty, random,
- * urandom, ptmx, the pts nodes, console, and mknod of any) and linux.devices'
- * nodes, which a container always may use (podman's list starts with
- * "deny all").  Returned as the equivalent allow list (default deny, as
+ * urandom, ptmx, the pts nodes, console, and mknod of any), which a
+ * container always may use (podman's list starts with "deny all");
+ * linux.devices' nodes are made but only the list grants them, as in
+ * runc.  Returned as the equivalent allow list (default deny, as
  * the backends write it): a deny that would punch a hole in an earlier
  * wildcard allow ("c *:* rwm" then deny "c 1:3 w") is refused naming the
  * entry, as runc refuses it on cgroup v1.  malloc'd.  The devices module

@@ -367,15 +367,9 @@ int cgroup_oci_device_rules(const struct spec *s, struct cgroup_device_rule **ru
     for (size_t i = 0; r == 0 && i < sizeof(runc_defaults) / sizeof(runc_defaults[0]); i++)
         if (push(&l, runc_defaults[i]) < 0)
             r = ab_fail(err, ENOMEM, "cannot build the container's device rules");
-    for (size_t i = 0; r == 0 && i < o->n_devices; i++) {
-        const struct oci_device *d = &o->devices[i];
-        if (d->type == 'p')
-            continue; /* a fifo: no device access to grant */
-        struct cgroup_device_rule dr = { d->type == 'b' ? 'b' : 'c', (long)d->major, (long)d->minor,
-                                         DEV_ACCESS_ALL };
-        if (push(&l, dr) < 0)
-            r = ab_fail(err, ENOMEM, "cannot build the container's device rules");
-    }
+    /* linux.devices' nodes are made, not allowed: access to them is the
+     * list's to grant (runc's behaviour; podman adds an allow rule for
+     * each --device) */
     if (r < 0) {
         free(l.v);
         return r;
