@@ -436,8 +436,11 @@ static const struct bad {
       "config.json: process.oomScoreAdj: 2000 is out of range (expected -1000 to 1000)" },
     { HEAD "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":-1}}}",
       "config.json: process.user.uid: -1 is negative (expected 0 to 4294967294)" },
-    { HEAD "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"ioPriority\":{\"class\":\"IOPRIO_CLASS_RT\"}}}",
-      "config.json: process.ioPriority: not supported by appbox-oci (expected it absent or empty)" },
+    { HEAD "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"ioPriority\":{\"class\":\"IOPRIO_CLASS_XX\"}}}",
+      "config.json: process.ioPriority.class: 'IOPRIO_CLASS_XX' is not one of IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, "
+      "IOPRIO_CLASS_IDLE" },
+    { HEAD "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"nice\":40}}}",
+      "config.json: process.scheduler.nice: 40 is out of range (expected -20 to 19)" },
     { HEAD PROC ",\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\"}]}}",
       "config.json: linux.namespaces[1].type: 'pid' is given twice (expected each namespace once)" },
     { HEAD PROC ",\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"foo\"}]}}",

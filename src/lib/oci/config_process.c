@@ -258,6 +258,100 @@ static int f_oom_score_adj(struct oci_ctx *x, json_object *v, const char *path, 
     return r;
 }
 
+/* A string of NAMES (index = value) into *OUT; else an error listing them. */
+static int get_name(struct oci_ctx *x, json_object *v, const char *path, const char *const *names, size_t n,
+                    int *out)
+{
+    const char *s;
+    int r = oci_get_string(x, v, path, &s);
+    if (r < 0)
+        return r;
+    char list[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i])
+            continue;
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? ", " : "", names[i]);
+    }
+    return oci_bad(x, path, "'%s' is not one of %s", s, list);
+}
+
+static const char *const sched_policies[] = { "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH",
+                                              "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE" };
+static const char *const sched_flag_names[] = { "SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM",
+                                                "SCHED_FLAG_DL_OVERRUN",    "SCHED_FLAG_KEEP_POLICY",
+                                                "SCHED_FLAG_KEEP_PARAMS",   "SCHED_FLAG_UTIL_CLAMP_MIN",
+                                                "SCHED_FLAG_UTIL_CLAMP_MAX" };
+
+static int f_scheduler(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    struct spec_oci *o = &x->cfg->oci;
+    if (oci_json_empty(v))
+        return 0;
+    int r = oci_need_object(x, v, path);
+    char p[OCI_PATH_MAX];
+    json_object *e;
+    int policy = 0;
+    if (r == 0 && !(e = json_object_object_get(v, "policy")))
+        return oci_bad(x, oci_path_key(p, path, "policy"), "missing (required)");
+    if (r == 0)
+        r = get_name(x, e, oci_path_key(p, path, "policy"), sched_policies, ARRAY_SIZE(sched_policies), &policy);
+    o->sched_policy = (uint32_t)policy;
+    int64_t nice = 0;
+    if (r == 0 && (e = json_object_object_get(v, "nice")) &&
+        (r = oci_get_i64(x, e, oci_path_key(p, path, "nice"), -20, 19, &nice)) == 0)
+        o->sched_nice = (int32_t)nice;
+    uint64_t u = 0;
+    if (r == 0 && (e = json_object_object_get(v, "priority")) &&
+        (r = oci_get_u64(x, e, oci_path_key(p, path, "priority"), 99, &u)) == 0)
+        o->sched_priority = (uint32_t)u;
+    static const char *const times[] = { "runtime", "deadline", "period" };
+    uint64_t *tout[] = { &o->sched_runtime, &o->sched_deadline, &o->sched_period };
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(times); i++)
+        if ((e = json_object_object_get(v, times[i])))
+            r = oci_get_u64(x, e, oci_path_key(p, path, times[i]), UINT64_MAX, tout[i]);
+    if (r == 0 && (e = json_object_object_get(v, "flags"))) {
+        oci_path_key(p, path, "flags");
+        if ((r = oci_need_array(x, e, p, "strings")) < 0)
+            return r;
+        for (size_t i = 0; r == 0 && i < json_object_array_length(e); i++) {
+            char q[OCI_PATH_MAX];
+            int bit = 0;
+            r = get_name(x, json_object_array_get_idx(e, i), oci_path_index(q, p, i), sched_flag_names,
+                         ARRAY_SIZE(sched_flag_names), &bit);
+            o->sched_flags |= 1ULL << bit;
+        }
+    }
+    o->sched_set = r == 0;
+    return r;
+}
+
+static const char *const ioprio_classes[] = { NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
+
+static int f_io_priority(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    struct spec_oci *o = &x->cfg->oci;
+    if (oci_json_empty(v))
+        return 0;
+    int r = oci_need_object(x, v, path);
+    char p[OCI_PATH_MAX];
+    json_object *e;
+    if (r == 0 && !(e = json_object_object_get(v, "class")))
+        return oci_bad(x, oci_path_key(p, path, "class"), "missing (required)");
+    if (r == 0)
+        r = get_name(x, e, oci_path_key(p, path, "class"), ioprio_classes, ARRAY_SIZE(ioprio_classes),
+                     &o->ioprio_class);
+    uint64_t level = 0;
+    if (r == 0 && (e = json_object_object_get(v, "priority")))
+        r = oci_get_u64(x, e, oci_path_key(p, path, "priority"), 7, &level);
+    o->ioprio_level = (int)level;
+    o->ioprio_set = r == 0;
+    return r;
+}
+
 static const struct oci_field process_fields[] = {
     { "terminal", oci_f_bool, OCI_OFF(spec.process.terminal), 0 },
     { "consoleSize", f_console_size, 0, 0 },
@@ -272,10 +366,9 @@ static const struct oci_field process_fields[] = {
     { "oomScoreAdj", f_oom_score_adj, 0, 0 },
     { "apparmorProfile", oci_f_string, OCI_OFF(oci.apparmor_profile), 0 },
     { "selinuxLabel", oci_f_string, OCI_OFF(oci.selinux_label), 0 },
-    /* runtime-spec 1.1's scheduler and ioPriority, 1.2's execCPUAffinity:
-     * nothing applies them yet */
-    { "scheduler", oci_f_refuse, 0, 0 },
-    { "ioPriority", oci_f_refuse, 0, 0 },
+    { "scheduler", f_scheduler, 0, 0 },
+    { "ioPriority", f_io_priority, 0, 0 },
+    /* runtime-spec 1.2's execCPUAffinity: nothing applies it yet */
     { "execCPUAffinity", oci_f_refuse, 0, 0 },
 };
 
@@ -304,6 +397,11 @@ void oci_process_reset(struct oci_config *cfg)
     o->oom_score_adj_set = false;
     o->oom_score_adj = 0;
     o->console_width = o->console_height = 0;
+    o->sched_set = o->ioprio_set = false;
+    o->sched_policy = o->sched_priority = 0;
+    o->sched_nice = 0;
+    o->sched_flags = o->sched_runtime = o->sched_deadline = o->sched_period = 0;
+    o->ioprio_class = o->ioprio_level = 0;
     o->apparmor_profile = NULL;
     o->selinux_label = NULL;
 }

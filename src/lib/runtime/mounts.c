@@ -65,11 +65,15 @@ int attach(int treefd, int dstfd, const char *what, ab_error *err)
 }
 
 /* A fresh file system (tmpfs, proc, sysfs, ...) with OPTIONS ("k=v,k2"). */
-static int new_fs(const char *type, const char *options, unsigned attrs, const char *what, ab_error *err)
+static int new_fs_from(const char *type, const char *source, const char *options, unsigned attrs, const char *what,
+                       ab_error *err)
 {
     _cleanup_close_ int fsfd = fsopen(type, FSOPEN_CLOEXEC);
     if (fsfd < 0)
         return ab_fail(err, errno, "cannot create a %s file system for %s", type, what);
+    /* the name mountinfo shows (config.json's source: "tmpfs", "proc") */
+    if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        return ab_fail(err, errno, "cannot name the %s file system for %s %s", type, what, source);
     if (options) {
         _cleanup_free_ char *opts = strdup(options);
         if (!opts)
@@ -94,6 +98,11 @@ static int new_fs(const char *type, const char *options, unsigned attrs, const c
     if (mfd < 0)
         return ab_fail(err, errno, "cannot mount the %s file system for %s", type, what);
     return mfd;
+}
+
+static int new_fs(const char *type, const char *options, unsigned attrs, const char *what, ab_error *err)
+{
+    return new_fs_from(type, NULL, options, attrs, what, err);
 }
 
 static int copy_symlink(int rootfd, const char *hostpath, ab_error *err)
@@ -661,13 +670,13 @@ static int apply_op(struct inside *in, struct mount_op *op, int rootfd, int stag
         return 0;
     }
     ab_error first;
-    int mfd = new_fs(op->fstype, op->data, (unsigned)op->attrs, op->dest, &first);
+    int mfd = new_fs_from(op->fstype, op->fs_source, op->data, (unsigned)op->attrs, op->dest, &first);
     _cleanup_free_ char *no_gid = NULL;
     if (mfd < 0 && !op->fallback && op->data && strcmp(op->fstype, "devpts") == 0 && strstr(op->data, "gid=")) {
         /* config.json's gid=5 where the user namespace has no group 5 (a
          * rootless single-id map): the pty group as the kernel picks it */
         no_gid = strip_option(op->data, "gid");
-        mfd = no_gid ? new_fs(op->fstype, no_gid, (unsigned)op->attrs, op->dest, err) : mfd;
+        mfd = no_gid ? new_fs_from(op->fstype, op->fs_source, no_gid, (unsigned)op->attrs, op->dest, err) : mfd;
         if (mfd >= 0)
             first.kind = AB_ERR_NONE;
     }

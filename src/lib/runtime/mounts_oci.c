@@ -284,6 +284,7 @@ int mounts_plan_oci(struct inside *in, struct mount_plan *p, ab_error *err)
         if ((r = plan_new_fs(p, m->destination, m->type, m->data, attrs_of_flags(m->flags), 0, err)) < 0)
             return r;
         p->ops[p->n - 1].propagation = m->propagation;
+        p->ops[p->n - 1].fs_source = m->source;
         if (strcmp(m->destination, "/dev") == 0)
             fresh_dev = true;
     }

@@ -50,6 +50,7 @@ struct mount_op {
     const char *dest;         /* absolute, in the container; "/" is the root */
     const char *source;       /* OP_TREE: host path; NULL with premade */
     const char *fstype;       /* OP_NEW_FS */
+    const char *fs_source;    /* OP_NEW_FS: the source name mountinfo shows (config.json's); NULL: "none" */
     const char *data;         /* OP_NEW_FS options, OP_SYMLINK target */
     const char *fallback;     /* OP_NEW_FS: options to retry with */
     unsigned long long attrs; /* MOUNT_ATTR_* */

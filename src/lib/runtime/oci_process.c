@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +68,30 @@ static int set_rlimits(const struct spec_oci *o, ab_error *err)
                            (unsigned long long)l->soft, (unsigned long long)l->hard);
         }
     }
+    return 0;
+}
+
+/* process.scheduler and process.ioPriority (runtime-spec 1.1), before
+ * the capabilities go (a real-time policy needs CAP_SYS_NICE). */
+static int set_scheduling(const struct spec_oci *o, ab_error *err)
+{
+    if (o->sched_set) {
+        struct {
+            uint32_t size, policy;
+            uint64_t flags;
+            int32_t nice;
+            uint32_t priority;
+            uint64_t runtime, deadline, period;
+        } attr = { .size = 48, .policy = o->sched_policy, .flags = o->sched_flags, .nice = o->sched_nice,
+                   .priority = o->sched_priority, .runtime = o->sched_runtime, .deadline = o->sched_deadline,
+                   .period = o->sched_period };
+        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+            return ab_fail(err, errno, "process.scheduler: cannot set policy %u", o->sched_policy);
+    }
+    if (o->ioprio_set && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
+                                 (o->ioprio_class << 13) | o->ioprio_level) < 0)
+        return ab_fail(err, errno, "process.ioPriority: cannot set class %d priority %d", o->ioprio_class,
+                       o->ioprio_level);
     return 0;
 }
 
@@ -176,6 +201,23 @@ static int find_executable(const struct spec *s, char *out, size_t size, ab_erro
     return ab_error_set(err, AB_ERR_NOTFOUND, 0, "cannot run %s: executable file not found in $PATH", cmd);
 }
 
+/* /dev/console is the process's terminal (runtime-spec's default
+ * devices): the pty's peer (now fd 0) bound over it, where /dev lets a
+ * mount point be made (a read-only /dev goes without). */
+static void bind_console(void)
+{
+    int f = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    if (f < 0 && errno != EEXIST)
+        return;
+    if (f >= 0)
+        close(f);
+    int t = (int)syscall(SYS_open_tree, STDIN_FILENO, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (t < 0)
+        return;
+    syscall(SYS_move_mount, t, "", AT_FDCWD, "/dev/console", MOVE_MOUNT_F_EMPTY_PATH);
+    close(t);
+}
+
 /* Until `start` writes the fifo (poll sees no hang-up before a writer
  * ever came: it sleeps).  A byte arrives: go on. */
 static int wait_for_start(int fifo_fd)
@@ -221,6 +263,7 @@ _Noreturn void oci_process_main(const struct spec *s, int sock, int fifo_fd)
             fail(sock, &err);
         }
         close(master);
+        bind_console();
     }
     if (set_rlimits(o, &err) < 0)
         fail(sock, &err);
@@ -230,6 +273,8 @@ _Noreturn void oci_process_main(const struct spec *s, int sock, int fifo_fd)
     }
     if (o->umask_set)
         umask(o->umask);
+    if (set_scheduling(o, &err) < 0)
+        fail(sock, &err);
     if (drop_bounding(o->cap_bounding, &err) < 0)
         fail(sock, &err);
     /* without no_new_privs the filter needs CAP_SYS_ADMIN to go in: before

@@ -110,6 +110,16 @@ struct spec_oci {
     bool oom_score_adj_set;
     int oom_score_adj;
     unsigned short console_width, console_height;   /* process.consoleSize; 0: none */
+    /* process.scheduler (runtime-spec 1.1): sched_setattr(2) */
+    bool sched_set;
+    uint32_t sched_policy;        /* SCHED_* */
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_flags, sched_runtime, sched_deadline, sched_period;
+    /* process.ioPriority (runtime-spec 1.1): ioprio_set(2) */
+    bool ioprio_set;
+    int ioprio_class;             /* IOPRIO_CLASS_RT 1, BE 2, IDLE 3 */
+    int ioprio_level;             /* 0-7 */
     char *apparmor_profile;       /* kept for `state`; appbox enforces none (documented) */
     char *selinux_label;
     /* root and mounts */
