@@ -281,6 +281,21 @@ int oci_config_parse(const char *text, const char *what, const char *bundle, con
      * none); the annotation "org.appbox.seccomp": "unconfined" asks for
      * runc's behaviour, anything else there is an error. */
     cfg->oci.seccomp_default = !cfg->oci.seccomp_given;
+    /* what the caller asked for where it passes no filter: podman's
+     * --security-opt seccomp=unconfined and --privileged say so in
+     * annotations; a process whose bounding set keeps CAP_SYS_ADMIN is a
+     * privileged container whatever the engine (Kubernetes' privileged
+     * pods), which the filter would break */
+    static const char *const unconfined[][2] = { { "io.podman.annotations.seccomp", "unconfined" },
+                                                 { "io.podman.annotations.privileged", "TRUE" } };
+    for (size_t i = 0; cfg->annotations && i < ARRAY_SIZE(unconfined); i++) {
+        json_object *v = NULL;
+        if (json_object_object_get_ex(cfg->annotations, unconfined[i][0], &v) &&
+            strcmp(json_object_get_string(v), unconfined[i][1]) == 0)
+            cfg->oci.seccomp_default = false;
+    }
+    if (cfg->oci.cap_bounding & (1ULL << 21 /* CAP_SYS_ADMIN */))
+        cfg->oci.seccomp_default = false;
     json_object *mode = NULL;
     if (cfg->annotations && json_object_object_get_ex(cfg->annotations, OCI_SECCOMP_ANNOTATION, &mode)) {
         const char *m = json_object_get_string(mode);
