@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "oci/oci.h"
 #include "runtime/exe_guard.h"
 
 /* Every verb: dispatch here, `appbox help VERB` and shell completion read
@@ -96,6 +97,11 @@ static int wants_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* installed as a symlink appbox-oci -> appbox: the OCI runtime's
+     * command line (runc's), not appbox's */
+    const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], "appbox-oci") == 0)
+        return oci_main(argc, argv);
     if (argc < 2) {
         cmd_help(NULL, 0, NULL);
         return 2;

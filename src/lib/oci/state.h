@@ -6,7 +6,9 @@
  *   ROOT/ID/config.json   the bundle's config.json as create read it
  *                         (exec and delete read it again, never the bundle)
  *   ROOT/ID/exec.fifo     while created: PID 1 waits until start writes it
- *   ROOT/ID/lock          flock()ed by every command that changes the state
+ *   ROOT/ID/lock          locked (fcntl F_SETLKW, a record lock: not
+ *                         inherited by PID 1) by every command that
+ *                         changes the state
  *
  * Every path is opened below ROOT's fd (O_NOFOLLOW), state.json written
  * atomically (a temporary file renamed), and concurrent commands on the
@@ -33,6 +35,7 @@ enum oci_status {
 struct oci_state {
     char *id;
     char *bundle;
+    char *rootfs;                  /* root.path, absolute (runc's "rootfs" in `state` and `list`) */
     pid_t pid;                     /* PID 1's host pid; 0 while creating */
     unsigned long long start_time; /* PID 1's start time (/proc/PID/stat field 22): a reused pid is not it */
     char *created;                 /* RFC 3339, UTC */
@@ -43,10 +46,15 @@ struct oci_state {
     enum oci_status status;        /* as last written; oci_state_status() tells the live one */
 };
 
-/* The runtime's root for this caller: ROOT as given, else the default.
- * malloc'd. */
-char *oci_state_default_root(void);
-/* Open (and with CREATE make, 0700) the root directory; an fd. */
+/* The runtime's default root: XDG_RUNTIME_DIR/appbox-oci when the caller
+ * passes one (it decides when, as runc does: a user, or root in a user
+ * namespace that is not root's login, e.g. rootless podman's), else
+ * /run/appbox-oci for uid 0 and /tmp/appbox-oci-UID for others.  lib/
+ * reads no environment.  malloc'd, NULL on ENOMEM. */
+char *oci_state_default_root(uid_t uid, const char *xdg_runtime_dir);
+/* Open (and with CREATE make, parents too, 0700) the root directory; an
+ * fd.  It must be a directory of the caller's (no symlink); without
+ * CREATE, a missing root is -ENOENT with ERR filled. */
 int oci_state_open_root(const char *root, bool create, ab_error *err);
 /* A valid container id: [A-Za-z0-9][A-Za-z0-9_.-]*, at most 1024 bytes. */
 bool oci_id_valid(const char *id);
@@ -57,6 +65,8 @@ int oci_state_create_dir(int rootfd, const char *id, int *lockfd, ab_error *err)
 /* Open ROOT/ID (ENOENT: "container ID does not exist"), its lock taken
  * when LOCK is non-NULL; the directory's fd. */
 int oci_state_open_dir(int rootfd, const char *id, int *lockfd, ab_error *err);
+/* Write TEXT as DIRFD/NAME atomically (NAME.tmp renamed), mode 0600. */
+int oci_state_write_file(int dirfd, const char *name, const char *text, ab_error *err);
 /* Read and write DIRFD/state.json. */
 int oci_state_read(int dirfd, struct oci_state *st, ab_error *err);
 int oci_state_write(int dirfd, const struct oci_state *st, ab_error *err);
@@ -70,7 +80,9 @@ int oci_state_remove_dir(int rootfd, const char *id, ab_error *err);
 enum oci_status oci_state_status(int dirfd, const struct oci_state *st);
 const char *oci_status_name(enum oci_status s);
 /* runtime-spec's state JSON (ociVersion, id, status, pid, bundle,
- * annotations), for `state` and the hooks; malloc'd. */
+ * annotations) with runc's extras (rootfs, created, owner ""), for
+ * `state` and the hooks; pid 0 once stopped; malloc'd, NULL on ENOMEM. */
 char *oci_state_json(const struct oci_state *st, enum oci_status status);
-/* /proc/PID/stat's start time, 0 when PID is gone. */
+/* /proc/PID/stat's start time, 0 when PID is gone (or a zombie: it has
+ * exited, only its parent has not reaped it yet). */
 unsigned long long oci_proc_start_time(pid_t pid);
