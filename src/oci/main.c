@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "oci/cli.h"
+#include "runtime/exe_guard.h"
 #include "oci/oci.h"
 #include "util/cleanup.h"
 
@@ -534,6 +535,11 @@ int oci_main(int argc, char **argv)
         code = oci_error(&cli, "'%s' is not a command (see %s --help)", argv[i], OCI_CLI_NAME);
     } else {
         cli.verb = v->name;
+        /* CVE-2019-5736: a container of host root (no user namespace) could
+         * write the binary through /proc/PID/exe of a process of ours that
+         * joined it: create, run and exec run from a sealed copy */
+        if (strcmp(v->name, "create") == 0 || strcmp(v->name, "run") == 0 || strcmp(v->name, "exec") == 0)
+            exe_guard_always(argv);
         struct oci_args a = { 0 };
         int r = oci_parse(&cli, v, argc - i - 1, argv + i + 1, &a);
         oci_debug(&cli, "%s: root %s", v->name, cli.root);

@@ -61,7 +61,7 @@ static bool installed_by_root(const struct stat *exe, const char *path)
     return true;
 }
 
-void exe_guard(char **argv)
+static void guard(char **argv, bool always)
 {
     _cleanup_close_ int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (exe < 0)
@@ -78,7 +78,7 @@ void exe_guard(char **argv)
      * a read-only mode is no protection, the owner may chmod it back), or
      * one that writes a file the container then gets to run. */
     struct stat st;
-    if (fstat(exe, &st) < 0 || installed_by_root(&st, path))
+    if (fstat(exe, &st) < 0 || (!always && installed_by_root(&st, path)))
         return;
     _cleanup_close_ int mfd = memfd_create("appbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mfd < 0)
@@ -95,4 +95,14 @@ void exe_guard(char **argv)
         setenv("APPBOX_EXE", path, 0);
     extern char **environ;
     fexecve(mfd, argv, environ);
+}
+
+void exe_guard(char **argv)
+{
+    guard(argv, false);
+}
+
+void exe_guard_always(char **argv)
+{
+    guard(argv, true);
 }

@@ -13,5 +13,10 @@
  * goes on, unprotected but working, as appbox did before the guard). */
 void exe_guard(char **argv);
 
+/* The sealed copy whoever owns the binary: appbox-oci's create, run and
+ * exec, whose container may run as host root (a config.json without a
+ * user namespace), which may write even an installed binary of root's. */
+void exe_guard_always(char **argv);
+
 /* Whether the running binary is a sealed copy. */
 int exe_is_sealed(void);
