@@ -294,3 +294,29 @@ def test_failing_hook_fails_create(bundles):
     assert r.returncode != 0
     assert "should-not-run" not in r.stdout
     assert bs.state_of(cid) is None, "a container is left after a failed hook"
+
+
+def test_binary_cannot_be_written_through_proc_exe(bundles, oci_runtime):
+    """CVE-2019-5736: a process of the runtime's inside the container (PID 1
+    of a created container; a process of exec until it execs) must not be
+    the binary on disk: a container of host root (no user namespace) could
+    open /proc/PID/exe for writing and replace it.  appbox-oci runs create,
+    run and exec from a sealed memfd copy."""
+    if not oci_runtime.is_appbox:
+        pytest.skip("appbox-oci's own protection (runc has another)")
+    bs = bundles
+    cfg = cfg_for(bs, "true")
+    b, cid = create(bs, cfg)
+    try:
+        pid = bs.state_of(cid)["pid"]
+        exe = os.readlink(f"/proc/{pid}/exe")
+        assert exe.startswith("/memfd:appbox"), exe
+        # the attack: reopen it for writing (as host root here, the most a
+        # container process of host root could have)
+        before = Path(os.path.realpath(oci_runtime.path)).read_bytes()
+        with pytest.raises(OSError):
+            with open(f"/proc/{pid}/exe", "r+b") as f:
+                f.write(b"\x7fELF-overwritten")
+        assert Path(os.path.realpath(oci_runtime.path)).read_bytes() == before
+    finally:
+        ok(bs.rt("delete", "--force", cid))
