@@ -157,8 +157,11 @@ int oci_state_write_file(int dirfd, const char *name, const char *text, ab_error
     _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return ab_fail(err, errno, "cannot write %s", tmp);
+    /* no fsync: the state lives as long as the boot (its root is on a
+     * tmpfs, /run or $XDG_RUNTIME_DIR, by default); the rename alone makes
+     * a reader see the old text or the new, never a part */
     size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+    if (write(fd, text, len) != (ssize_t)len || renameat(dirfd, tmp, dirfd, name) < 0) {
         int e = errno ? errno : EIO;
         unlinkat(dirfd, tmp, 0);
         return ab_fail(err, e, "cannot write %s", name);

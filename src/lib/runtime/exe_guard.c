@@ -1,5 +1,6 @@
 #include "runtime/exe_guard.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -61,6 +62,29 @@ static bool installed_by_root(const struct stat *exe, const char *path)
     return true;
 }
 
+/* How much of the ELF file at FD the kernel and the dynamic loader read:
+ * up to the end of its last program header's bytes.  What follows (debug
+ * information, the section headers: two thirds of a build with -g) is
+ * left out of the copy, which is made at every start of appbox-oci.
+ * SIZE (the whole file) when FD is not an ELF file this understands. */
+static off_t loaded_size(int fd, off_t size)
+{
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+        eh.e_phnum > 64)
+        return size;
+    Elf64_Phdr ph[64];
+    size_t len = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
+    if (pread(fd, ph, len, (off_t)eh.e_phoff) != (ssize_t)len)
+        return size;
+    uint64_t end = eh.e_phoff + len;
+    for (size_t i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_offset + ph[i].p_filesz > end)
+            end = ph[i].p_offset + ph[i].p_filesz;
+    return end < (uint64_t)size ? (off_t)end : size;
+}
+
 static void guard(char **argv, bool always)
 {
     _cleanup_close_ int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -83,9 +107,9 @@ static void guard(char **argv, bool always)
     _cleanup_close_ int mfd = memfd_create("appbox", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (mfd < 0)
         return;
-    off_t off = 0;
-    while (off < st.st_size) {
-        ssize_t sent = sendfile(mfd, exe, &off, (size_t)(st.st_size - off));
+    off_t off = 0, size = loaded_size(exe, st.st_size);
+    while (off < size) {
+        ssize_t sent = sendfile(mfd, exe, &off, (size_t)(size - off));
         if (sent <= 0)
             return;
     }
