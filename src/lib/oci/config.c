@@ -2,6 +2,7 @@
  * level, root, hooks and annotations here; process, linux and mounts in
  * config_process.c, config_linux.c and config_mounts.c. */
 #include "oci/config.h"
+#include "oci/hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,14 +112,6 @@ static const struct oci_field hook_fields[] = {
     { "timeout", f_hook_timeout, offsetof(struct oci_hook, timeout), 0 },
 };
 
-static const char *const hook_stage_keys[OCI_HOOK_STAGES] = {
-    [OCI_HOOK_PRESTART] = "prestart",
-    [OCI_HOOK_CREATE_RUNTIME] = "createRuntime",
-    [OCI_HOOK_CREATE_CONTAINER] = "createContainer",
-    [OCI_HOOK_START_CONTAINER] = "startContainer",
-    [OCI_HOOK_POSTSTART] = "poststart",
-    [OCI_HOOK_POSTSTOP] = "poststop",
-};
 
 static int f_hooks(struct oci_ctx *x, json_object *v, const char *path, void *dst)
 {
@@ -126,8 +119,8 @@ static int f_hooks(struct oci_ctx *x, json_object *v, const char *path, void *ds
     int r = oci_need_object(x, v, path);
     for (int s = 0; r == 0 && s < OCI_HOOK_STAGES; s++) {
         char p[OCI_PATH_MAX];
-        json_object *list = json_object_object_get(v, hook_stage_keys[s]);
-        oci_path_key(p, path, hook_stage_keys[s]);
+        json_object *list = json_object_object_get(v, oci_hook_stage_name(s));
+        oci_path_key(p, path, oci_hook_stage_name(s));
         if (!list)
             continue;
         size_t n;

@@ -127,6 +127,38 @@ static void kill_and_teardown(struct runner *run)
     pipeline_teardown(runtime_modules, run);
 }
 
+/* What the container's side reports on SOCK until it runs (end of file:
+ * its exec closed the socket) or, with STOP_AT_READY, is set up: its
+ * terminal's master (*MASTER, the last one kept), READY (*READY), or an
+ * error (returned, ERR filled). */
+static int read_reports(int sock, bool stop_at_ready, int *master, bool *ready, ab_error *err)
+{
+    for (;;) {
+        struct sandbox_msg m;
+        int fd = -1;
+        int n = fd_recv(sock, &fd, &m, sizeof(m));
+        if (n <= 0)
+            return 0;
+        if (m.type == SANDBOX_MSG_PTY && fd >= 0) {
+            if (*master >= 0)
+                close(*master);
+            *master = fd;
+            continue;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (m.type == SANDBOX_MSG_ERROR) {
+            ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
+            err->errnum = m.errnum;
+            return -(m.errnum ? m.errnum : EINVAL);
+        }
+        if (m.type == SANDBOX_MSG_READY && stop_at_ready) {
+            *ready = true;
+            return 0;
+        }
+    }
+}
+
 int oci_run_create(struct spec *s, const struct oci_run_params *p, pid_t *pid, int *pty_master, ab_error *err)
 {
     *pid = -1;
@@ -145,31 +177,7 @@ int oci_run_create(struct spec *s, const struct oci_run_params *p, pid_t *pid, i
      * an error; end of file without READY: it died */
     int master = -1;
     bool ready = false;
-    for (;;) {
-        struct sandbox_msg m;
-        int fd = -1;
-        int n = fd_recv(run.sock, &fd, &m, sizeof(m));
-        if (n <= 0)
-            break;
-        if (m.type == SANDBOX_MSG_PTY && fd >= 0) {
-            if (master >= 0)
-                close(master);
-            master = fd;
-            continue;
-        }
-        if (fd >= 0)
-            close(fd);
-        if (m.type == SANDBOX_MSG_ERROR) {
-            ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
-            err->errnum = m.errnum;
-            r = -(m.errnum ? m.errnum : EINVAL);
-            break;
-        }
-        if (m.type == SANDBOX_MSG_READY) {
-            ready = true;
-            break;
-        }
-    }
+    r = read_reports(run.sock, true, &master, &ready, err);
     close(run.sock);
     run.sock = -1;
     if (r == 0 && !ready)
@@ -315,24 +323,8 @@ int oci_run_exec(struct spec *s, const struct oci_exec_params *p, pid_t *pid, in
     close(sv[1]);
     /* until exec: an error, or the terminal; end of file: it runs */
     int master = -1;
-    for (;;) {
-        struct sandbox_msg m;
-        int fd = -1;
-        int n = fd_recv(sv[0], &fd, &m, sizeof(m));
-        if (n <= 0)
-            break;
-        if (m.type == SANDBOX_MSG_PTY && fd >= 0) {
-            master = fd;
-            continue;
-        }
-        if (fd >= 0)
-            close(fd);
-        if (m.type == SANDBOX_MSG_ERROR) {
-            ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
-            err->errnum = m.errnum;
-            r = -(m.errnum ? m.errnum : EINVAL);
-        }
-    }
+    bool ready = false;
+    r = read_reports(sv[0], false, &master, &ready, err);
     close(sv[0]);
     if (r == 0 && master >= 0 && p->console_fd >= 0) {
         if (fd_send(p->console_fd, master, "/dev/ptmx", 10) < 0)
