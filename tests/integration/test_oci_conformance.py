@@ -529,6 +529,18 @@ def test_masked_paths(bs):
     assert out.split() == ["0", "0"]
 
 
+def test_rootfs_propagation(bs):
+    """config-linux#rootfs-mount-propagation: the root mount gets the
+    propagation asked for (rshared: a peer group of its own; the tree was
+    made private first, so it is not the host's)."""
+    def edit(cfg):
+        cfg["linux"]["rootfsPropagation"] = "rshared"
+    out = out_of(bs, "awk '$5 == \"/\" { print }' /proc/self/mountinfo", edit=edit)
+    assert "shared:" in out, out
+    out = out_of(bs, "awk '$5 == \"/\" { print }' /proc/self/mountinfo")
+    assert "shared:" not in out, out
+
+
 def test_readonly_paths(bs):
     """config-linux#readonly-paths."""
     def edit(cfg):
