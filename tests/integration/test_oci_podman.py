@@ -143,13 +143,19 @@ def test_memory_limit_as_root(podman_root):
 # a terminal: podman run -it through a pty
 
 
-def test_run_it_with_a_terminal(podman_any):
-    p = podman_any
+# podman gives the terminal its size (conmon's resize) while the process
+# already runs, with any runtime: `stty size` until it is set (0 rows:
+# busybox's stty fails), for up to 3 s
+SIZE_ONCE_SET = ("i=0; while [ $i -lt 30 ]; do s=$(stty size 2>/dev/null); "
+                 "[ -n \"$s\" ] && [ \"$s\" != \"0 0\" ] && break; sleep 0.1; i=$((i+1)); done; echo \"$s\"")
+
+
+def _on_a_terminal(p, argv):
+    """Run podman's ARGV (after its globals) on a pty of 31x101; its exit
+    status and what the terminal showed."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 101, 0, 0))
-    argv = p.run_argv("--rm", "-it", IMAGE, "sh", "-c", "tty; stty size; echo done-$((6*7))")
-    proc = p.popen(*argv[len(p.globals()):], stdin=slave, stdout=slave, stderr=slave,
-                   start_new_session=True)
+    proc = p.popen(*argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     out = b""
     end = time.monotonic() + 30
@@ -172,11 +178,32 @@ def test_run_it_with_a_terminal(podman_any):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    text = out.decode(errors="replace").replace("\r", "")
+    return rc, out.decode(errors="replace").replace("\r", "")
+
+
+def test_run_it_with_a_terminal(podman_any):
+    p = podman_any
+    argv = p.run_argv("--rm", "-it", IMAGE, "sh", "-c", "tty; " + SIZE_ONCE_SET + "; echo done-$((6*7))")
+    rc, text = _on_a_terminal(p, argv[len(p.globals()):])
     assert rc == 0, text
     assert re.search(r"^/dev/pts/\d+$", text, re.M), text
     assert re.search(r"^31 101$", text, re.M), text
     assert "done-42" in text
+
+
+def test_exec_it_with_a_terminal(podman_any):
+    """podman exec -it: exec --tty with conmon's console socket (the
+    terminal's size set by conmon reaches the process)."""
+    p = podman_any
+    n = ok(p("run", "-d", *p.run_opts(), IMAGE, "sleep", "300")).strip()
+    try:
+        rc, text = _on_a_terminal(p, ["exec", "-it", n, "sh", "-c", "tty; " + SIZE_ONCE_SET + "; echo exec-$((6*7))"])
+        assert rc == 0, text
+        assert re.search(r"^/dev/pts/\d+$", text, re.M), text
+        assert re.search(r"^31 101$", text, re.M), text
+        assert "exec-42" in text
+    finally:
+        p("rm", "-f", "-t", "0", n)
 
 
 # --------------------------------------------------------------------------

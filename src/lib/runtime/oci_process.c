@@ -263,7 +263,9 @@ _Noreturn void oci_process_main(const struct spec *s, int sock, int fifo_fd)
             fail(sock, &err);
         }
         close(master);
-        bind_console();
+        /* the container's console is PID 1's terminal, not an exec's */
+        if (fifo_fd >= 0)
+            bind_console();
     }
     if (set_rlimits(o, &err) < 0)
         fail(sock, &err);
