@@ -157,10 +157,39 @@ def cgroup_mounts():
     return out
 
 
+def _own_groups():
+    """{hierarchy directory name: our group there} ("memory", "cpu,cpuacct",
+    "systemd" for name=systemd, "" for v2)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, ctrl, path = line.split(":", 2)
+        own[ctrl.replace("name=", "")] = path
+    return own
+
+
+def _prune_parents(m, rel, own):
+    """The parents of REL in hierarchy M that a runtime made on the way
+    (mkdir -p of a path named after our memory group, in hierarchies where
+    our group is "/"): removed while empty, never our own group or one
+    above it."""
+    mine = own.get(m.name, own.get("", "/")) if (m / "cgroup.procs").exists() else "/"
+    parent = Path(rel).parent
+    while str(parent) != "/":
+        if (mine + "/").startswith(str(parent) + "/"):
+            break
+        try:
+            os.rmdir(m / str(parent).lstrip("/"))
+        except OSError:
+            break
+        parent = parent.parent
+
+
 def remove_cgroup_tree(rel):
     """rmdir REL (a path like /process_api/X/appbox-test-...) and everything
-    below it, depth first, in every hierarchy.  Returns what remains."""
+    below it, depth first, in every hierarchy, and the empty parents made
+    for it where our own group is above them.  Returns what remains."""
     left = []
+    own = _own_groups()
     for m in cgroup_mounts():
         top = m / rel.lstrip("/")
         if not top.is_dir():
@@ -176,6 +205,7 @@ def remove_cgroup_tree(rel):
                     time.sleep(0.05)
             else:
                 left.append(dirpath)
+        _prune_parents(m, rel, own)
     return left
 
 
