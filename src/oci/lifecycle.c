@@ -1,5 +1,6 @@
 /* appbox-oci create, start and run. */
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -348,6 +349,11 @@ int oci_cmd_run(struct oci_cli *cli, struct oci_args *a)
         sigaddset(&set, fwd[i]);
     if (!detach)
         sigprocmask(SIG_BLOCK, &set, &old);
+    /* the terminal relayed here: the container's starts at its size
+     * (config.json's consoleSize, when it has one, was set already) */
+    struct winsize wsz;
+    if (c.pty_master >= 0 && !c.cfg.oci.console_height && ioctl(STDIN_FILENO, TIOCGWINSZ, &wsz) == 0 && wsz.ws_row)
+        ioctl(c.pty_master, TIOCSWINSZ, &wsz);
     code = do_start(cli, c.dirfd, &c.st, &c.cfg);
     if (code) {
         created_undo(&c);

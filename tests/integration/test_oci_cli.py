@@ -616,6 +616,40 @@ def test_run_relays_terminal(oci_bin, run_as, home, bundle):
     assert list(root.iterdir()) == []
 
 
+def test_run_on_a_terminal_gives_it_its_size(oci_bin, run_as, home, bundle):
+    # seed 003's `run NAME` from a terminal (runc spec's terminal: true):
+    # the container's pty starts at the caller's terminal size
+    import fcntl
+    import pty
+    import struct
+    import termios
+    root = home / "state"
+    bundle.set_args("sh", "-c", "tty; stty size", terminal=True)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 27, 93, 0, 0))
+    try:
+        r = oci(oci_bin, run_as, "run", "-b", bundle, "c1", root=root, stdin=slave, stdout=slave,
+                stderr=subprocess.PIPE, start_new_session=True)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    text = out.decode(errors="replace").replace("\r", "")
+    assert r.returncode == 0, (r.stderr, text)
+    assert "/dev/pts/" in text and "27 93" in text, text
+
+
 def test_exec_flags_and_process_file(oci_bin, run_as, home, bundle):
     bundle.set_args("sleep", "1000")
     with running(oci_bin, run_as, home, bundle) as root:
