@@ -36,9 +36,7 @@
 static _Noreturn void fail(int sock, const ab_error *err)
 {
     if (sock >= 0) {
-        struct sandbox_msg m = { .type = SANDBOX_MSG_ERROR, .kind = err->kind, .errnum = err->errnum };
-        snprintf(m.text, sizeof(m.text), "%s", err->msg);
-        fd_send(sock, -1, &m, sizeof(m));
+        sandbox_send_error(sock, err);
     } else {
         dprintf(STDERR_FILENO, "appbox-oci: %s\n", err->msg);
     }

@@ -253,29 +253,6 @@ static int open_namespaces(pid_t pid, int fds[OCI_NS_COUNT], ab_error *err)
     return 0;
 }
 
-static pid_t forward_to;
-
-static void forward(int sig)
-{
-    if (forward_to > 0)
-        kill(forward_to, sig);
-}
-
-static int wait_forwarding(pid_t child, int *status)
-{
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-    struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
-    sigemptyset(&sa.sa_mask);
-    forward_to = child;
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaction(sigs[i], &sa, NULL);
-    while (waitpid(child, status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    forward_to = 0;
-    return 0;
-}
-
 int oci_run_exec(struct spec *s, const struct oci_exec_params *p, pid_t *pid, int *exit_code, ab_error *err)
 {
     *pid = -1;
@@ -350,7 +327,9 @@ int oci_run_exec(struct spec *s, const struct oci_exec_params *p, pid_t *pid, in
         r = pty_relay(master, child, &status, err);
         close(master);
     } else {
-        r = wait_forwarding(child, &status);
+        sigset_t cur;
+        sigprocmask(SIG_SETMASK, NULL, &cur);
+        r = sandbox_wait_forwarding(child, &status, &cur);
         if (r < 0)
             return ab_fail(err, -r, "cannot wait for the process");
     }

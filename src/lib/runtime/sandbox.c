@@ -46,10 +46,6 @@
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 
-/* the sync socket's messages (sandbox.h: runtime/oci_run.c reads them too) */
-enum { MSG_GO = SANDBOX_MSG_GO, MSG_ERROR = SANDBOX_MSG_ERROR, MSG_PTY = SANDBOX_MSG_PTY,
-       MSG_READY = SANDBOX_MSG_READY, MSG_TREE = SANDBOX_MSG_TREE };
-#define sync_msg sandbox_msg
 
 static const char *const ns_names[NS_COUNT] = { "user", "mnt", "pid", "ipc", "uts", "cgroup", "net" };
 static const int ns_types[NS_COUNT] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
@@ -80,16 +76,16 @@ struct child_args {
     int fifo_fd;
 };
 
-static void send_error(int sock, const ab_error *err)
+void sandbox_send_error(int sock, const ab_error *err)
 {
-    struct sync_msg m = { .type = MSG_ERROR, .kind = err->kind, .errnum = err->errnum };
+    struct sandbox_msg m = { .type = SANDBOX_MSG_ERROR, .kind = err->kind, .errnum = err->errnum };
     snprintf(m.text, sizeof(m.text), "%s", err->msg);
     fd_send(sock, -1, &m, sizeof(m));
 }
 
 static _Noreturn void child_fail(int sock, const ab_error *err)
 {
-    send_error(sock, err);
+    sandbox_send_error(sock, err);
     _exit(ab_error_exit_code(err));
 }
 
@@ -310,7 +306,7 @@ _Noreturn void sandbox_exec_command(const struct exec_params *p)
     else if (a->want_pty) {
         /* The host terminal's size, as appbox read it: fds 0-2 here are
          * /dev/null until the pty takes their place. */
-        struct sync_msg m = { .type = MSG_PTY, .ws = p->ws };
+        struct sandbox_msg m = { .type = SANDBOX_MSG_PTY, .ws = p->ws };
         int master = pty_open_controlling(&m.ws, &err);
         if (master >= 0) {
             if (fd_send(a->sock, master, &m, sizeof(m)) < 0)
@@ -495,17 +491,17 @@ static _Noreturn void child_main(const struct child_args *a)
     for (size_t i = 0; i < RUNNER_MAX_TREES; i++)
         in.premade[i] = -1;
     for (;;) {
-        struct sync_msg m;
+        struct sandbox_msg m;
         int fd = -1;
         if (fd_recv(a->sock, &fd, &m, sizeof(m)) != (int)sizeof(m))
             _exit(125); /* the runner failed (its message says why) or is gone */
-        if (m.type == MSG_GO)
+        if (m.type == SANDBOX_MSG_GO)
             break;
-        if (m.type == MSG_TREE && fd >= 0 && m.kind == -1)
+        if (m.type == SANDBOX_MSG_TREE && fd >= 0 && m.kind == -1)
             in.premade_root = fd;
-        else if (m.type == MSG_TREE && fd >= 0 && m.kind == -2)
+        else if (m.type == SANDBOX_MSG_TREE && fd >= 0 && m.kind == -2)
             in.premade_lower = fd;
-        else if (m.type == MSG_TREE && fd >= 0 && m.kind >= 0 && m.kind < RUNNER_MAX_TREES)
+        else if (m.type == SANDBOX_MSG_TREE && fd >= 0 && m.kind >= 0 && m.kind < RUNNER_MAX_TREES)
             in.premade[m.kind] = fd;
         else if (fd >= 0)
             close(fd);
@@ -531,7 +527,7 @@ static _Noreturn void child_main(const struct child_args *a)
     sigset_t oldmask;
     init_block_signals(&oldmask);
     if (a->service) {
-        struct sync_msg ready = { .type = MSG_READY };
+        struct sandbox_msg ready = { .type = SANDBOX_MSG_READY };
         int fds[NS_COUNT + 1];
         for (int i = 0; i < NS_COUNT; i++) {
             char p[32];
@@ -633,7 +629,7 @@ static void block_forwarded(sigset_t *old)
     sigprocmask(SIG_BLOCK, &set, old);
 }
 
-static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
+int sandbox_wait_forwarding(pid_t pid, int *wstatus, const sigset_t *orig_mask)
 {
     static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
     struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART }, old[ARRAY_SIZE(sigs)];
@@ -662,7 +658,7 @@ static int wait_plain(pid_t pid, int *wstatus, const sigset_t *orig_mask)
 
 int runner_send_tree(struct runner *r, int index, int treefd)
 {
-    struct sync_msg m = { .type = MSG_TREE, .kind = index };
+    struct sandbox_msg m = { .type = SANDBOX_MSG_TREE, .kind = index };
     return fd_send(r->sock, treefd, &m, sizeof(m)) < 0 ? -errno : 0;
 }
 
@@ -727,7 +723,7 @@ static int spawn(struct runner *run, bool service, const struct stdio_pipes *std
     if (r == 0 && run->before_go)
         r = run->before_go(run, err);
     if (r == 0) {
-        struct sync_msg go = { .type = MSG_GO };
+        struct sandbox_msg go = { .type = SANDBOX_MSG_GO };
         if (fd_send(sv[0], -1, &go, sizeof(go)) < 0)
             r = ab_fail(err, errno, "cannot start the container");
     }
@@ -752,16 +748,16 @@ static int wait_for_command(int sock, pid_t pid, struct stdio_pipes *stdio, cons
     int master = -1;
     bool failed = false;
     for (;;) {
-        struct sync_msg m;
+        struct sandbox_msg m;
         int fd = -1;
         int n = fd_recv(sock, &fd, &m, sizeof(m));
         if (n <= 0)
             break;
-        if (m.type == MSG_PTY && fd >= 0) {
+        if (m.type == SANDBOX_MSG_PTY && fd >= 0) {
             master = fd;
             continue;
         }
-        if (m.type == MSG_ERROR) {
+        if (m.type == SANDBOX_MSG_ERROR) {
             ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
             err->errnum = m.errnum;
             failed = true;
@@ -782,7 +778,7 @@ static int wait_for_command(int sock, pid_t pid, struct stdio_pipes *stdio, cons
         stdio_pipes_close(stdio);
         if (master >= 0)
             close(master);
-        r = wait_plain(pid, &wstatus, orig_mask);
+        r = sandbox_wait_forwarding(pid, &wstatus, orig_mask);
         if (r < 0)
             return ab_fail(err, -r, "cannot wait for the container");
     }
@@ -888,13 +884,13 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
     stdio_pipes_close(&stdio);
     if (r < 0)
         return r;
-    struct sync_msg m;
+    struct sandbox_msg m;
     size_t n = 0;
     int fds[NS_COUNT + 1];
     int got = fds_recv(run->sock, fds, NS_COUNT + 1, &n, &m, sizeof(m));
     close(run->sock);
     run->sock = -1;
-    if (got == (int)sizeof(m) && m.type == MSG_READY && n >= NS_COUNT) {
+    if (got == (int)sizeof(m) && m.type == SANDBOX_MSG_READY && n >= NS_COUNT) {
         for (int i = 0; i < NS_COUNT; i++)
             ns->fd[i] = fds[i];
         ns->init_pid = run->child;
@@ -906,7 +902,7 @@ int sandbox_start_service(struct runner *run, struct ns_fds *ns, ab_error *err)
     }
     for (size_t i = 0; i < n; i++)
         close(fds[i]);
-    if (got == (int)sizeof(m) && m.type == MSG_ERROR) {
+    if (got == (int)sizeof(m) && m.type == SANDBOX_MSG_ERROR) {
         ab_error_set(err, (enum ab_error_kind)m.kind, 0, "%s", m.text);
         err->errnum = m.errnum;
     } else {

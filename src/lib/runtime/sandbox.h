@@ -73,6 +73,14 @@ struct sandbox_msg {
     char text[sizeof(((ab_error *)0)->msg)];
 };
 
+/* Report ERR to the runner on the sync socket SOCK (the container side,
+ * before its exec). */
+void sandbox_send_error(int sock, const ab_error *err);
+/* Wait for PID (a child) with ORIG_MASK as the signal mask, forwarding
+ * INT, TERM, HUP, QUIT, USR1, USR2 and WINCH to it; the caller's handlers
+ * again afterwards.  0 or -errno. */
+int sandbox_wait_forwarding(pid_t pid, int *wstatus, const sigset_t *orig_mask);
+
 /* The hostname module (after the pivot). */
 extern const struct module uts_module;
 
