@@ -286,68 +286,96 @@ static const char *const sched_flag_names[] = { "SCHED_FLAG_RESET_ON_FORK", "SCH
                                                 "SCHED_FLAG_KEEP_PARAMS",   "SCHED_FLAG_UTIL_CLAMP_MIN",
                                                 "SCHED_FLAG_UTIL_CLAMP_MAX" };
 
+/* The rows of process.scheduler and process.ioPriority write into
+ * struct spec_oci (oci_walk's base). */
+static int f_sched_policy(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    int n = 0;
+    int r = get_name(x, v, path, sched_policies, ARRAY_SIZE(sched_policies), &n);
+    *(uint32_t *)dst = (uint32_t)n;
+    return r;
+}
+
+static int f_sched_nice(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    int64_t n = 0;
+    int r = oci_get_i64(x, v, path, -20, 19, &n);
+    *(int32_t *)dst = (int32_t)n;
+    return r;
+}
+
+static int f_sched_priority(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    uint64_t n = 0;
+    int r = oci_get_u64(x, v, path, 99, &n);
+    *(uint32_t *)dst = (uint32_t)n;
+    return r;
+}
+
+static int f_u64(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    return oci_get_u64(x, v, path, UINT64_MAX, dst);
+}
+
+static int f_sched_flags(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    int r = oci_need_array(x, v, path, "strings");
+    for (size_t i = 0; r == 0 && i < json_object_array_length(v); i++) {
+        char p[OCI_PATH_MAX];
+        int bit = 0;
+        r = get_name(x, json_object_array_get_idx(v, i), oci_path_index(p, path, i), sched_flag_names,
+                     ARRAY_SIZE(sched_flag_names), &bit);
+        *(uint64_t *)dst |= 1ULL << bit;
+    }
+    return r;
+}
+
+static const struct oci_field scheduler_fields[] = {
+    { "policy", f_sched_policy, offsetof(struct spec_oci, sched_policy), OCI_REQUIRED },
+    { "nice", f_sched_nice, offsetof(struct spec_oci, sched_nice), 0 },
+    { "priority", f_sched_priority, offsetof(struct spec_oci, sched_priority), 0 },
+    { "flags", f_sched_flags, offsetof(struct spec_oci, sched_flags), 0 },
+    { "runtime", f_u64, offsetof(struct spec_oci, sched_runtime), 0 },
+    { "deadline", f_u64, offsetof(struct spec_oci, sched_deadline), 0 },
+    { "period", f_u64, offsetof(struct spec_oci, sched_period), 0 },
+};
+
+static const char *const ioprio_classes[] = { NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
+
+static int f_ioprio_class(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    return get_name(x, v, path, ioprio_classes, ARRAY_SIZE(ioprio_classes), dst);
+}
+
+static int f_ioprio_level(struct oci_ctx *x, json_object *v, const char *path, void *dst)
+{
+    uint64_t n = 0;
+    int r = oci_get_u64(x, v, path, 7, &n);
+    *(int *)dst = (int)n;
+    return r;
+}
+
+static const struct oci_field io_priority_fields[] = {
+    { "class", f_ioprio_class, offsetof(struct spec_oci, ioprio_class), OCI_REQUIRED },
+    { "priority", f_ioprio_level, offsetof(struct spec_oci, ioprio_level), 0 },
+};
+
 static int f_scheduler(struct oci_ctx *x, json_object *v, const char *path, void *dst)
 {
     struct spec_oci *o = &x->cfg->oci;
     if (oci_json_empty(v))
         return 0;
-    int r = oci_need_object(x, v, path);
-    char p[OCI_PATH_MAX];
-    json_object *e;
-    int policy = 0;
-    if (r == 0 && !(e = json_object_object_get(v, "policy")))
-        return oci_bad(x, oci_path_key(p, path, "policy"), "missing (required)");
-    if (r == 0)
-        r = get_name(x, e, oci_path_key(p, path, "policy"), sched_policies, ARRAY_SIZE(sched_policies), &policy);
-    o->sched_policy = (uint32_t)policy;
-    int64_t nice = 0;
-    if (r == 0 && (e = json_object_object_get(v, "nice")) &&
-        (r = oci_get_i64(x, e, oci_path_key(p, path, "nice"), -20, 19, &nice)) == 0)
-        o->sched_nice = (int32_t)nice;
-    uint64_t u = 0;
-    if (r == 0 && (e = json_object_object_get(v, "priority")) &&
-        (r = oci_get_u64(x, e, oci_path_key(p, path, "priority"), 99, &u)) == 0)
-        o->sched_priority = (uint32_t)u;
-    static const char *const times[] = { "runtime", "deadline", "period" };
-    uint64_t *tout[] = { &o->sched_runtime, &o->sched_deadline, &o->sched_period };
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(times); i++)
-        if ((e = json_object_object_get(v, times[i])))
-            r = oci_get_u64(x, e, oci_path_key(p, path, times[i]), UINT64_MAX, tout[i]);
-    if (r == 0 && (e = json_object_object_get(v, "flags"))) {
-        oci_path_key(p, path, "flags");
-        if ((r = oci_need_array(x, e, p, "strings")) < 0)
-            return r;
-        for (size_t i = 0; r == 0 && i < json_object_array_length(e); i++) {
-            char q[OCI_PATH_MAX];
-            int bit = 0;
-            r = get_name(x, json_object_array_get_idx(e, i), oci_path_index(q, p, i), sched_flag_names,
-                         ARRAY_SIZE(sched_flag_names), &bit);
-            o->sched_flags |= 1ULL << bit;
-        }
-    }
+    int r = oci_walk(x, v, path, scheduler_fields, ARRAY_SIZE(scheduler_fields), o);
     o->sched_set = r == 0;
     return r;
 }
-
-static const char *const ioprio_classes[] = { NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
 
 static int f_io_priority(struct oci_ctx *x, json_object *v, const char *path, void *dst)
 {
     struct spec_oci *o = &x->cfg->oci;
     if (oci_json_empty(v))
         return 0;
-    int r = oci_need_object(x, v, path);
-    char p[OCI_PATH_MAX];
-    json_object *e;
-    if (r == 0 && !(e = json_object_object_get(v, "class")))
-        return oci_bad(x, oci_path_key(p, path, "class"), "missing (required)");
-    if (r == 0)
-        r = get_name(x, e, oci_path_key(p, path, "class"), ioprio_classes, ARRAY_SIZE(ioprio_classes),
-                     &o->ioprio_class);
-    uint64_t level = 0;
-    if (r == 0 && (e = json_object_object_get(v, "priority")))
-        r = oci_get_u64(x, e, oci_path_key(p, path, "priority"), 7, &level);
-    o->ioprio_level = (int)level;
+    int r = oci_walk(x, v, path, io_priority_fields, ARRAY_SIZE(io_priority_fields), o);
     o->ioprio_set = r == 0;
     return r;
 }
