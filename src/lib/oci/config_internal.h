@@ -100,6 +100,10 @@ int oci_f_ignore(struct oci_ctx *x, json_object *v, const char *path, void *dst)
  * ".." taken against the parent, never above "/"); malloc'd. */
 char *oci_clean_path(const char *p);
 
+/* MS_PRIVATE, MS_SLAVE | MS_REC, ... of a propagation name ("rslave"),
+ * from the mount options' table; 0: not one. */
+unsigned long oci_propagation_flags(const char *name);
+
 /* The sections (config_process.c, config_linux.c, config_mounts.c). */
 int oci_parse_process(struct oci_ctx *x, json_object *v, const char *path);
 void oci_process_reset(struct oci_config *cfg);

@@ -464,17 +464,14 @@ static int f_resources(struct oci_ctx *x, json_object *v, const char *path, void
 
 static int f_propagation(struct oci_ctx *x, json_object *v, const char *path, void *dst)
 {
-    static const char *const ok[] = { "private", "rprivate", "shared", "rshared",
-                                      "slave", "rslave", "unbindable", "runbindable" };
     const char *s;
     int r = oci_get_string(x, v, path, &s);
     if (r < 0 || !*s)
         return r;
-    for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-        if (strcmp(s, ok[i]) == 0)
-            return oci_set_string(x, dst, s);
-    return oci_bad(x, path, "'%s' is not a propagation (expected private, rprivate, shared, rshared, slave, rslave, "
-                   "unbindable or runbindable)", s);
+    if (!(*(unsigned long *)dst = oci_propagation_flags(s)))
+        return oci_bad(x, path, "'%s' is not a propagation (expected private, rprivate, shared, rshared, slave, "
+                       "rslave, unbindable or runbindable)", s);
+    return 0;
 }
 
 static int f_personality(struct oci_ctx *x, json_object *v, const char *path, void *dst)

@@ -109,6 +109,14 @@ static int add_data(struct oci_ctx *x, char **data, const char *opt, const char 
     return 0;
 }
 
+unsigned long oci_propagation_flags(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(mount_options); i++)
+        if (mount_options[i].kind == MOPT_PROP && strcmp(name, mount_options[i].name) == 0)
+            return mount_options[i].flag;
+    return 0;
+}
+
 static int parse_option(struct oci_ctx *x, struct oci_mount *m, const char *opt, const char *path)
 {
     for (size_t i = 0; i < ARRAY_SIZE(recursive_options); i++)

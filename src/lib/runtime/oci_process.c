@@ -394,25 +394,9 @@ static int oci_before_pivot(struct inside *in, ab_error *err)
 static int oci_after_pivot(struct inside *in, ab_error *err)
 {
     const struct spec_oci *o = in->spec->oci;
-    if (!o || !o->rootfs_propagation)
-        return 0;
-    static const struct {
-        const char *name;
-        unsigned long flags;
-    } kinds[] = {
-        { "private", MS_PRIVATE },       { "rprivate", MS_PRIVATE | MS_REC },
-        { "shared", MS_SHARED },         { "rshared", MS_SHARED | MS_REC },
-        { "slave", MS_SLAVE },           { "rslave", MS_SLAVE | MS_REC },
-        { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
-    };
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strcmp(o->rootfs_propagation, kinds[i].name) == 0) {
-            if (mount(NULL, "/", NULL, kinds[i].flags, NULL) < 0)
-                return ab_fail(err, errno, "linux.rootfsPropagation: cannot make the root %s",
-                               o->rootfs_propagation);
-            return 0;
-        }
-    return ab_usage(err, "config.json: linux.rootfsPropagation: '%s' is not a propagation", o->rootfs_propagation);
+    if (o && o->rootfs_propagation && mount(NULL, "/", NULL, o->rootfs_propagation, NULL) < 0)
+        return ab_fail(err, errno, "linux.rootfsPropagation: cannot set the root's propagation");
+    return 0;
 }
 
 const struct module oci_module = {

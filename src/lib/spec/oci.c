@@ -23,7 +23,6 @@ void spec_oci_free(struct spec_oci *o)
     free(o->rlimits);
     free(o->apparmor_profile);
     free(o->selinux_label);
-    free(o->rootfs_propagation);
     for (size_t i = 0; i < o->n_mounts; i++) {
         free(o->mounts[i].destination);
         free(o->mounts[i].type);

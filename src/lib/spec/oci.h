@@ -123,7 +123,7 @@ struct spec_oci {
     char *apparmor_profile;       /* kept for `state`; appbox enforces none (documented) */
     char *selinux_label;
     /* root and mounts */
-    char *rootfs_propagation;     /* linux.rootfsPropagation, as given; NULL: none */
+    unsigned long rootfs_propagation;   /* linux.rootfsPropagation: MS_SHARED, MS_SLAVE | MS_REC, ...; 0: none */
     struct oci_mount *mounts;
     size_t n_mounts;
     struct oci_device *devices;
