@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ok, pid_alive, user_info, wait_until
-from oci_support import (Bundles, ConsoleSocket, bb_rootfs, cfg_for, cgroup_parent,  # noqa: F401
+from oci_support import (CGROUP_ROOT, Bundles, ConsoleSocket, bb_rootfs, cfg_for, cgroup_parent,  # noqa: F401
                          controller_dir, create, create_with_console, oci_runtime, status_field)
 
 
@@ -159,11 +159,68 @@ def test_delete_removes_what_create_made(bs):
     pid = bs.state_of(cid)["pid"]
     d = controller_dir(pid, "memory")
     assert d is not None and d.is_dir()
+    groups = own_group_dirs(pid)   # every hierarchy's, the unified one too
     ok(bs.rt("start", cid))
     assert wait_until(lambda: bs.state_of(cid)["status"] == "stopped", timeout=10)
     ok(bs.rt("delete", cid))
     assert bs.state_of(cid) is None
     assert not d.exists(), f"{group} left after delete"
+    left = [str(g) for g in groups if g.exists()]
+    assert not left, f"left after delete: {left}"
+
+
+def own_group_dirs(pid):
+    """The host directories of PID's group in every mounted hierarchy
+    whose group is not the root one."""
+    mounts = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        a, b = line.split(" - ", 1)
+        fstype, opts = b.split()[0], b.split()[2]
+        if fstype == "cgroup2":
+            mounts[""] = Path(a.split()[4])
+        elif fstype == "cgroup":
+            for o in opts.split(","):
+                mounts.setdefault(o.replace("name=", ""), Path(a.split()[4]))
+    out = []
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, ctrl, path = line.split(":", 2)
+        key = ctrl.split(",")[0].replace("name=", "")
+        if path != "/" and key in mounts:
+            out.append(mounts[key] / path.lstrip("/"))
+    return out
+
+
+def test_failed_create_leaves_no_cgroup(bs):
+    """runtime.md#create: an error leaves nothing behind: a nested
+    cgroupsPath whose parents create made, with a limit the kernel
+    refuses once the groups exist (a cpuset of CPUs this machine lacks)."""
+    if bs.user.uid != 0:
+        pytest.skip("rootless: no cgroup is made here (cgroup v1 is the host root's)")
+    cfg = cfg_for(bs, "true")
+    top = cfg["linux"]["cgroupsPath"] + "-nested"
+    cfg["linux"]["cgroupsPath"] = top + "/x/y/leaf"
+    cfg["linux"]["resources"]["cpu"] = {"cpus": "4095"}
+    err = refused(bs, cfg, "a cpuset of CPUs that do not exist")
+    assert "cpu" in err, err
+    left = [str(m / top.lstrip("/")) for m in CGROUP_ROOT.iterdir() if (m / top.lstrip("/")).exists()]
+    assert not left, f"left by a failed create: {left}"
+
+
+def test_a_group_in_use_is_not_shared(bs):
+    """Two containers never share a cgroup: a cgroupsPath that holds
+    another container's processes is refused (runc: "not empty")."""
+    if bs.user.uid != 0:
+        pytest.skip("rootless: no cgroup is made here (cgroup v1 is the host root's)")
+    cfg = cfg_for(bs, "sleep 30")
+    b, cid = create(bs, cfg)
+    try:
+        other = cfg_for(bs, "true")
+        other["linux"]["cgroupsPath"] = cfg["linux"]["cgroupsPath"]
+        err = refused(bs, other, "a cgroup in use")
+        assert "in use" in err, err
+        assert bs.state_of(cid)["status"] == "created"
+    finally:
+        ok(bs.rt("delete", "--force", cid))
 
 
 def test_create_with_a_missing_program_fails(bs):
@@ -572,9 +629,13 @@ def test_cgroups_path_and_resources(bs):
     assert str(mem).endswith(cfg["linux"]["cgroupsPath"]), mem
     assert int((mem / "memory.limit_in_bytes").read_text()) == 48 * 1024 * 1024
     assert (controller_dir(pid, "pids") / "pids.max").read_text().strip() == "33"
+    assert str(controller_dir(pid, "pids")).endswith(cfg["linux"]["cgroupsPath"])
     cpu = controller_dir(pid, "cpu")
+    assert str(cpu).endswith(cfg["linux"]["cgroupsPath"]), cpu
     if (cpu / "cpu.shares").exists():
         assert (cpu / "cpu.shares").read_text().strip() == "512"
+    else:  # cgroup v2: runc's conversion of 512 shares
+        assert (cpu / "cpu.weight").read_text().strip() == "20"
 
 
 def test_seccomp(bs):

@@ -240,10 +240,21 @@ def test_pause_resume(bundles, run_as):
     ok(bs.rt("pause", cid))
     assert bs.state_of(cid)["status"] == "paused"
     fz = controller_dir(pid, "freezer")
-    if fz is not None and (fz / "freezer.state").exists():
+    assert fz is not None, "no freezer group"
+    if (fz / "freezer.state").exists():
         assert (fz / "freezer.state").read_text().strip() == "FROZEN"
+    else:  # cgroup v2
+        assert "frozen 1" in (fz / "cgroup.events").read_text()
+    # and it really stands still: its CPU time does not move
+    def cpu_ticks():
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    before = cpu_ticks()
+    time.sleep(0.3)
+    assert cpu_ticks() == before, "a paused container's process still ran"
     ok(bs.rt("resume", cid))
     assert bs.state_of(cid)["status"] == "running"
+    assert wait_until(lambda: cpu_ticks() > before, timeout=5), "not running again after resume"
     ok(bs.rt("delete", "--force", cid))
 
 

@@ -6,6 +6,7 @@
  * name when their maker is dead). */
 #include "cgroup/cgroup.h"
 #include "cgroup/oci.h"
+#include "spec/oci.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,11 +66,14 @@ static void enable_controllers(const char *path)
 static int oci_prepare(struct runner *r, ab_error *err)
 {
     const strv *set = &r->spec->container.cgroups;
-    int rc = cgroup_oci_create(set, err);
+    /* what it made is the spec's OCI part's (not const: the runtime's
+     * own record), for teardown after a failed start */
+    strv *made = &r->spec->oci->cgroups_made;
+    int rc = cgroup_oci_create(set, made, err);
     if (rc < 0)
         return ab_error_prefix(err, "cannot set up the container's cgroups");
     if ((rc = cgroup_oci_apply(r->spec, err)) < 0) {
-        cgroup_oci_destroy(set);
+        cgroup_oci_remove_made(made);
         return rc;
     }
     const char *v2 = cgroup_v2_dir(r->spec);
@@ -130,7 +134,9 @@ static void cgroup_teardown(struct runner *r)
     }
     const strv *set = &r->spec->container.cgroups;
     if (r->spec->oci) {
-        cgroup_oci_destroy(set);
+        /* a start that failed: what it made, nothing that was there
+         * before (a successful create's groups are delete's to remove) */
+        cgroup_oci_remove_made(&r->spec->oci->cgroups_made);
         return;
     }
     for (size_t i = set->n; i-- > 0;)

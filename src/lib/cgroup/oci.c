@@ -373,13 +373,22 @@ static void enable_in_parent(const char *dir)
     }
 }
 
-static void rmdir_all(const strv *made)
+void cgroup_oci_remove_made(strv *made)
 {
     for (size_t i = made->n; i-- > 0;)
-        rmdir(made->v[i]);
+        cgroup_destroy_named(made->v[i]);
+    strv_clear(made);
 }
 
-int cgroup_oci_create(const strv *set, ab_error *err)
+/* A group that holds processes (another container's). */
+static bool in_use(const char *dir)
+{
+    char file[PATH_MAX + 16], buf[16];
+    snprintf(file, sizeof(file), "%s/cgroup.procs", dir);
+    return cgroup_read_file(file, buf, sizeof(buf)) > 0;
+}
+
+int cgroup_oci_create(const strv *set, strv *made_out, ab_error *err)
 {
     strv made = { 0 };
     bool pure = cgroup_pure_v2();
@@ -410,6 +419,9 @@ int cgroup_oci_create(const strv *set, ab_error *err)
                     p = path + strlen(mount) + 1;
                 else if (errno != EEXIST)
                     r = ab_fail(err, errno, "cannot create the cgroup %s", dir);
+                else if (!*p && in_use(dir))
+                    r = ab_fail(err, EBUSY, "linux.cgroupsPath: the cgroup %s is in use (it has processes: "
+                                            "another container's?)", dir);
                 continue;
             }
             if (strv_push(&made, dir) < 0)
@@ -419,8 +431,9 @@ int cgroup_oci_create(const strv *set, ab_error *err)
         }
     }
     if (r < 0)
-        rmdir_all(&made);
-    strv_clear(&made);
+        cgroup_oci_remove_made(&made);
+    else
+        *made_out = made;
     return r;
 }
 

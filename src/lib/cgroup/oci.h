@@ -40,9 +40,15 @@ int cgroup_oci_path(const char *cgroups_path, const char *id, bool systemd, char
 /* Make the set's groups: mkdir -p below each hierarchy's mount (the
  * parents a caller names, as libpod_parent or a pod's slice, are made as
  * needed and stay), a new v1 cpuset group given its parent's cpus and
- * mems, on pure v2 the controllers enabled down the way.  On failure
- * nothing made is left. */
-int cgroup_oci_create(const strv *set, ab_error *err);
+ * mems, on pure v2 the controllers enabled down the way.  A group of the
+ * set that exists already with processes in it is refused (two
+ * containers never share one).  MADE gets every directory made, in the
+ * order made (what a failed start removes: never a group that was there
+ * before); on failure nothing made is left and MADE is empty. */
+int cgroup_oci_create(const strv *set, strv *made, ab_error *err);
+/* Remove the directories of MADE, newest first (a group whose last
+ * process is still exiting: retried a little), and empty it. */
+void cgroup_oci_remove_made(strv *made);
 
 /* Apply s->oci's linux.resources (and the spec_resources the parser
  * filled) to the set, made already (the cgroup module does this in

@@ -36,6 +36,7 @@ void spec_oci_free(struct spec_oci *o)
     free(o->domainname);
     strv_clear(&o->sysctl);
     free(o->cgroups_path);
+    strv_clear(&o->cgroups_made);
     free(o->device_rules);
     oci_resources_free(&o->resources);
     free(o->seccomp_filter);

@@ -132,6 +132,8 @@ struct spec_oci {
     char *domainname;
     strv sysctl;                  /* "KEY=VALUE" (KEY with dots, as config.json has it) */
     char *cgroups_path;           /* linux.cgroupsPath as given; NULL: the runtime's choice */
+    strv cgroups_made;            /* set at create (cgroup/module.c): the group directories it made, which a
+                                   * failed start removes (never one that was there before) */
     struct oci_device_rule *device_rules;
     size_t n_device_rules;
     struct oci_resources resources;
