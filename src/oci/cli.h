@@ -70,8 +70,9 @@ void oci_debug(struct oci_cli *cli, const char *fmt, ...) __attribute__((format(
 int oci_parse(struct oci_cli *cli, const struct oci_verb *v, int argc, char **argv, struct oci_args *a);
 void oci_args_free(const struct oci_verb *v, struct oci_args *a);
 void oci_verb_help(const struct oci_verb *v);
-/* A non-negative number for OPT ("--preserve-fds: 'x' is not a number"). */
-int oci_parse_count(struct oci_cli *cli, const char *opt, const char *val, int *out);
+/* --preserve-fds N: a number, each of fds 3..3+N-1 open when appbox-oci
+ * started; else an error (1). */
+int oci_parse_preserve_fds(struct oci_cli *cli, const char *opt, const char *val, int *out);
 
 /* A container the verbs work on: its state dir (locked when asked), its
  * state and live status. */

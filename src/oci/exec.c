@@ -86,7 +86,9 @@ static int apply_flags(struct oci_cli *cli, struct oci_args *a, struct oci_confi
         p->uid_set = true;
         p->uid = (uid_t)uid;
         p->user.uid = (uid_t)uid;
-        p->user.gid = (gid_t)gid;
+        /* UID alone keeps config.json's gid, as runc */
+        if (colon)
+            p->user.gid = (gid_t)gid;
     }
     const strv *gids = &a->opt[EXEC_ADDITIONAL_GIDS].list;
     for (size_t i = 0; i < gids->n; i++) {
@@ -128,7 +130,7 @@ static int do_exec(struct oci_cli *cli, struct oci_args *a)
     const char *console = a->opt[EXEC_CONSOLE_SOCKET].set ? a->opt[EXEC_CONSOLE_SOCKET].value : NULL;
     int preserve = 0;
     if (a->opt[EXEC_PRESERVE_FDS].set &&
-        oci_parse_count(cli, "exec: --preserve-fds", a->opt[EXEC_PRESERVE_FDS].value, &preserve))
+        oci_parse_preserve_fds(cli, "exec: --preserve-fds", a->opt[EXEC_PRESERVE_FDS].value, &preserve))
         return 1;
     if (a->opt[EXEC_CGROUP].set)
         return oci_error(cli, "exec: --cgroup: '%s': a sub-cgroup is not supported (the process joins the "

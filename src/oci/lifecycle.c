@@ -156,7 +156,7 @@ static int do_create(struct oci_cli *cli, struct oci_args *a, bool detach, struc
     const char *console = a->opt[CREATE_CONSOLE_SOCKET].set ? a->opt[CREATE_CONSOLE_SOCKET].value : NULL;
     int preserve = 0;
     if (a->opt[CREATE_PRESERVE_FDS].set &&
-        oci_parse_count(cli, "--preserve-fds", a->opt[CREATE_PRESERVE_FDS].value, &preserve))
+        oci_parse_preserve_fds(cli, "--preserve-fds", a->opt[CREATE_PRESERVE_FDS].value, &preserve))
         return 1;
     if (!oci_check_id(cli, id))
         return 1;

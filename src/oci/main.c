@@ -26,7 +26,7 @@ static const struct oci_opt create_opts[] = {
     [CREATE_NO_NEW_KEYRING] = { "no-new-keyring", 0, OCI_OPT_BOOL, NULL,
                                 "accepted for runc's sake; no session keyring is made either way" },
     [CREATE_PRESERVE_FDS] = { "preserve-fds", 0, OCI_OPT_VALUE, "N",
-                              "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N "
+                              "pass N additional file descriptors to the container (stdio + N "
                               "in total) (default: 0)" },
     [RUN_DETACH] = { "detach", 'd', OCI_OPT_BOOL, NULL, "detach from the container's process" },
     [RUN_KEEP] = { "keep", 0, OCI_OPT_BOOL, NULL, "do not delete the container after it exits" },
@@ -379,13 +379,21 @@ void oci_args_free(const struct oci_verb *v, struct oci_args *a)
     a->pos = NULL;
 }
 
-int oci_parse_count(struct oci_cli *cli, const char *opt, const char *val, int *out)
+/* fds 3..3+63 open when appbox-oci started, before it opened any of its
+ * own (a closed one would be filled by one: the state root, the log) */
+static uint64_t inherited_fds;
+
+int oci_parse_preserve_fds(struct oci_cli *cli, const char *opt, const char *val, int *out)
 {
     char *end;
     errno = 0;
     long n = strtol(val, &end, 10);
-    if (!*val || *end || errno || n < 0 || n > 1 << 20)
-        return oci_error(cli, "%s: '%s' is not a number (expected 0 or more)", opt, val);
+    if (!*val || *end || errno || n < 0 || n > 64)
+        return oci_error(cli, "%s: '%s' is not a number of file descriptors (expected 0 to 64)", opt, val);
+    for (long i = 0; i < n; i++)
+        if (!(inherited_fds & (1ULL << i)))
+            return oci_error(cli, "%s %ld: file descriptor %ld is not open (the fds passed on are 3 to %ld)", opt, n,
+                             3 + i, 2 + n);
     *out = (int)n;
     return 0;
 }
@@ -466,6 +474,9 @@ static bool honor_xdg_runtime_dir(void)
 int oci_main(int argc, char **argv)
 {
     struct oci_cli cli = { .log_fd = -1 };
+    for (int fd = 3; fd < 3 + 64; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            inherited_fds |= 1ULL << (fd - 3);
     struct oci_optval g[ARRAY_SIZE(global_opts)] = { 0 };
     memcpy(create_only_opts, create_opts, sizeof(struct oci_opt) * RUN_DETACH);
     /* the completion script's maker (completions/meson.build); not listed */
@@ -535,13 +546,14 @@ int oci_main(int argc, char **argv)
         code = oci_error(&cli, "'%s' is not a command (see %s --help)", argv[i], OCI_CLI_NAME);
     } else {
         cli.verb = v->name;
-        /* CVE-2019-5736: a container of host root (no user namespace) could
-         * write the binary through /proc/PID/exe of a process of ours that
-         * joined it: create, run and exec run from a sealed copy */
-        if (strcmp(v->name, "create") == 0 || strcmp(v->name, "run") == 0 || strcmp(v->name, "exec") == 0)
-            exe_guard_always(argv);
         struct oci_args a = { 0 };
         int r = oci_parse(&cli, v, argc - i - 1, argv + i + 1, &a);
+        /* CVE-2019-5736: a container of host root (no user namespace) could
+         * write the binary through /proc/PID/exe of a process of ours that
+         * joined it: create, run and exec run from a sealed copy (once
+         * their command line is right: not for a usage error or --help) */
+        if (r == 0 && (strcmp(v->name, "create") == 0 || strcmp(v->name, "run") == 0 || strcmp(v->name, "exec") == 0))
+            exe_guard_always(argv);
         oci_debug(&cli, "%s: root %s", v->name, cli.root);
         code = r < 0 ? 0 : r > 0 ? 1 : v->fn(&cli, &a);
         oci_args_free(v, &a);

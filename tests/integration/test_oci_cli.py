@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import popen, run, user_info, wait_until
+from conftest import pid_alive, popen, run, user_info, wait_until
 
 RUNC = shutil.which("runc") or ("/usr/sbin/runc" if os.path.exists("/usr/sbin/runc") else None)
 
@@ -679,7 +679,12 @@ def test_exec_flags_and_process_file(oci_bin, run_as, home, bundle):
         assert r.returncode == 0 and r.stdout.splitlines()[0].split()[1] == "PID"
         assert any(line.split()[1] == str(epid) for line in r.stdout.splitlines()[1:]), r.stdout
         # kill --all reaches the exec'd process too (through the cgroup, or
-        # without one, PID 1's pid namespace)
+        # without one, PID 1's pid namespace): USR1, which PID 1 (sleep,
+        # no handler) never gets from outside, ends the exec'd sleep alone
+        r = oci(oci_bin, run_as, "kill", "--all", "c1", "USR1", root=root)
+        assert r.returncode == 0, r.stderr
+        assert wait_until(lambda: not pid_alive(epid), timeout=20), "kill --all missed the exec'd process"
+        assert status(oci_bin, run_as, root, "c1") == "running"
         r = oci(oci_bin, run_as, "kill", "--all", "c1", "KILL", root=root)
         assert r.returncode == 0, r.stderr
         assert wait_until(lambda: status(oci_bin, run_as, root, "c1") == "stopped", timeout=20)

@@ -216,6 +216,20 @@ static void bind_console(void)
     close(t);
 }
 
+void oci_close_inherited(int preserve, int keep_a, int keep_b)
+{
+    unsigned first = 3u + (unsigned)(preserve > 0 ? preserve : 0);
+    int keep[2] = { keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a };
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < first)
+            continue;
+        if ((unsigned)keep[i] > first)
+            syscall(SYS_close_range, first, (unsigned)keep[i] - 1, 0);
+        first = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, first, ~0U, 0);
+}
+
 /* Until `start` writes the fifo (poll sees no hang-up before a writer
  * ever came: it sleeps).  A byte arrives: go on. */
 static int wait_for_start(int fifo_fd)

@@ -17,6 +17,13 @@
  * until `start` writes the fifo; -1 (exec): exec at once. */
 _Noreturn void oci_process_main(const struct spec *s, int sock, int fifo_fd);
 
+/* In a process of the container's side, first thing: close every fd the
+ * runtime had open (its state root and directory, the lock, --log, the
+ * console socket) but 0-2, the preserved ones (3..3+PRESERVE-1) and KEEP_A
+ * and KEEP_B (-1: none): nothing of the host's stays in reach of the
+ * container while it waits for start, or before exec. */
+void oci_close_inherited(int preserve, int keep_a, int keep_b);
+
 /* The module of an OCI spec's steps inside before the mounts, through the
  * host's /proc (which shows the container's own network, IPC and UTS
  * namespaces to it): linux.sysctl, process.oomScoreAdj, domainname.  A

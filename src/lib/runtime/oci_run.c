@@ -258,44 +258,75 @@ int oci_run_exec(struct spec *s, const struct oci_exec_params *p, pid_t *pid, in
     *pid = -1;
     *exit_code = 0;
     int r;
-    /* the cgroups first, with the runtime's own rights: the process
-     * forked below is born in them */
-    if (p->cgroups && p->cgroups->n && (r = cgroup_oci_join(p->cgroups, getpid(), err)) < 0)
-        return r;
     int fds[OCI_NS_COUNT];
     if ((r = open_namespaces(p->init_pid, fds, err)) < 0)
         return r;
-    /* the user namespace first: the others are its */
-    static const int order[] = { OCI_NS_USER, OCI_NS_MOUNT, OCI_NS_PID, OCI_NS_NET,
-                                 OCI_NS_IPC,  OCI_NS_UTS,   OCI_NS_CGROUP, OCI_NS_TIME };
-    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && r == 0; k++) {
-        int i = order[k];
-        if (fds[i] >= 0 && setns(fds[i], ns_kinds[i].flag) < 0)
-            r = ab_fail(err, errno, "cannot join the container's %s namespace", ns_field[i]);
+    /* The runtime joins the user namespace (a PID namespace is joined
+     * from inside the one that owns it) and the PID namespace (it counts
+     * for its children only), nothing else: it stays in its own cgroups
+     * and mount namespace, never frozen with a paused container, never a
+     * process of it.  The child joins the rest once the runtime put it in
+     * the container's cgroups. */
+    if (fds[OCI_NS_USER] >= 0 && setns(fds[OCI_NS_USER], CLONE_NEWUSER) < 0)
+        r = ab_fail(err, errno, "cannot join the container's user namespace");
+    else if (fds[OCI_NS_PID] >= 0 && setns(fds[OCI_NS_PID], CLONE_NEWPID) < 0)
+        r = ab_fail(err, errno, "cannot join the container's pid namespace");
+    int sv[2] = { -1, -1 };
+    if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        r = ab_fail(err, errno, "cannot create the sync socket");
+    pid_t child = -1;
+    if (r == 0) {
+        fflush(NULL);
+        child = fork();
+        if (child < 0) {
+            int e = errno;
+            /* a PID namespace whose init is gone takes no new process */
+            r = e == ENOMEM ? ab_fail(err, 0, "cannot start the process in the container: the container has "
+                                              "stopped (its process 1 exited)")
+                            : ab_fail(err, e, "cannot start the process in the container");
+        }
+    }
+    if (child == 0) {
+        close(sv[0]);
+        char go;
+        if (read(sv[1], &go, 1) != 1)
+            _exit(125); /* the runtime failed (its message says why) */
+        static const int order[] = { OCI_NS_MOUNT, OCI_NS_NET, OCI_NS_IPC, OCI_NS_UTS, OCI_NS_CGROUP, OCI_NS_TIME };
+        for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+            int i = order[k];
+            if (fds[i] >= 0 && setns(fds[i], ns_kinds[i].flag) < 0) {
+                ab_fail(err, errno, "cannot join the container's %s namespace", ns_field[i]);
+                sandbox_send_error(sv[1], err);
+                _exit(125);
+            }
+        }
+        oci_close_inherited(p->preserve_fds, sv[1], -1);
+        oci_process_main(s, sv[1], -1);
     }
     for (int i = 0; i < OCI_NS_COUNT; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    if (r < 0)
+    if (r < 0) {
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
         return r;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return ab_fail(err, errno, "cannot create the sync socket");
-    fflush(NULL);
-    pid_t child = fork();
-    if (child < 0) {
-        int e = errno;
+    }
+    if (p->cgroups && p->cgroups->n && (r = cgroup_oci_join(p->cgroups, child, err)) < 0) {
         close(sv[0]);
         close(sv[1]);
-        /* a PID namespace whose init is gone takes no new process */
-        if (e == ENOMEM)
-            return ab_fail(err, 0, "cannot start the process in the container: the container has stopped (its "
-                                   "process 1 exited)");
-        return ab_fail(err, e, "cannot start the process in the container");
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return r;
     }
-    if (child == 0) {
+    if (write(sv[0], "g", 1) != 1) {
+        r = ab_fail(err, errno, "cannot start the process in the container");
         close(sv[0]);
-        oci_process_main(s, sv[1], -1);
+        close(sv[1]);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return r;
     }
     close(sv[1]);
     /* until exec: an error, or the terminal; end of file: it runs */

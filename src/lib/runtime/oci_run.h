@@ -67,8 +67,8 @@ struct oci_exec_params {
     int preserve_fds;
 };
 
-/* Run S's process (the caller is left in the container's namespaces and
- * cgroups: open what it needs on the host first) (S: the container's config with exec's process in
+/* Run S's process (the caller is left in the container's user and PID
+ * namespaces only: its own children are the container's; S: the container's config with exec's process in
  * spec.process and the process fields of spec.oci) in the running
  * container.  Detached: *PID is its host pid.  Else *EXIT_CODE its status
  * (128+N for a signal); with process.terminal and no console socket the

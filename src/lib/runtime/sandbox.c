@@ -38,6 +38,7 @@
 #include "runtime/init.h"
 #include "runtime/mounts.h"
 #include "runtime/oci_process.h"
+#include "spec/oci.h"
 #include "runtime/pipeline.h"
 #include "runtime/pty.h"
 #include "runtime/resolve.h"
@@ -483,6 +484,8 @@ static _Noreturn void child_main(const struct child_args *a)
      * reads end of file). */
     if (!a->oci)
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    else
+        oci_close_inherited(s->oci->preserve_fds, a->sock, a->fifo_fd);
     /* Never the host's terminal, from the start (PID 1 keeps 0-2). */
     stdio_pipes_child(a->stdio);
     sigprocmask(SIG_SETMASK, &a->mask, NULL);
