@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "oci/seccomp.h"
+#include "runtime/oci_process.h"
 
 #define WHAT "config.json: linux.seccomp"
 
@@ -76,7 +77,7 @@ static int in_child(const struct spec_oci *o, check_fn check)
         ab_error err;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             _exit(100);
-        if (oci_seccomp_load(o, &err) < 0) {
+        if (oci_filter_load(o, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             _exit(101);
         }
@@ -258,7 +259,7 @@ static void test_flags_and_arches(void **state)
 
     /* no filter: nothing to load */
     ab_error err;
-    assert_int_equal(oci_seccomp_load(&o, &err), 0);
+    assert_int_equal(oci_filter_load(&o, &err), 0);
 }
 
 static void test_bad_profiles(void **state)

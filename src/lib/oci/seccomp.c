@@ -445,20 +445,3 @@ int oci_seccomp_compile(struct json_object *seccomp, const char *what, struct sp
     return 0;
 }
 
-int oci_seccomp_load(const struct spec_oci *o, ab_error *err)
-{
-    if (!o->seccomp_filter)
-        return 0;
-    struct sock_fprog prog = { .len = o->seccomp_len, .filter = o->seccomp_filter };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, o->seccomp_flags, &prog) == 0)
-        return 0;
-    if (errno == ENOSYS && o->seccomp_flags == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0)
-        return 0;
-    if (errno == EACCES)
-        return ab_fail(err, errno,
-                       "cannot load the seccomp filter of config.json (%u instructions): the process has "
-                       "neither no_new_privs nor CAP_SYS_ADMIN",
-                       o->seccomp_len);
-    return ab_fail(err, errno, "cannot load the seccomp filter of config.json (%u instructions, flags 0x%x)",
-                   o->seccomp_len, o->seccomp_flags);
-}

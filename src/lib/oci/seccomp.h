@@ -19,6 +19,4 @@ struct json_object;
  * seccomp_len and seccomp_flags (a program seccomp(2) loads as it is). */
 int oci_seccomp_compile(struct json_object *seccomp, const char *what, struct spec_oci *o, ab_error *err);
 
-/* Load O's compiled filter in the calling thread (seccomp(2) with its
- * flags); 0 when there is none. */
-int oci_seccomp_load(const struct spec_oci *o, ab_error *err);
+/* Loading it is the runtime's: oci_filter_load() (runtime/oci_process.h). */

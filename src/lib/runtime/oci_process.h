@@ -12,6 +12,8 @@
 #include "runtime/pipeline.h"
 #include "spec/spec.h"
 
+struct spec_oci;
+
 /* Never returns.  SOCK: the sync socket to the runtime (errors, the pty,
  * READY); FIFO_FD >= 0 (create's PID 1): once ready, send READY and wait
  * until `start` writes the fifo; -1 (exec): exec at once. */
@@ -23,6 +25,10 @@ _Noreturn void oci_process_main(const struct spec *s, int sock, int fifo_fd);
  * and KEEP_B (-1: none): nothing of the host's stays in reach of the
  * container while it waits for start, or before exec. */
 void oci_close_inherited(int preserve, int keep_a, int keep_b);
+
+/* Load O's compiled linux.seccomp filter (oci/seccomp.c made it) in the
+ * calling thread with its flags; 0 when there is none. */
+int oci_filter_load(const struct spec_oci *o, ab_error *err);
 
 /* The module of an OCI spec's steps inside before the mounts, through the
  * host's /proc (which shows the container's own network, IPC and UTS
