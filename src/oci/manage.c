@@ -58,6 +58,16 @@ int oci_cmd_delete(struct oci_cli *cli, struct oci_args *a)
         _cleanup_close_ int r = oci_state_open_root(cli->root, false, &err);
         if (r == -ENOENT || (r >= 0 && faccessat(r, id, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT))
             return 0;
+        /* a create killed before its first state: its directory goes
+         * (oci_state_open_dir), and the id is free */
+        int lockfd = -1;
+        int d = oci_state_open_dir(r, id, &lockfd, &err);
+        if (d == -ENOENT)
+            return 0;
+        if (d >= 0) {
+            close(d);
+            close(lockfd);
+        }
     }
     _cleanup_ctr_ struct oci_ctr c;
     if (oci_ctr_open(cli, id, true, &c))

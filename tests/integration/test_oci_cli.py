@@ -378,6 +378,23 @@ def test_reused_pid_is_stopped(oci_bin, run_as, home, sleeper):
     assert not (root / "c2").exists()
 
 
+def test_a_create_killed_before_its_state_leaves_a_usable_id(oci_bin, run_as, home):
+    # a create killed between its mkdir and its first state.json (conmon's
+    # timeout): delete --force clears it, and the id can be created again
+    root = home / "state"
+    u = user_info(run_as)
+    d = root / "c4"
+    d.mkdir(parents=True, mode=0o700)
+    for p in (root, d):
+        os.chown(p, u.uid, u.gid)
+    os.chmod(root, 0o700)
+    r = oci(oci_bin, run_as, "delete", "--force", "c4", root=root)
+    assert r.returncode == 0, r.stderr
+    assert not d.exists()
+    r = oci(oci_bin, run_as, "state", "c4", root=root)
+    assert r.returncode != 0 and "does not exist" in r.stderr
+
+
 def test_delete_force_kills(oci_bin, run_as, home, sleeper):
     root = home / "state"
     fake_container(root, "c3", sleeper.pid, user_info(run_as))

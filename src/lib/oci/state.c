@@ -139,8 +139,14 @@ int oci_state_open_dir(int rootfd, const char *id, int *lockfd, ab_error *err)
             return lk;
         /* a delete that held the lock before us removed the directory
          * (our fd still names the unlinked one); a create that failed
-         * leaves no state.json */
+         * leaves no state.json, and one killed before its first state
+         * (it held the lock from mkdir on: it is gone) leaves its
+         * directory, removed here so that the id can be used again */
         if (faccessat(fd, STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+            struct stat st;
+            ab_error ignored = { 0 };
+            if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+                oci_state_remove_dir(rootfd, id, &ignored);
             ab_error_set(err, AB_ERR_RUNTIME, 0, "container %s does not exist", id);
             return -ENOENT;
         }
