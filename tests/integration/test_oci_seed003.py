@@ -307,6 +307,26 @@ def test_failing_hook_fails_create(bundles):
     assert bs.state_of(cid) is None, "a container is left after a failed hook"
 
 
+def test_nothing_of_the_runtime_stays_open_in_a_created_container(bundles, oci_runtime):
+    """While it waits for start, PID 1 holds its stdio and the exec fifo,
+    nothing else of create's (the state root, the lock, a --log file, the
+    sync socket): a process of the container could reach them through
+    /proc/1/fd (CVE-2024-21626's class)."""
+    if not oci_runtime.is_appbox:
+        pytest.skip("appbox-oci's fds (runc keeps others: its own exec fifo and init pipe)")
+    bs = bundles
+    b, cid = create(bs, cfg_for(bs, "true"), "--pid-file", bs.base / "p.pid")
+    try:
+        pid = bs.state_of(cid)["pid"]
+        extra = {}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if int(fd) > 2:
+                extra[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        assert len(extra) == 1 and list(extra.values())[0].endswith("exec.fifo"), extra
+    finally:
+        ok(bs.rt("delete", "--force", cid))
+
+
 def test_binary_cannot_be_written_through_proc_exe(bundles, oci_runtime):
     """CVE-2019-5736: a process of the runtime's inside the container (PID 1
     of a created container; a process of exec until it execs) must not be
